@@ -1,0 +1,64 @@
+# swimfd: every target does its own set-up, from a fresh machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+BIN := $(CURDIR)/bin
+PROTOC_GEN_GO_VERSION := v1.36.11
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GO_DISS := $(BIN)/go-diss
+
+.PHONY: setup venv go-tools proto proto-check build test test-fast lint clean
+
+setup: venv go-tools build
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[dev]'
+	touch $@
+
+go-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
+$(BIN)/protoc-gen-go:
+	GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(BIN)/protoc-gen-go-grpc:
+	GOBIN=$(BIN) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# Python code goes to pyserver/swimfd/pb (imported as swimfd.pb), Go code to go-diss/internal/pb.
+proto: venv go-tools
+	$(VPY) -m grpc_tools.protoc -Iswimfd/pb=. --python_out=pyserver --pyi_out=pyserver --grpc_python_out=pyserver swim.proto
+	$(VPY) -m grpc_tools.protoc -I. \
+	  --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc \
+	  --go_out=go-diss --go_opt=module=swimfd/go-diss \
+	  --go-grpc_out=go-diss --go-grpc_opt=module=swimfd/go-diss swim.proto
+
+# Fails when the committed generated code differs from what swim.proto generates.
+proto-check: venv go-tools
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; mkdir -p $$tmp/py $$tmp/go; \
+	$(VPY) -m grpc_tools.protoc -Iswimfd/pb=. --python_out=$$tmp/py --pyi_out=$$tmp/py --grpc_python_out=$$tmp/py swim.proto && \
+	$(VPY) -m grpc_tools.protoc -I. \
+	  --plugin=protoc-gen-go=$(BIN)/protoc-gen-go --plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc \
+	  --go_out=$$tmp/go --go_opt=module=swimfd/go-diss \
+	  --go-grpc_out=$$tmp/go --go-grpc_opt=module=swimfd/go-diss swim.proto && \
+	for f in swim_pb2.py swim_pb2.pyi swim_pb2_grpc.py; do \
+	  cmp -s $$tmp/py/swimfd/pb/$$f pyserver/swimfd/pb/$$f || { echo "stale generated code: pyserver/swimfd/pb/$$f (run make proto)"; exit 1; }; done; \
+	for f in swim.pb.go swim_grpc.pb.go; do \
+	  cmp -s $$tmp/go/internal/pb/$$f go-diss/internal/pb/$$f || { echo "stale generated code: go-diss/internal/pb/$$f (run make proto)"; exit 1; }; done; \
+	echo "generated code is up to date"
+
+build: $(GO_DISS)
+$(GO_DISS): $(shell find go-diss -name '*.go' -o -name go.mod -o -name go.sum 2>/dev/null)
+	cd go-diss && go build -o $(GO_DISS) ./cmd/go-diss
+
+test: venv build proto-check
+	cd go-diss && go vet ./... && go test -race -count=1 ./...
+	$(VPY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check pyserver tests
+	$(VENV)/bin/ruff format --check pyserver tests
+	cd go-diss && go vet ./...
+
+clean:
+	rm -rf $(BIN) run results

@@ -1,0 +1,192 @@
+// Package config parses and validates go-diss's command line.
+//
+// The flags are a contract with the Python detector, which starts go-diss as
+// a child process; timing knobs are not flags but fields with defaults, so
+// tests can shrink them without widening that contract.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ProtocolVersion is the Header.version this build speaks (PROTOCOL_VERSION_1).
+const ProtocolVersion = 1
+
+// MaxClusterLen matches the Python config's limit on cluster names.
+const MaxClusterLen = 128
+
+// MaxMessageBytes bounds every gRPC message, sent or received; it matches the
+// Python side's default max_message_bytes.
+const MaxMessageBytes = 4 * 1024 * 1024
+
+// ErrHelp is returned when -h/--help was asked for; usage has been printed.
+var ErrHelp = flag.ErrHelp
+
+// Config is everything go-diss needs to run.
+type Config struct {
+	ID         string
+	Listen     string // host:port this service listens on
+	Detector   string // host:port of the local FailureDetector service
+	Cluster    string
+	ClusterKey []byte // nil when the cluster runs without a key
+	LogFile    string // empty: stderr
+	LogLevel   slog.Level
+
+	Tuning Tuning
+}
+
+// Tuning holds the service's timing and capacity bounds.
+type Tuning struct {
+	PeerCallTimeout     time.Duration // one Notify attempt to a peer
+	DetectorCallTimeout time.Duration // one call attempt to the local detector
+	Attempts            int           // attempts per call, first included
+	BackoffBase         time.Duration // delay before the second attempt
+	BackoffMax          time.Duration // cap on the delay between attempts
+	MembersTTL          time.Duration // how long a fetched member list is reused
+	DedupCapacity       int           // (member, incarnation, kind) keys remembered
+	DedupTTL            time.Duration // how long a key is remembered
+	BroadcastWorkers    int           // concurrent peer calls
+	BroadcastQueue      int           // pending peer calls before new ones are dropped
+	MaxPeerConns        int           // cached client connections to peers
+	LogEvery            time.Duration // rate limit for repeated unreachable warnings
+	ShutdownGrace       time.Duration // graceful stop budget on SIGTERM
+}
+
+// DefaultTuning suits a LAN cluster of up to a few thousand members.
+func DefaultTuning() Tuning {
+	return Tuning{
+		PeerCallTimeout:     2 * time.Second,
+		DetectorCallTimeout: time.Second,
+		Attempts:            4,
+		BackoffBase:         100 * time.Millisecond,
+		BackoffMax:          2 * time.Second,
+		MembersTTL:          time.Second,
+		DedupCapacity:       8192,
+		DedupTTL:            10 * time.Minute,
+		BroadcastWorkers:    32,
+		BroadcastQueue:      4096,
+		MaxPeerConns:        1024,
+		LogEvery:            10 * time.Second,
+		ShutdownGrace:       3 * time.Second,
+	}
+}
+
+// Parse reads the command line (without the program name). Errors are one
+// line, suitable for printing as they are.
+func Parse(args []string, usage io.Writer) (Config, error) {
+	cfg := Config{Tuning: DefaultTuning()}
+	var keyFile, level string
+	fs := flag.NewFlagSet("go-diss", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // we print one line ourselves
+	fs.StringVar(&cfg.ID, "id", "", "this node's member id (required)")
+	fs.StringVar(&cfg.Listen, "listen", "", "host:port to serve Dissemination on (required)")
+	fs.StringVar(&cfg.Detector, "detector", "", "host:port of the local FailureDetector (required)")
+	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name (required)")
+	fs.StringVar(&keyFile, "cluster-key-file", "", "file holding the cluster key; enables message MACs")
+	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
+	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(usage)
+			fs.Usage()
+			return cfg, ErrHelp
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil || !knownLevel(level) {
+		return cfg, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if err := validate(&cfg); err != nil {
+		return cfg, err
+	}
+	if keyFile != "" {
+		key, err := ReadKey(keyFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.ClusterKey = key
+	}
+	return cfg, nil
+}
+
+func knownLevel(s string) bool {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+func validate(c *Config) error {
+	if c.ID == "" {
+		return errors.New("--id is required")
+	}
+	if len(c.ID) > 256 {
+		return errors.New("--id: longer than 256 characters")
+	}
+	if c.Cluster == "" {
+		return errors.New("--cluster is required")
+	}
+	if len(c.Cluster) > MaxClusterLen {
+		return fmt.Errorf("--cluster: longer than %d characters", MaxClusterLen)
+	}
+	for _, f := range []struct{ name, value string }{{"--listen", c.Listen}, {"--detector", c.Detector}} {
+		if f.value == "" {
+			return fmt.Errorf("%s is required", f.name)
+		}
+		if err := checkHostPort(f.value); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", v)
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host", v)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port must be a number in 0-65535", v)
+	}
+	return nil
+}
+
+// keySpace is exactly the set Python's bytes.strip() removes, so both sides
+// derive the same key from the same file.
+const keySpace = " \t\n\r\v\f"
+
+// ReadKey returns the file's bytes without leading or trailing ASCII
+// whitespace. An empty key is refused: it would look like security.
+func ReadKey(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("--cluster-key-file: %s: %v", path, pe.Err)
+		}
+		return nil, fmt.Errorf("--cluster-key-file: %v", err)
+	}
+	key := bytes.Trim(raw, keySpace)
+	if len(key) == 0 {
+		return nil, fmt.Errorf("--cluster-key-file: %s is empty", path)
+	}
+	return key, nil
+}

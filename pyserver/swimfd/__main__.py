@@ -1,0 +1,5 @@
+import sys
+
+from swimfd.cli import main
+
+sys.exit(main())
