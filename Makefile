@@ -8,7 +8,7 @@ PROTOC_GEN_GO_VERSION := v1.36.11
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_DISS := $(BIN)/go-diss
 
-.PHONY: setup venv go-tools proto proto-check build test test-fast lint clean
+.PHONY: setup venv go-tools proto proto-check build test test-fast lint clean bench ml-node
 
 setup: venv go-tools build
 
@@ -62,3 +62,13 @@ lint: venv
 
 clean:
 	rm -rf $(BIN) run results
+
+# Benchmark: swimfd (swim, heartbeat, hybrid) against hashicorp/memberlist on loopback (docs/bench.md).
+# Options go through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
+ML_NODE := $(BIN)/ml-node
+ml-node: $(ML_NODE)
+$(ML_NODE): $(shell find bench/memberlist -name '*.go' -o -name go.mod -o -name go.sum 2>/dev/null)
+	cd bench/memberlist && go build -o $(ML_NODE) ./cmd/ml-node
+
+bench: venv build $(ML_NODE)
+	$(VPY) -m swimfd bench $(BENCH_ARGS)
