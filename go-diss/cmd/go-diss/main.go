@@ -1,47 +1,128 @@
-// Command go-diss is the swimfd dissemination service: it broadcasts
-// confirmed failures, joins and leaves reported by the local failure detector
-// to every other member's dissemination service.
+// Command go-diss is the swimfd dissemination service: it broadcasts the
+// failures, joins and leaves that the local failure detector confirms to
+// every other member's go-diss, and hands peers' notices to the local
+// detector. See docs/dissemination.md.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"google.golang.org/grpc"
 
+	"swimfd/go-diss/internal/auth"
+	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
-	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/detector"
+	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/server"
 )
 
-type placeholder struct {
-	pb.UnimplementedDisseminationServer
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	code := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	os.Exit(code)
 }
 
-func main() {
-	cfg, err := config.Parse(os.Args[1:], os.Stderr)
+// run is the whole program; it returns the exit code. Startup errors are one
+// line on stderr. ready, when set, receives the bound address (tests).
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) int {
+	cfg, err := config.Parse(args, stderr)
 	if errors.Is(err, config.ErrHelp) {
-		os.Exit(0)
+		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "go-diss: %v\n", err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "go-diss: %v\n", err)
+		return 2
 	}
+	return serve(ctx, cfg, stderr, ready)
+}
+
+func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(string)) int {
+	out := stderr
+	if cfg.LogFile != "" {
+		f, err := logging.OpenFile(cfg.LogFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "go-diss: --log-file: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		out = f
+	}
+	log := logging.New(out, cfg.LogLevel, cfg.ID)
+	t := cfg.Tuning
+
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "go-diss: listen %s: %v\n", cfg.Listen, err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "go-diss: --listen %s: %v\n", cfg.Listen, err)
+		return 1
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(config.MaxMessageBytes))
-	pb.RegisterDisseminationServer(srv, placeholder{})
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	go func() { <-sig; srv.GracefulStop() }()
-	if err := srv.Serve(lis); err != nil {
-		fmt.Fprintf(os.Stderr, "go-diss: %v\n", err)
-		os.Exit(1)
+	// Our header names this node's detector: that is the address peers know.
+	signer := auth.NewSigner(cfg.ClusterKey, config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
+	det, err := detector.Dial(cfg.Detector, detector.Options{Signer: signer, Cluster: cfg.Cluster, Tuning: t, Log: log})
+	if err != nil {
+		_ = lis.Close()
+		fmt.Fprintf(stderr, "go-diss: %v\n", err)
+		return 2
 	}
+	defer det.Close()
+	pool := broadcast.NewPool(t.MaxPeerConns)
+	defer pool.Close()
+	bc := broadcast.New(t, pool, log)
+
+	g := grpc.NewServer(server.ServerOptions()...)
+	server.New(server.Options{
+		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
+	}).Register(g)
+
+	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
+		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid())
+	if ready != nil {
+		ready(lis.Addr().String())
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+
+	select {
+	case err := <-served:
+		// Serve only returns early on a listener failure.
+		log.Error("serve_failed", "error", err.Error())
+		shutdown(g, bc, t.ShutdownGrace, log)
+		fmt.Fprintf(stderr, "go-diss: serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	shutdown(g, bc, t.ShutdownGrace, log)
+	<-served
+	return 0
+}
+
+// shutdown stops taking requests, lets running ones finish and queued
+// notices go out, all within grace; after that it cuts them off.
+func shutdown(g *grpc.Server, bc *broadcast.Broadcaster, grace time.Duration, log *slog.Logger) {
+	start := time.Now()
+	log.Info("stopping", "grace_s", grace.Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		g.Stop()
+		<-stopped
+	}
+	complete := bc.Close(ctx) == nil
+	st := bc.Stats()
+	log.Info("stopped", "complete", complete, "elapsed_s", time.Since(start).Seconds(),
+		"delivered", st.Delivered, "failed", st.Failed, "dropped", st.Dropped, "retries", st.Retries)
 }

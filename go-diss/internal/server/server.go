@@ -1,0 +1,344 @@
+// Package server implements the Dissemination gRPC service (CONTRACTS §9).
+//
+// The local detector Reports what it confirmed (and calls Leave when its node
+// leaves); go-diss broadcasts a Notice to every other live member's
+// dissemination service. Peers' Notices are verified, de-duplicated and handed
+// to the local detector. Join requests are forwarded to the local detector and
+// the join is broadcast. One (member, incarnation, kind) set serves both
+// directions: a fact this node already received from a peer is not broadcast
+// again, because its origin is already sending it to everyone.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"swimfd/go-diss/internal/auth"
+	"swimfd/go-diss/internal/broadcast"
+	"swimfd/go-diss/internal/config"
+	"swimfd/go-diss/internal/dedup"
+	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/pb"
+)
+
+// Detector is what the server needs from the local failure detector
+// (implemented by detector.Client).
+type Detector interface {
+	Members(ctx context.Context) (self string, members []*pb.Member, err error)
+	Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error)
+	Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error)
+}
+
+// Broadcaster queues a signed notice for delivery to peers.
+type Broadcaster interface {
+	Send(n *pb.Notice, to []broadcast.Target) *broadcast.Batch
+}
+
+// Options configure a Server.
+type Options struct {
+	ID       string
+	Cluster  string
+	Signer   *auth.Signer
+	Detector Detector
+	Bcast    Broadcaster
+	Tuning   config.Tuning
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+}
+
+// Server is the Dissemination service.
+type Server struct {
+	pb.UnimplementedDisseminationServer
+	id      string
+	cluster string
+	signer  *auth.Signer
+	det     Detector
+	bc      Broadcaster
+	seen    *dedup.Set
+	log     *slog.Logger
+	lim     *logging.Limiter
+	// leaveWait bounds how long Leave waits for its broadcast: the leaving
+	// node wants its peers told before it exits, but not forever.
+	leaveWait time.Duration
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	log := o.Log
+	if log == nil {
+		log = logging.Discard()
+	}
+	t := o.Tuning
+	return &Server{
+		id: o.ID, cluster: o.Cluster, signer: o.Signer, det: o.Detector, bc: o.Bcast,
+		seen:      dedup.New(t.DedupCapacity, t.DedupTTL, o.Now),
+		log:       log,
+		lim:       logging.NewLimiter(t.LogEvery, o.Now),
+		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
+	}
+}
+
+// Register adds the service to a gRPC server.
+func (s *Server) Register(g *grpc.Server) { pb.RegisterDisseminationServer(g, s) }
+
+// ServerOptions bound the size of every message, in and out.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(config.MaxMessageBytes),
+		grpc.MaxSendMsgSize(config.MaxMessageBytes),
+	}
+}
+
+// Report: the local detector confirmed a failure (or a join or leave).
+func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportAck, error) {
+	if err := s.check("Report", req); err != nil {
+		return nil, err
+	}
+	if err := checkFact("Report", req.GetKind(), req.GetUpdate()); err != nil {
+		return nil, s.refuse("Report", req.GetHeader(), err)
+	}
+	origin := req.GetHeader().GetSender()
+	if origin == "" {
+		origin = s.id
+	}
+	n := &pb.Notice{Kind: req.GetKind(), Update: req.GetUpdate(), Origin: origin}
+	dup, recipients, err := s.broadcast(ctx, n, "report")
+	if err != nil {
+		return nil, err
+	}
+	ack := &pb.ReportAck{Header: s.signer.Header(), Duplicate: dup, Recipients: uint32(recipients)}
+	return ack, s.sign(ack)
+}
+
+// Notify: a peer's dissemination service tells us a fact.
+func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
+	if err := s.check("Notify", n); err != nil {
+		return nil, err
+	}
+	if err := checkFact("Notify", n.GetKind(), n.GetUpdate()); err != nil {
+		return nil, s.refuse("Notify", n.GetHeader(), err)
+	}
+	peer := n.GetHeader().GetSender()
+	key := dedup.KeyOf(n)
+	if !s.seen.Add(key) {
+		s.log.Debug("notice_duplicate", append(logging.NoticeAttrs(n), "peer", peer, "source", "peer")...)
+		return s.noticeAck(false)
+	}
+	s.log.Info("notice_received", append(logging.NoticeAttrs(n), "peer", peer)...)
+	ack, err := s.det.Notify(ctx, n)
+	if err != nil {
+		// Let the peer's retry (or another origin's notice) through later.
+		s.seen.Forget(key)
+		return nil, passOn(err, "local detector did not take the notice")
+	}
+	s.log.Info("notice_forwarded", append(logging.NoticeAttrs(n), "peer", peer, "applied", ack.GetApplied())...)
+	return s.noticeAck(ack.GetApplied())
+}
+
+// Join: a joiner asks this node (its seed) to join; the local detector admits
+// it and the join is broadcast.
+func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error) {
+	if err := s.check("Join", req); err != nil {
+		return nil, err
+	}
+	if req.GetMember().GetId() == "" {
+		return nil, s.refuse("Join", req.GetHeader(), status.Error(codes.InvalidArgument, "join request without member id"))
+	}
+	reply, err := s.det.Join(ctx, req)
+	if err != nil {
+		s.log.Warn("join_failed", "member", req.GetMember().GetId(), "incarnation", req.GetMember().GetIncarnation(),
+			"peer", req.GetHeader().GetSender(), "error", err.Error())
+		return nil, passOn(err, "local detector did not take the join")
+	}
+	s.log.Info("join_forwarded", "member", req.GetMember().GetId(), "incarnation", req.GetMember().GetIncarnation(),
+		"peer", req.GetHeader().GetSender(), "members", len(reply.GetMembers()))
+	m := cloneMember(req.GetMember())
+	m.State = pb.MemberState_ALIVE
+	n := &pb.Notice{Kind: pb.NoticeKind_JOINED, Update: &pb.Update{Member: m, From: s.id}, Origin: s.id}
+	if _, _, err := s.broadcast(ctx, n, "join"); err != nil {
+		// The joiner is in; the detector's own gossip still spreads the news.
+		s.log.Warn("join_broadcast_failed", append(logging.NoticeAttrs(n), "error", err.Error())...)
+	}
+	return reply, nil
+}
+
+// Leave: a member (normally this node, on shutdown) leaves; tell everyone and
+// wait, within a bound, until they were told.
+func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveReply, error) {
+	if err := s.check("Leave", req); err != nil {
+		return nil, err
+	}
+	if req.GetMember().GetId() == "" {
+		return nil, s.refuse("Leave", req.GetHeader(), status.Error(codes.InvalidArgument, "leave request without member id"))
+	}
+	m := cloneMember(req.GetMember())
+	m.State = pb.MemberState_LEFT
+	origin := req.GetHeader().GetSender()
+	if origin == "" {
+		origin = m.GetId()
+	}
+	n := &pb.Notice{Kind: pb.NoticeKind_LEFT_CLUSTER, Update: &pb.Update{Member: m, From: m.GetId()}, Origin: origin}
+	batch, err := s.send(ctx, n, "leave")
+	if err != nil {
+		return nil, err
+	}
+	if batch != nil {
+		if m.GetId() != s.id {
+			// Someone else's leave: our own detector must learn it too.
+			if _, err := s.det.Notify(ctx, n); err != nil {
+				s.log.Warn("leave_forward_failed", append(logging.NoticeAttrs(n), "error", err.Error())...)
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.leaveWait)
+		werr := batch.Wait(wctx)
+		cancel()
+		s.log.Info("leave_broadcast", append(logging.NoticeAttrs(n), "delivered", batch.Delivered(),
+			"failed", batch.Failed(), "complete", werr == nil)...)
+	}
+	reply := &pb.LeaveReply{Header: s.signer.Header()}
+	return reply, s.sign(reply)
+}
+
+// broadcast de-duplicates, signs and queues n for every live peer. It returns
+// whether n was a duplicate and how many peers it is addressed to.
+func (s *Server) broadcast(ctx context.Context, n *pb.Notice, source string) (bool, int, error) {
+	batch, err := s.send(ctx, n, source)
+	if err != nil {
+		return false, 0, err
+	}
+	if batch == nil {
+		return true, 0, nil
+	}
+	return false, batch.Queued + batch.Dropped, nil
+}
+
+// send is broadcast returning the batch (nil for a duplicate).
+func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadcast.Batch, error) {
+	key := dedup.KeyOf(n)
+	if !s.seen.Add(key) {
+		s.log.Debug("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
+		return nil, nil
+	}
+	targets, err := s.targets(ctx, n.GetUpdate().GetMember().GetId())
+	if err != nil {
+		s.seen.Forget(key) // so the detector's retry is not a "duplicate"
+		return nil, status.Errorf(codes.Unavailable, "no member list from the local detector: %v", err)
+	}
+	n.Header = s.signer.Header()
+	if err := s.sign(n); err != nil {
+		s.seen.Forget(key)
+		return nil, err
+	}
+	batch := s.bc.Send(n, targets)
+	s.log.Info("notice_broadcast", append(logging.NoticeAttrs(n), "source", source,
+		"recipients", len(targets), "queued", batch.Queued, "dropped", batch.Dropped)...)
+	return batch, nil
+}
+
+// targets are the members to notify: every member but this node and the
+// subject, that is not known dead or gone, and has a dissemination address.
+func (s *Server) targets(ctx context.Context, subject string) ([]broadcast.Target, error) {
+	self, members, err := s.det.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]broadcast.Target, 0, len(members))
+	taken := make(map[string]bool, len(members))
+	for _, m := range members {
+		id := m.GetId()
+		if id == self || id == s.id || id == subject || taken[id] {
+			continue
+		}
+		if st := m.GetState(); st == pb.MemberState_DEAD || st == pb.MemberState_LEFT {
+			continue
+		}
+		if m.GetDissAddr() == "" {
+			s.log.Debug("peer_without_diss_addr", "peer", id)
+			continue
+		}
+		taken[id] = true
+		out = append(out, broadcast.Target{ID: id, Addr: m.GetDissAddr()})
+	}
+	return out, nil
+}
+
+// check enforces the header contract on every request: present, our protocol
+// version, our cluster, and a mac made with our key.
+func (s *Server) check(method string, m auth.Message) error {
+	h := m.GetHeader()
+	var err error
+	switch {
+	case h == nil:
+		err = status.Error(codes.InvalidArgument, "request without header")
+	case h.GetVersion() != config.ProtocolVersion:
+		err = status.Errorf(codes.FailedPrecondition, "protocol version %d not supported (want %d)",
+			h.GetVersion(), config.ProtocolVersion)
+	case h.GetCluster() != s.cluster:
+		err = status.Errorf(codes.FailedPrecondition, "cluster %q is not this node's cluster", h.GetCluster())
+	default:
+		if verr := s.signer.Verify(m); verr != nil {
+			err = status.Error(codes.Unauthenticated, verr.Error())
+		}
+	}
+	if err != nil {
+		return s.refuse(method, h, err)
+	}
+	return nil
+}
+
+// refuse logs a refused request (rate-limited per method and code) and
+// returns err.
+func (s *Server) refuse(method string, h *pb.Header, err error) error {
+	code := status.Code(err)
+	if ok, more := s.lim.Allow("refused|" + method + "|" + code.String()); ok {
+		s.log.Warn("request_refused", "method", method, "peer", h.GetSender(), "code", code.String(),
+			"error", status.Convert(err).Message(), "suppressed", more)
+	}
+	return err
+}
+
+// checkFact refuses a notice or report that does not name a fact.
+func checkFact(method string, kind pb.NoticeKind, u *pb.Update) error {
+	switch {
+	case kind != pb.NoticeKind_FAILED && kind != pb.NoticeKind_JOINED && kind != pb.NoticeKind_LEFT_CLUSTER:
+		return status.Errorf(codes.InvalidArgument, "%s: unknown notice kind %d", method, int32(kind))
+	case u == nil:
+		return status.Errorf(codes.InvalidArgument, "%s: missing update", method)
+	case u.GetMember().GetId() == "":
+		return status.Errorf(codes.InvalidArgument, "%s: update without member id", method)
+	}
+	return nil
+}
+
+func (s *Server) noticeAck(applied bool) (*pb.NoticeAck, error) {
+	ack := &pb.NoticeAck{Header: s.signer.Header(), Applied: applied}
+	return ack, s.sign(ack)
+}
+
+func (s *Server) sign(m auth.Message) error {
+	if err := s.signer.Sign(m); err != nil {
+		return status.Errorf(codes.Internal, "sign: %v", err)
+	}
+	return nil
+}
+
+// passOn keeps the detector's gRPC status (e.g. its refusal) and turns any
+// other error into Unavailable.
+func passOn(err error, msg string) error {
+	if st, ok := status.FromError(err); ok && !errors.Is(err, context.DeadlineExceeded) {
+		return st.Err()
+	}
+	return status.Errorf(codes.Unavailable, "%s: %v", msg, err)
+}
+
+func cloneMember(m *pb.Member) *pb.Member {
+	c, _ := proto.Clone(m).(*pb.Member)
+	return c
+}
