@@ -1,0 +1,162 @@
+"""Runs the Go dissemination service (bin/go-diss) as a supervised child process.
+
+The child gets the flags of CONTRACTS section 9. It is restarted with backoff
+when it exits on its own (detection does not depend on it, so the node keeps
+running meanwhile), and it is asked to die with the detector: on Linux the
+child is given PR_SET_PDEATHSIG so a SIGKILLed detector does not leave an
+orphan dissemination service holding its port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from swimfd.logs import Logger
+
+_PR_SET_PDEATHSIG = 1
+
+
+class DissStartError(RuntimeError):
+    """The dissemination binary cannot be started at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class DissCommand:
+    binary: str
+    node_id: str
+    listen: str
+    detector: str
+    cluster: str
+    key_file: str | None = None
+    log_file: str | None = None
+
+    def argv(self) -> list[str]:
+        argv = [
+            self.binary,
+            "--id",
+            self.node_id,
+            "--listen",
+            self.listen,
+            "--detector",
+            self.detector,
+            "--cluster",
+            self.cluster,
+        ]
+        if self.key_file:
+            argv += ["--cluster-key-file", self.key_file]
+        if self.log_file:
+            argv += ["--log-file", self.log_file]
+        return argv
+
+
+def default_binary() -> str:
+    """bin/go-diss at the repository root (two levels above pyserver/swimfd)."""
+    return str(Path(__file__).resolve().parents[2] / "bin" / "go-diss")
+
+
+def _pdeathsig_hook() -> Callable[[], None] | None:
+    """A preexec function that asks the kernel to SIGTERM the child when we die (Linux only).
+
+    libc and prctl are looked up here, in the parent, so the function run
+    between fork and exec only makes one foreign call and takes no locks.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    prctl = ctypes.CDLL(name, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+
+    return hook
+
+
+class DissProcess:
+    def __init__(
+        self,
+        command: DissCommand,
+        log: Logger,
+        *,
+        backoff_min: float = 0.5,
+        backoff_max: float = 30.0,
+        stable_after: float = 10.0,
+    ) -> None:
+        self.command = command
+        self._log = log
+        self._backoff_min = backoff_min
+        self._backoff_max = backoff_max
+        self._stable_after = stable_after
+        self._proc: asyncio.subprocess.Process | None = None
+        self._stopping = False
+        self._preexec = _pdeathsig_hook()
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
+    async def start(self) -> None:
+        binary = self.command.binary
+        if not os.access(binary, os.X_OK):
+            raise DissStartError(f"dissemination binary {binary} is missing or not executable (run `make build`)")
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.command.argv(), stdin=asyncio.subprocess.DEVNULL, preexec_fn=self._preexec
+            )
+        except OSError as e:
+            raise DissStartError(f"cannot start {binary}: {e.strerror}") from e
+        self.starts += 1
+        self._log.info("dissemination_started", pid=self._proc.pid, argv=self.command.argv())
+
+    async def supervise(self) -> None:
+        """Restart the child whenever it exits while we are not stopping; runs until cancelled."""
+        backoff = self._backoff_min
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            proc = self._proc
+            if proc is None:
+                return
+            started = loop.time()
+            rc = await proc.wait()
+            if self._stopping:
+                return
+            if loop.time() - started >= self._stable_after:
+                backoff = self._backoff_min
+            self._log.warning("dissemination_exited", pid=proc.pid, returncode=rc, restart_in=round(backoff, 3))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._backoff_max)
+            if self._stopping:
+                return
+            try:
+                await self.start()
+            except DissStartError as e:
+                self._log.error("dissemination_start_failed", detail=str(e))
+                return
+
+    async def stop(self, timeout: float = 3.0) -> int | None:
+        """SIGTERM the child, SIGKILL it after ``timeout``; returns its exit code."""
+        self._stopping = True
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.returncode is None:
+            try:
+                proc.terminate()
+                await asyncio.wait_for(proc.wait(), timeout)
+            except ProcessLookupError:
+                pass
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        self._log.info("dissemination_stopped", pid=proc.pid, returncode=proc.returncode)
+        return proc.returncode
