@@ -45,6 +45,9 @@ class Config:
     max_piggyback: int = 16  # updates piggybacked on one message
     dead_probe_interval: float = 30.0  # re-probe known-dead members this often, so healed partitions merge
 
+    # --- hybrid rule (swimfd.hybrid) ---
+    hybrid_stale_after: float | None = None  # heartbeat staleness that triggers an early probe; None: derived from n
+
     # --- van Renesse heartbeat gossip ---
     gossip_interval: float = 0.5  # T_gossip
     gossip_fanout: int = 1  # M members per round
@@ -54,6 +57,8 @@ class Config:
     t_cleanup: float | None = None  # None: 2 * t_fail
     heartbeat_detector: HeartbeatDetector = "fixed"
     phi_threshold: float = 8.0
+    phi_window: int = 32  # inter-arrival samples kept per member (Hayashibara SRDS 2004)
+    phi_min_std: float = 0.1  # floor on the fitted standard deviation (seconds)
 
     # --- bully election (Garcia-Molina 1982) ---
     election: bool = True  # run the bully election on top of membership
@@ -97,6 +102,7 @@ def validate(c: Config) -> None:
         "feign_after_max",
         "feign_duration_min",
         "feign_duration_max",
+        "phi_min_std",
     ):
         v = getattr(c, name)
         _require(
@@ -117,6 +123,7 @@ def validate(c: Config) -> None:
         ("gossip_fanout", 1),
         ("max_members", 2),
         ("max_message_bytes", 1024),
+        ("phi_window", 2),
     ):
         v = getattr(c, name)
         _require(
@@ -145,6 +152,13 @@ def validate(c: Config) -> None:
     )
     _require(0 < c.p_mistake < 1, f"p_mistake: must be in (0, 1), got {c.p_mistake!r}")
     _require(c.phi_threshold > 0, f"phi_threshold: must be positive, got {c.phi_threshold!r}")
+    if c.hybrid_stale_after is not None:
+        _require(
+            isinstance(c.hybrid_stale_after, int | float)
+            and math.isfinite(c.hybrid_stale_after)
+            and c.hybrid_stale_after > c.gossip_interval,
+            f"hybrid_stale_after ({c.hybrid_stale_after!r}) must be longer than gossip_interval ({c.gossip_interval})",
+        )
     if c.t_fail is not None:
         _require(
             c.t_fail > c.gossip_interval,

@@ -1,0 +1,522 @@
+"""Gossip-style heartbeat failure detection (van Renesse, Minsky, Hayden, Middleware 1998).
+
+Every member keeps, per known member, ``(incarnation, heartbeat counter, local time of the last
+increase)``. Each gossip round (``gossip_interval``) it bumps its own counter and sends its whole
+list of *alive* members, as parallel arrays in a ``pb.HeartbeatGossip``, to ``gossip_fanout``
+targets chosen by :mod:`swimfd.target_selection`. A receiver keeps, per member, the highest counter
+of the highest incarnation; a higher incarnation resets the entry (the member restarted).
+
+Failure: a member whose counter has not increased for ``T_fail`` (``heartbeat_detector="fixed"``),
+or whose phi exceeds ``phi_threshold`` (``"phi"``, :mod:`swimfd.phi`), is reported once in
+``HeartbeatStep.failed`` and kept as a *tombstone*: it is no longer gossiped, and gossip carrying
+its current incarnation is ignored whatever the counter, so stale copies still circulating cannot
+resurrect it. (Ignoring *any* counter at that incarnation is deliberate: after a correct decision
+the counter cannot move, and after a wrong one the member learns it was declared dead through
+SWIM or a notice and refutes with a higher incarnation, which is the only thing that revives a
+tombstone.) ``T_cleanup`` after the tombstone was made (default ``2 * T_fail``) the entry is
+forgotten and reported in ``HeartbeatStep.removed``. ``mark_dead`` makes the same tombstone for
+decisions taken elsewhere (SWIM, dissemination notices).
+
+``T_fail`` is ``config.t_fail`` or, when that is None, :func:`derive_t_fail` for the current
+number of alive members (recomputed whenever it changes).
+
+Rounds are global: round ``r`` starts at ``r * gossip_interval`` on the core's clock, so members
+sharing a time base share round numbers, which the round-robin schedules and ``sequence_check``
+rely on.
+
+Performance: state lives in numpy arrays indexed by *slot*, with ids in a parallel list, so a
+merge is a handful of vector operations. Outgoing id lists are the sorted ring, identical on every
+member with the same view; a receiver recognises an id list it has already mapped to slots by
+comparing serialized bytes (one memcmp) instead of looking up every id.
+
+Pure: no clock, sockets, logging or global randomness; the rng is injected.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from swimfd.config import Config
+from swimfd.pb import swim_pb2 as pb
+from swimfd.phi import PhiWindows, threshold_z
+from swimfd.target_selection import expected_senders, select_targets
+
+_ALIVE = 0
+_DEAD = 1  # tombstone
+_MAX_ROUNDS = 100_000  # derive_t_fail gives up (returns this many rounds) beyond it
+_SEQ_GRACE_ROUNDS = 2  # round r's expected gossip is checked when round r + 2 starts
+
+
+class HeartbeatGossipError(ValueError):
+    """A gossip message is malformed (parallel arrays disagree, too many entries)."""
+
+
+@dataclass(slots=True)
+class HeartbeatStep:
+    gossip: list[tuple[str, pb.HeartbeatGossip]] = field(default_factory=list)  # (target id, body); shared body
+    failed: list[str] = field(default_factory=list)  # heartbeat stale for T_fail (or phi > threshold); once each
+    removed: list[str] = field(default_factory=list)  # tombstones older than T_cleanup, now forgotten
+    progressed: list[str] = field(default_factory=list)  # counter (or incarnation) increased in this call
+    unknown: list[str] = field(default_factory=list)  # ids present in gossip but not tracked
+    missed: list[str] = field(default_factory=list)  # sequence_check: expected gossip did not arrive
+
+
+def derive_t_fail(n: int, gossip_interval: float, fanout: int, p_mistake: float) -> float:
+    """T_fail such that a member misses a heartbeat increase with probability <= ``p_mistake``.
+
+    Model (van Renesse, Minsky, Hayden, Middleware 1998, section on choosing T_fail): one member
+    increases its counter; every round each member that has heard the increase sends its list to
+    ``fanout`` distinct members chosen uniformly among the other ``n - 1``. Let ``p_r`` be the
+    probability that a given member has not heard it after ``r`` rounds, ``p_0 = (n - 1) / n``.
+    An uninformed member stays uninformed in a round only if none of the ``n (1 - p_r)`` informed
+    members picks it, each independently with probability ``fanout / (n - 1)``:
+
+        p_{r+1} = p_r * (1 - fanout / (n - 1)) ** (n * (1 - p_r))
+
+    (the mean-field epidemic recurrence; the paper's "rounds to reach everyone ~ log n"). ``r`` is
+    the first round with ``p_r <= p_mistake``. A heartbeat increase takes up to one extra interval
+    to start spreading (the subject gossips only at its next round), so
+
+        T_fail = (r + 1) * gossip_interval.
+
+    Gossip with deterministic schedules (round robin, binary) spreads at least as fast, so the
+    value is safe for them too. Message loss is not modelled: raise T_fail with ``config.t_fail``
+    on lossy networks.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if not (gossip_interval > 0 and math.isfinite(gossip_interval)):
+        raise ValueError(f"gossip_interval must be positive, got {gossip_interval}")
+    if fanout < 1:
+        raise ValueError(f"fanout must be >= 1, got {fanout}")
+    if not 0 < p_mistake < 1:
+        raise ValueError(f"p_mistake must be in (0, 1), got {p_mistake}")
+    if n <= 2:
+        # n = 1: nobody to miss anything; n = 2: the only other member is the target every round.
+        return 2 * gossip_interval
+    q = min(1.0, fanout / (n - 1))
+    log_stay = math.log1p(-q) if q < 1 else -math.inf
+    p = (n - 1) / n
+    rounds = 0
+    while p > p_mistake and rounds < _MAX_ROUNDS:
+        informed = n * (1.0 - p)
+        p = p * math.exp(log_stay * informed) if log_stay != -math.inf else 0.0
+        rounds += 1
+    return (rounds + 1) * gossip_interval
+
+
+class HeartbeatGossiper:
+    """Heartbeat list of one member; see the module docstring for the protocol."""
+
+    def __init__(self, config: Config, self_id: str, rng: random.Random, now: float) -> None:
+        self._cfg = config
+        self._self_id = self_id
+        self._rng = rng
+        self._interval = config.gossip_interval
+        cap = 16
+        self._ids: list[str] = []
+        self._ids_arr = np.empty(cap, dtype=object)  # same ids, for vectorised fancy indexing
+        self._index: dict[str, int] = {}
+        self._inc = np.zeros(cap, dtype=np.uint64)
+        self._hb = np.zeros(cap, dtype=np.uint64)
+        self._last = np.zeros(cap, dtype=np.float64)  # local time of the last increase
+        self._state = np.zeros(cap, dtype=np.int8)
+        self._dead_at = np.zeros(cap, dtype=np.float64)  # when the tombstone was made
+        self._reported = np.zeros(cap, dtype=bool)  # failure already reported by this detector
+        self._phi: PhiWindows | None = None
+        self._phi_z = 0.0
+        if config.heartbeat_detector == "phi":
+            self._phi = PhiWindows(config.phi_window, config.phi_min_std, cap)
+            self._phi_z = threshold_z(config.phi_threshold)
+        self._ring: list[str] = []  # sorted ids of alive members, self included
+        self._ring_slots: np.ndarray | None = None  # slot of each ring entry (lazy)
+        self._template: pb.HeartbeatGossip | None = None  # ids + incarnations of the ring (lazy)
+        self._ring_block = b""  # serialized ids field of the ring, to recognise identical lists
+        self._foreign: tuple[bytes, int, np.ndarray] | None = None  # last foreign id list mapping
+        self._t_fail_n = -1
+        self._t_fail = 0.0
+        self._deadline: float | None = None  # cached earliest fail/cleanup deadline
+        self._round = self._round_of(now)
+        self._next_gossip = (self._round + 1) * self._interval
+        self._seen: dict[int, set[str]] = {}  # sequence_check: round -> senders heard
+        self._checked_round = self._round  # rounds <= this are already checked
+        self._add_slot(self_id, 0, now)
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def t_fail(self) -> float:
+        if self._cfg.t_fail is not None:
+            return self._cfg.t_fail
+        n = max(1, len(self._ring))
+        if n != self._t_fail_n:
+            self._t_fail = derive_t_fail(n, self._interval, self._cfg.gossip_fanout, self._cfg.p_mistake)
+            self._t_fail_n = n
+        return self._t_fail
+
+    @property
+    def t_cleanup(self) -> float:
+        return self._cfg.t_cleanup if self._cfg.t_cleanup is not None else 2.0 * self.t_fail
+
+    def track(self, member_id: str, incarnation: int, now: float) -> None:
+        """Start monitoring ``member_id``; a higher incarnation restarts (and revives) it."""
+        incarnation = _check_incarnation(incarnation)
+        slot = self._index.get(member_id)
+        if member_id == self._self_id:
+            if incarnation > int(self._inc[0]):
+                self._inc[0] = incarnation
+                self._template = None
+            return
+        if slot is None:
+            self._add_slot(member_id, incarnation, now)
+            return
+        if incarnation > int(self._inc[slot]):
+            self._restart(slot, incarnation, 0, now)
+
+    def mark_dead(self, member_id: str, incarnation: int, now: float) -> None:
+        """Tombstone ``member_id`` at ``incarnation`` (decided elsewhere). Does not report it failed."""
+        incarnation = _check_incarnation(incarnation)
+        if member_id == self._self_id:
+            return  # our own refutation is the node's business
+        slot = self._index.get(member_id)
+        if slot is None:
+            slot = self._add_slot(member_id, incarnation, now)
+        elif incarnation < int(self._inc[slot]):
+            return  # it already restarted
+        elif incarnation > int(self._inc[slot]):
+            self._inc[slot] = incarnation
+            self._hb[slot] = 0
+        if self._state[slot] != _DEAD:
+            self._bury(slot, now)
+        self._reported[slot] = True
+
+    def forget(self, member_id: str) -> None:
+        """Drop every trace of ``member_id`` (left or removed)."""
+        slot = self._index.get(member_id)
+        if slot is None or member_id == self._self_id:
+            return
+        self._remove_slot(slot)
+
+    def counter(self, member_id: str) -> int | None:
+        slot = self._index.get(member_id)
+        return None if slot is None else int(self._hb[slot])
+
+    def incarnation(self, member_id: str) -> int | None:
+        slot = self._index.get(member_id)
+        return None if slot is None else int(self._inc[slot])
+
+    def is_tombstone(self, member_id: str) -> bool:
+        slot = self._index.get(member_id)
+        return slot is not None and self._state[slot] == _DEAD
+
+    def staleness(self, member_id: str, now: float) -> float | None:
+        """Seconds since ``member_id``'s counter last increased (None when not tracked)."""
+        slot = self._index.get(member_id)
+        return None if slot is None else now - float(self._last[slot])
+
+    def phi(self, member_id: str, now: float) -> float | None:
+        """Current phi of ``member_id`` (phi detector only; None with too few samples)."""
+        slot = self._index.get(member_id)
+        if slot is None or self._phi is None:
+            return None
+        return self._phi.phi(slot, now - float(self._last[slot]))
+
+    def tracked(self) -> list[str]:
+        """Alive members in ring order (self included)."""
+        return list(self._ring)
+
+    def next_deadline(self) -> float:
+        if self._deadline is None:
+            self._deadline = self._earliest_deadline()
+        return min(self._next_gossip, self._deadline)
+
+    def tick(self, now: float) -> HeartbeatStep:
+        """Gossip if a round started, then report failures and remove expired tombstones."""
+        step = HeartbeatStep()
+        if now >= self._next_gossip:
+            self._round = self._round_of(now)
+            self._next_gossip = (self._round + 1) * self._interval
+            self._hb[0] += np.uint64(1)
+            self._last[0] = now
+            step.gossip = self._gossip(now)
+            if self._cfg.gossip_target == "sequence_check":
+                step.missed = self._check_sequence()
+        self._detect(now, step)
+        return step
+
+    def on_gossip(self, sender: str, msg: pb.HeartbeatGossip, now: float) -> HeartbeatStep:
+        """Merge a received heartbeat list. Raises HeartbeatGossipError (state unchanged) if malformed."""
+        ids = msg.ids
+        k = len(ids)
+        if len(msg.incarnations) != k or len(msg.heartbeats) != k:
+            raise HeartbeatGossipError(
+                f"gossip arrays differ in length: {k} ids, {len(msg.incarnations)} incarnations, "
+                f"{len(msg.heartbeats)} heartbeats"
+            )
+        if k > self._cfg.max_members:
+            raise HeartbeatGossipError(f"gossip lists {k} members, more than max_members={self._cfg.max_members}")
+        step = HeartbeatStep()
+        if self._cfg.gossip_target == "sequence_check":
+            self._note_sender(sender, int(msg.round))
+        if k == 0:
+            return step
+        slots = self._slots_for(msg)
+        in_inc = np.array(msg.incarnations, dtype=np.uint64)
+        in_hb = np.array(msg.heartbeats, dtype=np.uint64)
+        unknown = slots < 0
+        if unknown.any():
+            step.unknown = [ids[i] for i in np.flatnonzero(unknown).tolist()]
+        keep = ~unknown & (slots != 0)  # slot 0 is self: only we advance our own entry
+        if not keep.all():
+            slots, in_inc, in_hb = slots[keep], in_inc[keep], in_hb[keep]
+        cur_inc = self._inc[slots]
+        newer = in_inc > cur_inc
+        alive = self._state[slots] == _ALIVE
+        same_up = (in_inc == cur_inc) & (in_hb > self._hb[slots]) & alive
+        upd = newer | same_up
+        if not upd.any():
+            return step
+        us = slots[upd]
+        if self._phi is not None:
+            grow = same_up[upd]
+            self._phi.add(us[grow], now - self._last[us[grow]])
+            if not grow.all():
+                self._phi.reset(us[~grow])
+        # Duplicate ids in one message: fancy assignment keeps the last, which still passed the
+        # comparison above, so counters and incarnations never move backwards.
+        self._inc[us] = in_inc[upd]
+        self._hb[us] = in_hb[upd]
+        self._last[us] = now
+        self._deadline = None
+        restarted = us[newer[upd]]
+        if len(restarted):
+            self._reported[restarted] = False
+            revived = restarted[self._state[restarted] == _DEAD]
+            for slot in revived.tolist():
+                self._revive(int(slot))
+            self._template = None  # incarnations changed
+        step.progressed = self._ids_arr[us].tolist()
+        return step
+
+    # ------------------------------------------------------------------ gossip
+
+    def _gossip(self, now: float) -> list[tuple[str, pb.HeartbeatGossip]]:
+        ring = self._ring
+        if len(ring) < 2:
+            return []
+        self_pos = bisect.bisect_left(ring, self._self_id)
+        targets = select_targets(
+            self._cfg.gossip_target, ring, self_pos, self._round, self._cfg.gossip_fanout, self._rng
+        )
+        template = self._ensure_template()
+        msg = pb.HeartbeatGossip()
+        msg.CopyFrom(template)
+        msg.heartbeats.extend(self._hb[self._ensure_ring_slots()].tolist())
+        msg.round = self._round
+        return [(t, msg) for t in targets]
+
+    def _ensure_ring_slots(self) -> np.ndarray:
+        if self._ring_slots is None:
+            self._ring_slots = np.fromiter(
+                map(self._index.__getitem__, self._ring), dtype=np.int64, count=len(self._ring)
+            )
+        return self._ring_slots
+
+    def _ensure_template(self) -> pb.HeartbeatGossip:
+        if self._template is None:
+            slots = self._ensure_ring_slots()
+            ids_only = pb.HeartbeatGossip(ids=self._ring)
+            self._ring_block = ids_only.SerializeToString()
+            self._template = pb.HeartbeatGossip(ids=self._ring, incarnations=self._inc[slots].tolist())
+        return self._template
+
+    def _slots_for(self, msg: pb.HeartbeatGossip) -> np.ndarray:
+        """Slot of every id in ``msg`` (-1 when unknown), reusing a cached mapping when possible."""
+        k = len(msg.ids)
+        data = msg.SerializeToString()
+        self._ensure_template()
+        if k == len(self._ring) and data.startswith(self._ring_block):
+            return self._ensure_ring_slots()
+        foreign = self._foreign
+        if foreign is not None and k == foreign[1] and data.startswith(foreign[0]):
+            return foreign[2]
+        slots = np.fromiter(map(self._index.get, msg.ids, itertools.repeat(-1)), dtype=np.int64, count=k)
+        # The ids field comes first in upb's serialization; isolate it by serializing the rest.
+        rest = pb.HeartbeatGossip(incarnations=msg.incarnations, heartbeats=msg.heartbeats, round=msg.round)
+        rest_bytes = rest.SerializeToString()
+        if data.endswith(rest_bytes):
+            self._foreign = (data[: len(data) - len(rest_bytes)], k, slots)
+        return slots
+
+    # ------------------------------------------------------------------ detection
+
+    def _fail_deadlines(self) -> np.ndarray:
+        """Per slot: time at which it counts as failed (inf for self, tombstones, unused slots)."""
+        n = len(self._ids)
+        last = self._last[:n]
+        if self._phi is None:
+            dl = last + self.t_fail
+        else:
+            timeouts = self._phi.timeouts(slice(0, n), self._phi_z)
+            timeouts = np.where(np.isnan(timeouts), self.t_fail, timeouts)
+            dl = last + timeouts
+        dl = np.where(self._state[:n] == _ALIVE, dl, np.inf)
+        dl[0] = np.inf
+        return dl
+
+    def _cleanup_deadlines(self) -> np.ndarray:
+        n = len(self._ids)
+        return np.where(self._state[:n] == _DEAD, self._dead_at[:n] + self.t_cleanup, np.inf)
+
+    def _earliest_deadline(self) -> float:
+        if len(self._ids) <= 1:
+            return math.inf
+        return float(min(self._fail_deadlines().min(), self._cleanup_deadlines().min()))
+
+    def _detect(self, now: float, step: HeartbeatStep) -> None:
+        if self.next_deadline() > now or len(self._ids) <= 1:
+            return
+        # Boundary: a member whose counter has not moved for exactly T_fail is failed.
+        failed = np.flatnonzero(self._fail_deadlines() <= now)
+        if len(failed):
+            for slot in failed.tolist():
+                self._bury(slot, now)
+            fresh = failed[~self._reported[failed]]
+            self._reported[failed] = True
+            step.failed = self._ids_arr[fresh].tolist()
+        expired = np.flatnonzero(self._cleanup_deadlines() <= now)
+        if len(expired):
+            step.removed = self._ids_arr[expired].tolist()
+            for member_id in step.removed:
+                self._remove_slot(self._index[member_id])
+        self._deadline = None
+
+    # ------------------------------------------------------------------ sequence check
+
+    def _note_sender(self, sender: str, round_no: int) -> None:
+        # Only rounds that can still be checked are worth remembering; bounds memory under floods.
+        if self._checked_round < round_no <= self._round + _SEQ_GRACE_ROUNDS:
+            self._seen.setdefault(round_no, set()).add(sender)
+
+    def _check_sequence(self) -> list[str]:
+        upto = self._round - _SEQ_GRACE_ROUNDS
+        first = max(self._checked_round + 1, upto - _SEQ_GRACE_ROUNDS)  # don't replay a long outage
+        missed: dict[str, None] = {}
+        ring = self._ring
+        if len(ring) >= 2:
+            self_pos = bisect.bisect_left(ring, self._self_id)
+            for r in range(first, upto + 1):
+                heard = self._seen.get(r, set())
+                for sender in expected_senders("sequence_check", ring, self_pos, r, self._cfg.gossip_fanout):
+                    if sender not in heard:
+                        missed[sender] = None
+        if upto > self._checked_round:
+            self._checked_round = upto
+        for r in [r for r in self._seen if r <= self._checked_round]:
+            del self._seen[r]
+        return list(missed)
+
+    # ------------------------------------------------------------------ slots
+
+    def _round_of(self, now: float) -> int:
+        return max(0, math.floor(now / self._interval))
+
+    def _add_slot(self, member_id: str, incarnation: int, now: float) -> int:
+        slot = len(self._ids)
+        if slot == len(self._inc):
+            self._grow(2 * slot)
+        self._ids.append(member_id)
+        self._ids_arr[slot] = member_id
+        self._index[member_id] = slot
+        self._inc[slot] = incarnation
+        self._hb[slot] = 0
+        self._last[slot] = now
+        self._state[slot] = _ALIVE
+        self._dead_at[slot] = 0.0
+        self._reported[slot] = False
+        if self._phi is not None:
+            self._phi.reset(slot)
+        bisect.insort(self._ring, member_id)
+        self._ring_changed()
+        return slot
+
+    def _grow(self, cap: int) -> None:
+        def grown(a: np.ndarray) -> np.ndarray:
+            b = np.zeros(cap, dtype=a.dtype) if a.dtype != object else np.empty(cap, dtype=object)
+            b[: len(a)] = a
+            return b
+
+        self._ids_arr = grown(self._ids_arr)
+        self._inc = grown(self._inc)
+        self._hb = grown(self._hb)
+        self._last = grown(self._last)
+        self._state = grown(self._state)
+        self._dead_at = grown(self._dead_at)
+        self._reported = grown(self._reported)
+        if self._phi is not None:
+            self._phi.grow(cap)
+
+    def _remove_slot(self, slot: int) -> None:
+        member_id = self._ids[slot]
+        if self._state[slot] == _ALIVE:
+            self._ring_remove(member_id)
+        last = len(self._ids) - 1
+        if slot != last:  # keep slots dense: move the last one into the hole
+            moved = self._ids[last]
+            self._ids[slot] = moved
+            self._ids_arr[slot] = moved
+            self._index[moved] = slot
+            for arr in (self._inc, self._hb, self._last, self._state, self._dead_at, self._reported):
+                arr[slot] = arr[last]
+            if self._phi is not None:
+                self._phi.move(last, slot)
+        self._ids.pop()
+        self._ids_arr[last] = None
+        del self._index[member_id]
+        self._ring_changed()
+
+    def _restart(self, slot: int, incarnation: int, counter: int, now: float) -> None:
+        self._inc[slot] = incarnation
+        self._hb[slot] = counter
+        self._last[slot] = now
+        self._reported[slot] = False
+        if self._phi is not None:
+            self._phi.reset(slot)
+        if self._state[slot] == _DEAD:
+            self._revive(slot)
+        self._template = None
+        self._deadline = None
+
+    def _revive(self, slot: int) -> None:
+        self._state[slot] = _ALIVE
+        bisect.insort(self._ring, self._ids[slot])
+        self._ring_changed()
+
+    def _bury(self, slot: int, now: float) -> None:
+        self._state[slot] = _DEAD
+        self._dead_at[slot] = now
+        self._ring_remove(self._ids[slot])
+        self._ring_changed()
+
+    def _ring_remove(self, member_id: str) -> None:
+        i = bisect.bisect_left(self._ring, member_id)
+        if i < len(self._ring) and self._ring[i] == member_id:
+            del self._ring[i]
+
+    def _ring_changed(self) -> None:
+        self._ring_slots = None
+        self._template = None
+        self._foreign = None  # slots may have moved
+        self._deadline = None
+
+
+def _check_incarnation(incarnation: int) -> int:
+    if not isinstance(incarnation, int) or isinstance(incarnation, bool) or not 0 <= incarnation < 2**64:
+        raise ValueError(f"incarnation must be an integer in [0, 2^64), got {incarnation!r}")
+    return incarnation
