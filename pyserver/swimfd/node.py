@@ -19,16 +19,36 @@ CONTRACT (the simulator and the gRPC runtime both drive exactly this API):
     applied, out = node.apply_notice(notice, now)
     out = node.leave(now)
     node.view()                                 # list[pb.MembershipView]
+
+Composition: ``membership`` (table + precedence), ``piggyback`` (broadcast
+queue), ``prober`` (SWIM probing, Lifeguard nacks), ``suspicion`` (Lifeguard
+timeouts), ``health`` (local health multiplier), ``heartbeat`` (van Renesse
+gossip, H2) and ``hybrid`` (the rule combining both detectors). Modes:
+``swim`` runs the prober only, ``heartbeat`` the gossiper only (failure after
+T_fail, tombstones forgotten after T_cleanup), ``hybrid`` both plus the rule.
 """
 
 from __future__ import annotations
 
+import heapq
+import importlib
+import itertools
+import math
 import random
 from collections.abc import Iterable
+from typing import Any
 
-from swimfd.config import Config
-from swimfd.events import Output
+from google.protobuf.message import Message
+
+from swimfd.config import PROTOCOL_VERSION, Config, ConfigError
+from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.health import LocalHealth
+from swimfd.hybrid import HybridRule
+from swimfd.membership import ALIVE, DEAD, KNOWN_STATES, LEFT, LIVE_STATES, SUSPECT, Change, Membership, Record
 from swimfd.pb import swim_pb2 as pb
+from swimfd.piggyback import BroadcastQueue, retransmit_limit
+from swimfd.prober import Prober, ProberStep
+from swimfd.suspicion import Suspicion, expected_confirmations, suspicion_min_max
 
 
 class ProtocolError(ValueError):
@@ -36,30 +56,592 @@ class ProtocolError(ValueError):
     or otherwise not acceptable. The node's state is unchanged."""
 
 
+ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
+_ELECTION_FIELD_BY_TYPE = {
+    "Elect": "elect",
+    "GotIt": "got_it",
+    "IAmLeader": "i_am_leader",
+    "LeaderProbe": "leader_probe",
+}
+_NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
+MAX_ID_LEN = 256
+MAX_ADDR_LEN = 512
+
+
+def _optional_module(name: str) -> Any | None:
+    """Modules written in parallel by other owners; absent ones leave their hook inactive."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return None
+
+
 class Node:
     def __init__(self, config: Config, me: pb.Member, rng: random.Random, now: float) -> None:
-        raise NotImplementedError
+        if not me.id or len(me.id) > MAX_ID_LEN:
+            raise ValueError(f"member id must be 1-{MAX_ID_LEN} characters, got {me.id!r}")
+        self._cfg = config
+        self._rng = rng
+        self._id = me.id
+        self._members = Membership(config.max_members)
+        own = pb.Member()
+        own.CopyFrom(me)
+        self._members.merge(own, ALIVE, now)
+        self._self = self._members.get(me.id)
+        assert self._self is not None
+        self._queue = BroadcastQueue()
+        self._health = LocalHealth(config.awareness_max_multiplier)
+        self._prober = Prober(config, rng, self._health, now)
+        self._prober.enabled = config.mode in ("swim", "hybrid")
+        self._suspicions: dict[str, Suspicion] = {}
+        self._susp_heap: list[tuple[float, int, str, int]] = []
+        self._counter = itertools.count()
+        self._left = False
+        self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
 
-    def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output:
-        raise NotImplementedError
+        self._hb: Any | None = None
+        if config.mode in ("heartbeat", "hybrid"):
+            heartbeat = _optional_module("swimfd.heartbeat")
+            if heartbeat is None:
+                raise ConfigError(f"mode {config.mode!r} needs swimfd.heartbeat, which is not installed")
+            self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
+        self._hybrid = HybridRule(config) if config.mode == "hybrid" else None
 
-    def tick(self, now: float) -> Output:
-        raise NotImplementedError
+        self._election: Any | None = None
+        if config.election:
+            election = _optional_module("swimfd.election")
+            if election is not None:
+                ident = pb.ElectionIdentity(priority=me.priority or config.priority, id=me.id)
+                self._election = election.Election(config, ident, rng, now)
 
-    def next_deadline(self) -> float:
-        raise NotImplementedError
+    # ================================================================ public API
+    @property
+    def id(self) -> str:
+        return self._id
 
-    def receive(self, envelope: pb.Envelope, now: float) -> Output:
-        raise NotImplementedError
+    @property
+    def me(self) -> pb.Member:
+        m = self._self.to_member()
+        if self._hb is not None:
+            m.heartbeat = self._hb.counter(self._id) or 0
+        return m
 
-    def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
-        raise NotImplementedError
+    @property
+    def config(self) -> Config:
+        return self._cfg
 
-    def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
-        raise NotImplementedError
+    @property
+    def health(self) -> int:
+        """Lifeguard local health score (0 is healthy)."""
+        return self._health.score
 
-    def leave(self, now: float) -> Output:
-        raise NotImplementedError
+    @property
+    def has_left(self) -> bool:
+        return self._left
+
+    def member(self, member_id: str) -> Record | None:
+        """The record for one member (read-only use), or None."""
+        return self._members.get(member_id)
+
+    def members_alive(self) -> list[pb.Member]:
+        return [r.to_member() for r in self._members if r.state in LIVE_STATES]
 
     def view(self) -> list[pb.MembershipView]:
-        raise NotImplementedError
+        out = []
+        for r in self._members:
+            m = r.to_member()
+            if self._hb is not None:
+                m.heartbeat = self._hb.counter(r.id) or 0
+            out.append(pb.MembershipView(member=m, last_change=r.last_change))
+        return out
+
+    def leader(self) -> pb.LeaderInfo | None:
+        return self._election.leader() if self._election is not None else None
+
+    def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output:
+        """Learn a static member list or a join reply; announce ourselves."""
+        out = Output()
+        for m in members:
+            if not m.id:
+                continue
+            state = m.state if m.state in KNOWN_STATES else ALIVE
+            self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
+        if not self._left:
+            self._queue.push(self._self_update())
+        if self._election is not None:
+            self._election_step(self._election.start(now), now, out)
+        self._after(now, out)
+        return out
+
+    def tick(self, now: float) -> Output:
+        out = Output()
+        if self._left:
+            return out
+        self._expire_suspicions(now, out)
+        if self._hb is not None:
+            self._heartbeat_step(self._hb.tick(now), now, out)
+        if self._hybrid is not None:
+            for mid in self._hybrid.newly_stale(now):
+                self._prober.request_probe(mid)
+        self._prober_step(self._prober.tick(now), now, out)
+        if self._election is not None:
+            self._election_step(self._election.tick(now), now, out)
+        self._after(now, out)
+        return out
+
+    def next_deadline(self) -> float:
+        if self._left:
+            return math.inf
+        t = self._prober.next_deadline()
+        if self._susp_heap:
+            t = min(t, self._susp_heap[0][0])
+        if self._hb is not None:
+            t = min(t, self._hb.next_deadline())
+        if self._hybrid is not None:
+            t = min(t, self._hybrid.next_deadline())
+        if self._election is not None:
+            t = min(t, self._election.next_deadline())
+        return t
+
+    def receive(self, envelope: pb.Envelope, now: float) -> Output:
+        body = self._validate_envelope(envelope)
+        out = Output()
+        if self._left:
+            return out  # a left member answers nothing; its LEFT update is already out
+        sender = envelope.header.sender
+        sender_addr = envelope.header.sender_addr
+        for upd in envelope.updates[: self._cfg.max_piggyback]:
+            state = _asserted_state(upd)
+            self._apply(upd.member, state, getattr(upd, "from"), upd.detector, now, Source.GOSSIP, out)
+        if body == "ping":
+            ping = envelope.ping
+            if (
+                not ping.target or ping.target == self._id
+            ):  # a ping meant for a previous owner of this address is dropped
+                self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out)
+        elif body == "ack":
+            self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
+        elif body == "nack":
+            self._prober.on_nack(envelope.nack.seq)
+        elif body == "ping_req":
+            req = envelope.ping_req
+            rec = self._members.get(req.target)
+            target_addr = req.target_addr or (rec.addr if rec is not None else "")
+            if req.target != self._id:
+                self._prober_step(self._prober.on_ping_req(sender, sender_addr, req, target_addr, now), now, out)
+            else:  # asked to probe ourselves: we are evidently alive
+                self._send(sender, sender_addr, "ack", pb.Ack(seq=req.seq, subject=self._id), out)
+        elif body == "gossip":
+            if self._hb is not None:
+                self._heartbeat_step(self._hb.on_gossip(sender, envelope.gossip, now), now, out)
+                self._prober_step(self._prober.tick(now), now, out)  # rule (a) may have asked for a probe
+        elif body in ELECTION_BODIES and self._election is not None:
+            self._election_step(self._election.receive(sender, envelope, now), now, out)
+        self._after(now, out)
+        return out
+
+    def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
+        _check_header(request.header, self._cfg)
+        joiner = request.member
+        _check_member(joiner, "join request member")
+        if joiner.id == self._id:
+            raise ProtocolError(f"join request uses this node's own id {joiner.id!r}")
+        if not joiner.addr:
+            raise ProtocolError("join request member has no addr")
+        existing = self._members.get(joiner.id)
+        if existing is None and len(self._members) >= self._cfg.max_members:
+            raise ProtocolError(f"membership is full ({self._cfg.max_members} members)")
+        out = Output()
+        if not self._left:
+            self._apply(joiner, ALIVE, joiner.id, "", now, Source.JOIN, out)
+        reply = pb.JoinReply(header=self._header_copy())
+        reply.members.extend(r.to_member() for r in self._members)
+        self._after(now, out)
+        return reply, out
+
+    def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
+        _check_header(notice.header, self._cfg)
+        if notice.kind not in _NOTICE_STATE:
+            raise ProtocolError(f"notice kind {notice.kind} is not known")
+        if not notice.HasField("update"):
+            raise ProtocolError("notice has no update")
+        _check_member(notice.update.member, "notice member")
+        out = Output()
+        if self._left:
+            return False, out
+        upd = notice.update
+        state = _NOTICE_STATE[notice.kind]
+        from_id = getattr(upd, "from") or notice.origin
+        applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
+        self._after(now, out)
+        return applied, out
+
+    def leave(self, now: float) -> Output:
+        out = Output()
+        if self._left:
+            return out
+        self._left = True
+        self._members.merge(pb.Member(id=self._id, incarnation=self._self.incarnation), LEFT, now)
+        upd = self._self_update()
+        out.events.append(self._event(EventName.MEMBER_LEFT, self._self, now, Source.LOCAL))
+        n = self._members.live_count
+        limit = retransmit_limit(self._cfg.retransmit_mult, n)
+        # Tell a few members directly (each then gossips it); the rest learn by infection.
+        for target in self._prober.random_members(limit, {self._id}):
+            rec = self._members.get(target)
+            if rec is None:
+                continue
+            env = pb.Envelope(header=self._header_copy(), ping=pb.Ping(seq=0, target=target))
+            env.updates.append(upd)
+            out.messages.append(Outbound(target, rec.addr, env))
+        self._prober.enabled = False
+        return out
+
+    # ================================================================ merging
+    def _apply(
+        self,
+        member: pb.Member,
+        state: int,
+        from_id: str,
+        detector: str,
+        now: float,
+        source: Source,
+        out: Output,
+        rebroadcast: bool = True,
+    ) -> bool:
+        """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
+        if member.id == self._id:
+            self._about_me(member, state, now)
+            return False
+        rec = self._members.get(member.id)
+        if (
+            state == SUSPECT
+            and rec is not None
+            and rec.state == SUSPECT
+            and rec.incarnation == member.incarnation
+            and from_id
+        ):
+            # Lifeguard: another member independently suspects the same incarnation.
+            s = self._suspicions.get(member.id)
+            if s is not None and s.incarnation == member.incarnation and s.confirm(from_id):
+                self._schedule(s)
+                if rebroadcast:
+                    self._queue.push(_update(rec, from_id))
+            return False
+        if state == DEAD and not detector:
+            detector = "swim"
+        change = self._members.merge(member, state, now, detector)
+        if change is None:
+            return False
+        rec = self._members.get(member.id)
+        assert rec is not None
+        self._on_change(rec, change, from_id, detector, now, source, out)
+        if rebroadcast:
+            self._queue.push(_update(rec, from_id))
+        return True
+
+    def _about_me(self, member: pb.Member, state: int, now: float) -> None:
+        """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
+        if self._left:
+            return
+        me = self._self
+        if (state == ALIVE and member.incarnation > me.incarnation) or (
+            state != ALIVE and member.incarnation >= me.incarnation
+        ):
+            me.incarnation = member.incarnation + 1
+            if state != ALIVE:
+                self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
+            self._queue.push(self._self_update())
+            if self._hb is not None:
+                self._hb.track(self._id, me.incarnation, now)
+
+    def _on_change(
+        self, rec: Record, change: Change, from_id: str, detector: str, now: float, source: Source, out: Output
+    ) -> None:
+        old, new = change.old_state, change.new_state
+        mid = rec.id
+        # --- component bookkeeping
+        if new in LIVE_STATES:
+            self._prober.add(mid)
+            if old not in LIVE_STATES or change.incarnation > change.old_incarnation:
+                self._track(mid, rec.incarnation, now)  # a new life or a refutation is proof of life
+        elif new == DEAD:
+            self._prober.add_dead(mid)
+            if self._hb is not None:
+                self._hb.mark_dead(mid, rec.incarnation, now)
+            if self._hybrid is not None:
+                self._hybrid.forget(mid)
+        else:  # LEFT
+            self._prober.remove(mid)
+            self._prober.remove_dead(mid)
+            if self._hb is not None:
+                self._hb.forget(mid)
+            if self._hybrid is not None:
+                self._hybrid.forget(mid)
+        if new == SUSPECT:
+            self._start_suspicion(rec, from_id, now)
+        else:
+            self._suspicions.pop(mid, None)
+        # --- events: one per change of the member's state as this node sees it
+        ev = out.events
+        if old is None:
+            if new in LIVE_STATES:
+                ev.append(self._event(EventName.MEMBER_JOINED, rec, now, source))
+        elif new in LIVE_STATES and old not in LIVE_STATES:
+            name = EventName.MEMBER_JOINED if old == LEFT else EventName.MEMBER_ALIVE
+            ev.append(self._event(name, rec, now, source, extra={"previous": _state_name(old)}))
+        elif new == ALIVE and old == SUSPECT:
+            ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source))
+        elif new == ALIVE and change.addr_changed:
+            ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source, extra={"addr_changed": True}))
+        if new == SUSPECT and old != SUSPECT:
+            ev.append(self._event(EventName.MEMBER_SUSPECTED, rec, now, source, extra={"by": from_id}))
+        elif new == DEAD and old in LIVE_STATES:
+            ev.append(self._event(EventName.MEMBER_FAILED, rec, now, source, detector=detector or "swim"))
+        elif new == LEFT and old is not None and old != LEFT:
+            ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
+
+    def _track(self, mid: str, incarnation: int, now: float) -> None:
+        if self._hb is not None:
+            self._hb.track(mid, incarnation, now)
+        if self._hybrid is not None:
+            self._hybrid.track(mid, now)
+
+    # ================================================================ suspicion
+    def _start_suspicion(self, rec: Record, origin: str, now: float) -> None:
+        if self._cfg.mode == "heartbeat":
+            return  # pure van Renesse: only T_fail decides
+        n = self._members.live_count
+        lo, hi = suspicion_min_max(self._cfg, n)
+        s = Suspicion(rec.id, rec.incarnation, now, lo, hi, expected_confirmations(self._cfg, n), origin)
+        if self._hybrid is not None and self._hybrid.is_stale(rec.id, now):
+            s.corroborated = True  # rule (b)
+        self._suspicions[rec.id] = s
+        self._schedule(s)
+
+    def _schedule(self, s: Suspicion) -> None:
+        heapq.heappush(self._susp_heap, (s.deadline(), next(self._counter), s.member, s.incarnation))
+
+    def _expire_suspicions(self, now: float, out: Output) -> None:
+        heap = self._susp_heap
+        while heap and heap[0][0] <= now:
+            _, _, mid, inc = heapq.heappop(heap)
+            s = self._suspicions.get(mid)
+            if s is None or s.incarnation != inc:
+                continue
+            hy = self._hybrid
+            if hy is not None and not s.corroborated and hy.is_stale(mid, now):
+                s.corroborated = True  # rule (b), heartbeat went stale while suspected
+            if s.deadline() > now:
+                self._schedule(s)  # deadline moved later (only after a veto restart); keep one live entry
+                continue
+            if hy is not None and hy.vetoes(mid, s.start):
+                # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
+                s.start = now
+                s.confirmers.clear()
+                s.corroborated = False
+                self._schedule(s)
+                self._prober.request_probe(mid)
+                continue
+            rec = self._members.get(mid)
+            if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
+                self._suspicions.pop(mid, None)
+                continue
+            detector = hy.detector(mid, now) if hy is not None else "swim"
+            dead = pb.Member(id=mid, addr=rec.addr, incarnation=inc)
+            self._apply(dead, DEAD, self._id, detector, now, Source.LOCAL, out)
+
+    def _suspect(self, mid: str, now: float, out: Output) -> None:
+        """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
+        rec = self._members.get(mid)
+        if rec is None or rec.state not in LIVE_STATES:
+            return
+        self._apply(
+            pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
+        )
+
+    # ================================================================ components
+    def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
+        for s in step.sends:
+            self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
+        for mid in step.failed:
+            self._suspect(mid, now, out)
+
+    def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
+        for target, msg in step.gossip:
+            self._send(target, "", "gossip", msg, out)
+        if self._hybrid is not None:
+            self._hybrid.progressed(step.progressed, now)
+        for mid in step.failed:
+            rec = self._members.get(mid)
+            if rec is None or rec.state not in LIVE_STATES:
+                continue
+            if self._hybrid is not None:
+                self._suspect(mid, now, out)  # rule (d): T_fail alone only raises a SWIM suspicion
+            else:
+                dead = pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation)
+                self._apply(dead, DEAD, self._id, "heartbeat", now, Source.LOCAL, out)
+        for mid in step.removed:
+            rec = self._members.get(mid)
+            if rec is None or rec.state in LIVE_STATES:
+                continue
+            self._members.remove(mid)
+            self._prober.remove_dead(mid)
+            self._queue.drop(mid)
+            out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
+
+    def _election_step(self, step: Any, now: float, out: Output) -> None:
+        for target, item in step.send:
+            field, body = _election_body(item)
+            self._send(target, "", field, body, out)
+        out.events.extend(step.events)
+        for m in step.learned:
+            if m.id:
+                self._apply(m, ALIVE, m.id, "", now, Source.JOIN, out)
+
+    def _after(self, now: float, out: Output) -> None:
+        """Keep size-dependent parameters current and tell the election about membership events."""
+        if self._hybrid is not None:
+            self._hybrid.set_size(self._members.live_count)
+        if self._election is not None and any(
+            e.name not in (EventName.ELECTION_STARTED, EventName.LEADER_ELECTED) for e in out.events
+        ):
+            self._election_step(self._election.on_members(self.members_alive(), out.events, now), now, out)
+
+    # ================================================================ sending
+    def _header_copy(self) -> pb.Header:
+        h = pb.Header()
+        h.CopyFrom(self._header)
+        h.sender_addr = self._self.addr
+        return h
+
+    def _send(self, to: str, addr: str, field: str, body: Message, out: Output, ping_req: bool = False) -> None:
+        rec = self._members.get(to)
+        if not addr:
+            if rec is None or not rec.addr:
+                return  # no way to reach it
+            addr = rec.addr
+        env = pb.Envelope(header=self._header_copy())
+        getattr(env, field).CopyFrom(body)
+        if ping_req:
+            target = self._members.get(env.ping_req.target)
+            if target is not None:
+                env.ping_req.target_addr = target.addr
+        budget = self._cfg.max_piggyback
+        skip = ""
+        if rec is not None and rec.state in (SUSPECT, DEAD) and budget > 0:
+            # Buddy system (Lifeguard): our suspicion of the receiver rides first, so it can refute at once.
+            env.updates.append(_update(rec, self._id))
+            budget -= 1
+            skip = to
+        if budget > 0 and len(self._queue):
+            limit = retransmit_limit(self._cfg.retransmit_mult, self._members.live_count)
+            env.updates.extend(self._queue.take(budget, limit, skip))
+        out.messages.append(Outbound(to, addr, env))
+
+    def _self_update(self) -> pb.Update:
+        return _update(self._self, self._id)
+
+    def _event(
+        self,
+        name: EventName,
+        rec: Record,
+        now: float,
+        source: Source,
+        detector: str | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> MembershipEvent:
+        return MembershipEvent(
+            name=name,
+            member=rec.id,
+            incarnation=rec.incarnation,
+            at=now,
+            source=source,
+            detector=detector,
+            addr=rec.addr,
+            extra=extra or {},
+        )
+
+    # ================================================================ validation
+    def _validate_envelope(self, env: pb.Envelope) -> str:
+        _check_header(env.header, self._cfg)
+        body = env.WhichOneof("body")
+        if body is None:
+            raise ProtocolError("envelope has no body")
+        if not env.header.sender:
+            raise ProtocolError("envelope header has no sender")
+        if len(env.header.sender) > MAX_ID_LEN or len(env.header.sender_addr) > MAX_ADDR_LEN:
+            raise ProtocolError("envelope header sender or sender_addr too long")
+        for upd in env.updates[: self._cfg.max_piggyback]:
+            _check_member(upd.member, "update member")
+            if upd.member.state not in KNOWN_STATES:
+                raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
+        if body == "ping_req" and not env.ping_req.target:
+            raise ProtocolError("ping_req has no target")
+        if body == "gossip":
+            g = env.gossip
+            if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
+                raise ProtocolError("gossip arrays differ in length")
+            if len(g.ids) > self._cfg.max_members:
+                raise ProtocolError("gossip lists more members than max_members")
+        return body
+
+
+# ==================================================================== helpers
+def _check_header(h: pb.Header, cfg: Config) -> None:
+    if h.version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {h.version} is not supported (this node speaks {PROTOCOL_VERSION})")
+    if h.cluster != cfg.cluster:
+        raise ProtocolError(f"cluster {h.cluster!r} is not this node's cluster {cfg.cluster!r}")
+
+
+def _check_member(m: pb.Member, what: str) -> None:
+    if not m.id:
+        raise ProtocolError(f"{what} has an empty id")
+    if len(m.id) > MAX_ID_LEN or len(m.addr) > MAX_ADDR_LEN or len(m.diss_addr) > MAX_ADDR_LEN:
+        raise ProtocolError(f"{what} id or address too long")
+
+
+def _asserted_state(upd: pb.Update) -> int:
+    """A DEAD assertion made by the subject itself means it left (memberlist's convention)."""
+    if upd.member.state == DEAD and getattr(upd, "from") == upd.member.id:
+        return LEFT
+    return upd.member.state
+
+
+def _update(rec: Record, from_id: str) -> pb.Update:
+    """The gossip form of a record: small for suspicion/death, full metadata for Alive."""
+    if rec.state == ALIVE:
+        m = pb.Member(
+            id=rec.id,
+            addr=rec.addr,
+            diss_addr=rec.diss_addr,
+            incarnation=rec.incarnation,
+            state=ALIVE,
+            labels=rec.labels,
+            priority=rec.priority,
+        )
+    else:
+        m = pb.Member(id=rec.id, addr=rec.addr, incarnation=rec.incarnation, state=rec.state)
+    u = pb.Update(member=m, detector=rec.detector if rec.state == DEAD else "")
+    setattr(u, "from", from_id)  # `from` is a Python keyword
+    return u
+
+
+def _state_name(state: int | None) -> str:
+    return {ALIVE: "alive", SUSPECT: "suspect", DEAD: "dead", LEFT: "left"}.get(state or 0, "unknown")
+
+
+def _election_body(item: Any) -> tuple[str, Message]:
+    """ElectionStep.send items may be (field, message), a bare message, or an Envelope."""
+    if isinstance(item, tuple):
+        return item[0], item[1]
+    if isinstance(item, pb.Envelope):
+        field = item.WhichOneof("body")
+        if field is None:
+            raise ValueError("election produced an envelope without a body")
+        return field, getattr(item, field)
+    name = type(item).DESCRIPTOR.name
+    return _ELECTION_FIELD_BY_TYPE[name], item

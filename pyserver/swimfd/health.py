@@ -1,0 +1,43 @@
+"""Lifeguard's local health multiplier (Dadgar et al. 2017, arXiv 1707.00788).
+
+A score in [0, awareness_max_multiplier - 1]. Evidence that *this* node is
+slow or badly connected raises it (a failed probe whose proxies did not nack,
+having to refute a suspicion about ourselves); each successful probe lowers it.
+The probe interval and probe timeout are multiplied by (score + 1), so an
+unhealthy node probes less often and waits longer before it accuses anyone.
+"""
+
+from __future__ import annotations
+
+
+class LocalHealth:
+    def __init__(self, max_multiplier: int) -> None:
+        self._max = max(0, max_multiplier - 1)
+        self._score = 0
+
+    @property
+    def score(self) -> int:
+        return self._score
+
+    @property
+    def multiplier(self) -> int:
+        return self._score + 1
+
+    def apply(self, delta: int) -> int:
+        """Add ``delta`` (clamped to the valid range); return the new score."""
+        self._score = min(self._max, max(0, self._score + delta))
+        return self._score
+
+    def scale(self, seconds: float) -> float:
+        return seconds * (self._score + 1)
+
+    @staticmethod
+    def failed_probe_delta(expected_nacks: int, received_nacks: int) -> int:
+        """Penalty for a failed probe: one per missing nack, or 1 when no proxy could nack.
+
+        When every proxy nacked, our own links work and the target is the one
+        that is silent, so our health is not blamed (memberlist does the same).
+        """
+        if expected_nacks <= 0:
+            return 1
+        return max(0, expected_nacks - received_nacks)

@@ -1,0 +1,160 @@
+"""The member table and its merge (precedence) rule.
+
+Precedence follows SWIM (Das, Gupta, Motivala, DSN 2002) as written in
+swim.proto: Alive(i) beats Suspect(j)/Alive(j) when i > j; Suspect(i) beats
+Suspect(j) when i > j and Alive(j) when i >= j; Dead beats Alive/Suspect at the
+same or lower incarnation. We extend this to a *total* order on
+``(incarnation, rank)`` with rank ALIVE < SUSPECT < DEAD < LEFT, so that the
+merge is a join on a lattice: applying any set of updates in any order, with
+duplicates, yields the same view. LEFT outranks DEAD at equal incarnation
+because the member's own word that it left is the better evidence (and a left
+member must never be reported failed). A higher incarnation beats any state,
+which is how a restarted member (same id, possibly a new address) comes back.
+
+DEAD and LEFT records are kept as tombstones so stale gossip cannot resurrect
+them; only the heartbeat detector's T_cleanup removes them (van Renesse 1998).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from swimfd.pb import swim_pb2 as pb
+
+ALIVE = pb.ALIVE
+SUSPECT = pb.SUSPECT
+DEAD = pb.DEAD
+LEFT = pb.LEFT
+LIVE_STATES = frozenset((ALIVE, SUSPECT))
+KNOWN_STATES = frozenset((ALIVE, SUSPECT, DEAD, LEFT))
+_RANK = {ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 3}
+STATE_NAMES = {ALIVE: "alive", SUSPECT: "suspect", DEAD: "dead", LEFT: "left"}
+
+
+def supersedes(new_incarnation: int, new_state: int, old_incarnation: int, old_state: int) -> bool:
+    """True when the assertion (new_incarnation, new_state) overrides the recorded one."""
+    return (new_incarnation, _RANK[new_state]) > (old_incarnation, _RANK[old_state])
+
+
+@dataclass(slots=True)
+class Record:
+    """What one node believes about one member (including itself)."""
+
+    id: str
+    addr: str
+    diss_addr: str
+    incarnation: int
+    state: int
+    last_change: float
+    priority: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    heartbeat: int = 0
+    detector: str = ""  # for DEAD: which detector decided
+
+    def to_member(self) -> pb.Member:
+        return pb.Member(
+            id=self.id,
+            addr=self.addr,
+            diss_addr=self.diss_addr,
+            incarnation=self.incarnation,
+            state=self.state,
+            heartbeat=self.heartbeat,
+            labels=self.labels,
+            priority=self.priority,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The result of a merge that changed the table."""
+
+    id: str
+    old_state: int | None  # None: the member was unknown
+    new_state: int
+    incarnation: int
+    addr_changed: bool
+    old_incarnation: int = -1
+
+
+class Membership:
+    """The member table. Merge is the only way a record changes state."""
+
+    def __init__(self, max_members: int) -> None:
+        self._records: dict[str, Record] = {}
+        self._max_members = max_members
+        self._live = 0  # ALIVE + SUSPECT records, kept current so no caller scans the table
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, member_id: str) -> bool:
+        return member_id in self._records
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._records.values())
+
+    def get(self, member_id: str) -> Record | None:
+        return self._records.get(member_id)
+
+    @property
+    def live_count(self) -> int:
+        """Members believed alive or suspect (including self when it is live)."""
+        return self._live
+
+    def merge(self, member: pb.Member, state: int, now: float, detector: str = "") -> Change | None:
+        """Apply one assertion about ``member``; return the change, or None when it is stale.
+
+        ``state`` is the asserted state (callers have already mapped "DEAD from
+        the subject itself" to LEFT). Unknown members are added, including as
+        tombstones, so that the result does not depend on arrival order; a new
+        member beyond ``max_members`` is refused (None).
+        """
+        rec = self._records.get(member.id)
+        if rec is None:
+            if len(self._records) >= self._max_members:
+                return None
+            rec = Record(
+                id=member.id,
+                addr=member.addr,
+                diss_addr=member.diss_addr,
+                incarnation=member.incarnation,
+                state=state,
+                last_change=now,
+                priority=member.priority,
+                labels=dict(member.labels),
+                detector=detector if state == DEAD else "",
+            )
+            self._records[member.id] = rec
+            if state in LIVE_STATES:
+                self._live += 1
+            return Change(member.id, None, state, member.incarnation, False)
+        if not supersedes(member.incarnation, state, rec.incarnation, rec.state):
+            return None
+        old_state = rec.state
+        old_incarnation = rec.incarnation
+        addr_changed = False
+        # Addresses and metadata are only trusted from Alive assertions of a newer life
+        # (or of the same life when they were unknown), so a stale suspicion cannot move a member.
+        if member.addr and ((state == ALIVE and member.incarnation > rec.incarnation) or not rec.addr):
+            addr_changed = member.addr != rec.addr
+            rec.addr = member.addr
+            if member.diss_addr:
+                rec.diss_addr = member.diss_addr
+            if state == ALIVE:
+                rec.priority = member.priority
+                rec.labels = dict(member.labels)
+        rec.incarnation = member.incarnation
+        if old_state != state:
+            rec.last_change = now
+            self._live += (state in LIVE_STATES) - (old_state in LIVE_STATES)
+        rec.state = state
+        rec.detector = detector if state == DEAD else ""
+        return Change(member.id, old_state, state, member.incarnation, addr_changed, old_incarnation)
+
+    def remove(self, member_id: str) -> Record | None:
+        """Forget a record entirely (tombstone cleanup)."""
+        rec = self._records.pop(member_id, None)
+        if rec is not None and rec.state in LIVE_STATES:
+            self._live -= 1
+        return rec

@@ -1,0 +1,85 @@
+"""A tiny deterministic message router for core tests: virtual clock, fixed delay, optional crashes.
+
+It is deliberately minimal (the real simulator is swimfd.simulator); it exists so the core's
+tests do not depend on another owner's code.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from dataclasses import dataclass, field
+
+from swimfd.config import Config
+from swimfd.events import MembershipEvent
+from swimfd.node import Node
+from swimfd.pb import swim_pb2 as pb
+
+
+def member(i: int | str) -> pb.Member:
+    return pb.Member(id=str(i), addr=f"127.0.0.1:{50050 + int(i)}", diss_addr=f"127.0.0.1:{50060 + int(i)}")
+
+
+@dataclass
+class Router:
+    config: Config
+    seed: int = 1
+    delay: float = 0.01
+    now: float = 0.0
+    nodes: dict[str, Node] = field(default_factory=dict)
+    crashed: set[str] = field(default_factory=set)
+    events: list[tuple[str, MembershipEvent]] = field(default_factory=list)
+    drop: set[tuple[str, str]] = field(default_factory=set)  # (from, to) links that lose everything
+    messages: int = 0
+    _queue: list[tuple[float, int, str, pb.Envelope]] = field(default_factory=list)
+    _seq: itertools.count = field(default_factory=itertools.count)
+
+    def add(self, i: int | str, bootstrap: list[pb.Member] | None = None) -> Node:
+        node = Node(self.config, member(i), random.Random(self.seed * 1000 + int(i)), self.now)
+        self.nodes[node.id] = node
+        if bootstrap is not None:
+            self._dispatch(node.id, node.bootstrap(bootstrap, self.now))
+        return node
+
+    def cluster(self, n: int) -> list[Node]:
+        members = [member(i) for i in range(1, n + 1)]
+        for i in range(1, n + 1):
+            self.add(i, members)
+        return list(self.nodes.values())
+
+    def _dispatch(self, sender: str, out) -> None:
+        for ev in out.events:
+            self.events.append((sender, ev))
+        for msg in out.messages:
+            self.messages += 1
+            if (sender, msg.to) in self.drop:
+                continue
+            heapq.heappush(self._queue, (self.now + self.delay, next(self._seq), msg.to, msg.envelope))
+
+    def run(self, until: float, max_steps: int = 2_000_000) -> None:
+        for _ in range(max_steps):
+            live = [n for nid, n in self.nodes.items() if nid not in self.crashed]
+            t_node = min((n.next_deadline() for n in live), default=float("inf"))
+            t_msg = self._queue[0][0] if self._queue else float("inf")
+            t = min(t_node, t_msg)
+            if t > until:
+                self.now = until
+                return
+            self.now = max(self.now, t)
+            if t_msg <= t_node:
+                _, _, to, env = heapq.heappop(self._queue)
+                node = self.nodes.get(to)
+                if node is not None and to not in self.crashed:
+                    self._dispatch(to, node.receive(env, self.now))
+            else:
+                for n in live:
+                    if n.next_deadline() <= self.now:
+                        self._dispatch(n.id, n.tick(self.now))
+        raise AssertionError("router did not reach `until` within max_steps")
+
+    def crash(self, node_id: str) -> None:
+        self.crashed.add(node_id)
+
+    def seen(self, observer: str, name: str, member_id: str) -> list[MembershipEvent]:
+        return [e for o, e in self.events if o == observer and e.name == name and e.member == member_id]
