@@ -62,6 +62,7 @@ def rpc_timeout_for(probe_interval: float) -> float:
 
 def bind_problem(host: str, port: int) -> str:
     """Why ``host:port`` cannot be listened on, for a one-line error."""
+    host = host.removeprefix("[").removesuffix("]")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
