@@ -1,0 +1,104 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func base(extra ...string) []string {
+	return append([]string{"--id", "1", "--listen", "127.0.0.1:50061", "--detector", "127.0.0.1:50051",
+		"--cluster", "c"}, extra...)
+}
+
+func without(flag string) []string {
+	a := base()
+	for i := 0; i < len(a); i += 2 {
+		if a[i] == flag {
+			return append(append([]string{}, a[:i]...), a[i+2:]...)
+		}
+	}
+	panic(flag)
+}
+
+func TestParseErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte(" \n\t"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string // substring of the one-line error
+	}{
+		{"no id", without("--id"), "--id is required"},
+		{"no listen", without("--listen"), "--listen is required"},
+		{"no detector", without("--detector"), "--detector is required"},
+		{"no cluster", without("--cluster"), "--cluster is required"},
+		{"listen not host:port", base("--listen", "50061"), `--listen: "50061" is not host:port`},
+		{"listen without host", base("--listen", ":50061"), "has no host"},
+		{"detector bad port", base("--detector", "127.0.0.1:70000"), "port must be a number"},
+		{"unknown flag", base("--bogus"), "flag provided but not defined: -bogus"},
+		{"stray argument", base("extra"), `unexpected argument "extra"`},
+		{"bad level", base("--log-level", "loud"), `--log-level: "loud"`},
+		{"numeric level", base("--log-level", "info+2"), "--log-level"},
+		{"long cluster", base("--cluster", strings.Repeat("x", MaxClusterLen+1)), "--cluster: longer than"},
+		{"missing key file", base("--cluster-key-file", filepath.Join(dir, "nope")), "--cluster-key-file:"},
+		{"empty key file", base("--cluster-key-file", empty), "is empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.args, &bytes.Buffer{})
+			if err == nil {
+				t.Fatalf("Parse(%q) succeeded, want error containing %q", tc.args, tc.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Fatalf("error %q: want one line containing %q", msg, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseOK(t *testing.T) {
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte("  s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(base("--cluster-key-file", keyFile, "--log-level", "debug", "--log-file", "/tmp/x.log"),
+		&bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ID != "1" || cfg.Listen != "127.0.0.1:50061" || cfg.Detector != "127.0.0.1:50051" || cfg.Cluster != "c" {
+		t.Errorf("addresses/ids parsed wrong: %+v", cfg)
+	}
+	if string(cfg.ClusterKey) != "s3cret" {
+		t.Errorf("key = %q, want surrounding whitespace trimmed", cfg.ClusterKey)
+	}
+	if cfg.LogLevel != slog.LevelDebug || cfg.LogFile != "/tmp/x.log" {
+		t.Errorf("log settings = %v %q", cfg.LogLevel, cfg.LogFile)
+	}
+	if cfg.Tuning != DefaultTuning() {
+		t.Errorf("tuning = %+v, want defaults", cfg.Tuning)
+	}
+	plain, err := Parse(base(), &bytes.Buffer{})
+	if err != nil || plain.ClusterKey != nil || plain.LogLevel != slog.LevelInfo {
+		t.Fatalf("defaults: key=%q level=%v err=%v", plain.ClusterKey, plain.LogLevel, err)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Parse([]string{"--help"}, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("err = %v, want ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "-cluster-key-file") {
+		t.Fatalf("usage does not list flags: %q", out.String())
+	}
+}

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"swimfd/go-diss/internal/auth"
+	"swimfd/go-diss/internal/broadcast"
+	"swimfd/go-diss/internal/config"
+	"swimfd/go-diss/internal/detector"
+	"swimfd/go-diss/internal/fakes"
+	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/pb"
+)
+
+// hang bounds waits against hangs; it asserts nothing about speed.
+const hang = 20 * time.Second
+
+const cluster = "test"
+
+// lockedBuffer collects log lines written by many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// events returns the logged lines with the given event name.
+func (b *lockedBuffer) events(t *testing.T, name string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	data := append([]byte(nil), b.buf.Bytes()...)
+	b.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("log line is not JSON: %q", sc.Text())
+		}
+		if line["event"] == name {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// harness is one go-diss (id "0") with a fake local detector and fake peers.
+type harness struct {
+	key    []byte
+	det    *fakes.Detector
+	peers  []*fakes.Peer
+	bc     *broadcast.Broadcaster
+	client pb.DisseminationClient
+	log    *lockedBuffer
+	// local signs as this node's detector; peer signs as member "1".
+	local, peer *auth.Signer
+}
+
+func testTuning() config.Tuning {
+	t := config.DefaultTuning()
+	t.PeerCallTimeout = 2 * time.Second
+	t.DetectorCallTimeout = time.Second
+	t.Attempts = 3
+	t.BackoffBase = 5 * time.Millisecond
+	t.BackoffMax = 20 * time.Millisecond
+	t.BroadcastWorkers = 8
+	return t
+}
+
+type setup struct {
+	peers       int
+	key         []byte
+	detectorOff bool // point go-diss at a closed port
+}
+
+func newHarness(t *testing.T, s setup) *harness {
+	t.Helper()
+	h := &harness{key: s.key, log: &lockedBuffer{}}
+	members := []*pb.Member{{Id: "0", Addr: "127.0.0.1:1", DissAddr: "127.0.0.1:2", State: pb.MemberState_ALIVE}}
+	for i := range s.peers {
+		p := fakes.NewPeer(t, fmt.Sprint(i+1))
+		h.peers = append(h.peers, p)
+		members = append(members, &pb.Member{Id: p.ID, DissAddr: p.Addr, State: pb.MemberState_ALIVE})
+	}
+	// Members that must never be notified: dead, left, and one without an address.
+	gone := fakes.NewPeer(t, "gone")
+	h.peers = append(h.peers, gone)
+	members = append(members,
+		&pb.Member{Id: "dead", DissAddr: gone.Addr, State: pb.MemberState_DEAD},
+		&pb.Member{Id: "left", DissAddr: gone.Addr, State: pb.MemberState_LEFT},
+		&pb.Member{Id: "noaddr", State: pb.MemberState_ALIVE})
+	h.det = fakes.NewDetector(t, "0", cluster, members)
+	detAddr := h.det.Addr
+	if s.detectorOff {
+		detAddr = closedPort(t)
+	}
+
+	tu := testTuning()
+	log := logging.New(h.log, slog.LevelDebug, "0")
+	signer := auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", detAddr)
+	det, err := detector.Dial(detAddr, detector.Options{Signer: signer, Cluster: cluster, Tuning: tu, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = det.Close() })
+	pool := broadcast.NewPool(tu.MaxPeerConns)
+	t.Cleanup(pool.Close)
+	h.bc = broadcast.New(tu, pool, log)
+	t.Cleanup(func() { h.drain(t) })
+	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log})
+	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) })
+	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	h.client = pb.NewDisseminationClient(cc)
+	h.local = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
+	h.peer = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "1", "127.0.0.1:3")
+	return h
+}
+
+// closedPort returns an address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close()
+	return addr
+}
+
+// drain waits until every queued delivery is done, so "nothing more
+// arrived" can be asserted without sleeping.
+func (h *harness) drain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	if err := h.bc.Close(ctx); err != nil {
+		t.Errorf("broadcaster did not drain: %v", err)
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), hang)
+	t.Cleanup(cancel)
+	return c
+}
+
+func sign[M auth.Message](t *testing.T, s *auth.Signer, m M) M {
+	t.Helper()
+	if err := s.Sign(m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
+	state := map[pb.NoticeKind]pb.MemberState{
+		pb.NoticeKind_FAILED: pb.MemberState_DEAD, pb.NoticeKind_JOINED: pb.MemberState_ALIVE,
+		pb.NoticeKind_LEFT_CLUSTER: pb.MemberState_LEFT,
+	}[kind]
+	return &pb.FailureReport{Header: s.Header(), Kind: kind, Update: &pb.Update{
+		Member: &pb.Member{Id: member, Incarnation: inc, State: state}, From: "0", Detector: "swim",
+	}}
+}
+
+func notice(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.Notice {
+	r := report(s, kind, member, inc)
+	return &pb.Notice{Header: s.Header(), Kind: r.Kind, Update: r.Update, Origin: s.Header().Sender}
+}
+
+// livePeers are the peers that should be notified (not the "gone" one).
+func (h *harness) livePeers() []*fakes.Peer { return h.peers[:len(h.peers)-1] }
+
+func (h *harness) gone() *fakes.Peer { return h.peers[len(h.peers)-1] }

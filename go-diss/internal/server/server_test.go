@@ -1,0 +1,365 @@
+package server
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"swimfd/go-diss/internal/auth"
+	"swimfd/go-diss/internal/config"
+	"swimfd/go-diss/internal/pb"
+)
+
+var testKey = []byte("cluster-key")
+
+func TestReportBroadcastsToLivePeers(t *testing.T) {
+	for _, key := range [][]byte{nil, testKey} {
+		t.Run("keyed="+boolName(key != nil), func(t *testing.T) {
+			h := newHarness(t, setup{peers: 4, key: key})
+			ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, pb.NoticeKind_FAILED, "x", 3)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ack.Duplicate || ack.Recipients != 4 {
+				t.Fatalf("ack = %v, want 4 recipients, not duplicate", ack)
+			}
+			if err := h.local.Verify(ack); err != nil {
+				t.Fatalf("ack not signed: %v", err)
+			}
+			for _, p := range h.livePeers() {
+				got := p.WaitNotices(t, 1, hang)[0]
+				m := got.GetUpdate().GetMember()
+				if got.Kind != pb.NoticeKind_FAILED || m.GetId() != "x" || m.GetIncarnation() != 3 ||
+					got.Origin != "0" || got.GetHeader().GetSender() != "0" {
+					t.Fatalf("peer %s got %v", p.ID, got)
+				}
+				if err := h.peer.Verify(got); err != nil {
+					t.Fatalf("notice to peer %s not verifiable: %v", p.ID, err)
+				}
+			}
+			h.drain(t)
+			if n := h.gone().Calls(); n != 0 {
+				t.Fatalf("dead/left member notified %d times", n)
+			}
+			if ev := h.log.events(t, "notice_broadcast"); len(ev) != 1 || ev[0]["recipients"] != float64(4) ||
+				ev[0]["member"] != "x" || ev[0]["kind"] != "FAILED" || ev[0]["origin"] != "0" {
+				t.Fatalf("notice_broadcast events = %v", ev)
+			}
+		})
+	}
+}
+
+// Many reports of one failure produce one broadcast per peer; a different
+// incarnation or kind is a new fact.
+func TestReportDeduplicates(t *testing.T) {
+	h := newHarness(t, setup{peers: 3, key: testKey})
+	const reports = 12
+	var wg sync.WaitGroup
+	dups := make(chan bool, reports)
+	for range reports {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, pb.NoticeKind_FAILED, "x", 3)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			dups <- ack.Duplicate
+		}()
+	}
+	wg.Wait()
+	close(dups)
+	fresh := 0
+	for d := range dups {
+		if !d {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d reports were not duplicates, want 1", fresh)
+	}
+	for _, r := range []*pb.FailureReport{
+		report(h.local, pb.NoticeKind_FAILED, "x", 4),
+		report(h.local, pb.NoticeKind_LEFT_CLUSTER, "x", 3),
+	} {
+		ack, err := h.client.Report(ctx(t), sign(t, h.local, r))
+		if err != nil || ack.Duplicate {
+			t.Fatalf("new fact %v treated as duplicate (err %v)", r.Kind, err)
+		}
+	}
+	h.drain(t)
+	for _, p := range h.livePeers() {
+		if got := len(p.Got()); got != 3 {
+			t.Fatalf("peer %s got %d notices, want 3 (one per distinct fact)", p.ID, got)
+		}
+	}
+	if got := len(h.log.events(t, "notice_duplicate")); got != reports-1 {
+		t.Fatalf("notice_duplicate logged %d times, want %d", got, reports-1)
+	}
+}
+
+func TestNotifyForwardsOnce(t *testing.T) {
+	h := newHarness(t, setup{peers: 2, key: testKey})
+	in := sign(t, h.peer, notice(h.peer, pb.NoticeKind_FAILED, "x", 5))
+	for i, wantApplied := range []bool{true, false, false} {
+		ack, err := h.client.Notify(ctx(t), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ack.Applied != wantApplied {
+			t.Fatalf("call %d: applied = %v, want %v", i, ack.Applied, wantApplied)
+		}
+	}
+	got := h.det.Notices()
+	if len(got) != 1 {
+		t.Fatalf("detector got %d notices, want 1", len(got))
+	}
+	fwd := got[0]
+	if fwd.Origin != "1" || fwd.GetHeader().GetSender() != "0" || !proto.Equal(fwd.Update, in.Update) {
+		t.Fatalf("forwarded notice = %v", fwd)
+	}
+	if err := h.local.Verify(fwd); err != nil {
+		t.Fatalf("forwarded notice not re-signed: %v", err)
+	}
+	// A received fact is not broadcast again when the local detector reports it too.
+	ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, pb.NoticeKind_FAILED, "x", 5)))
+	if err != nil || !ack.Duplicate {
+		t.Fatalf("report of a received fact: ack %v err %v, want duplicate", ack, err)
+	}
+	h.drain(t)
+	for _, p := range h.peers {
+		if p.Calls() != 0 {
+			t.Fatalf("peer %s was notified of a fact go-diss only received", p.ID)
+		}
+	}
+}
+
+func TestDetectorUnreachable(t *testing.T) {
+	h := newHarness(t, setup{peers: 2, detectorOff: true})
+	in := sign(t, h.peer, notice(h.peer, pb.NoticeKind_FAILED, "x", 5))
+	// Twice: a failed forward must not make the peer's retry a "duplicate".
+	for range 2 {
+		_, err := h.client.Notify(ctx(t), in)
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("Notify with detector down: %v, want Unavailable", err)
+		}
+	}
+	_, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, pb.NoticeKind_FAILED, "y", 1)))
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("Report with detector down: %v, want Unavailable", err)
+	}
+	ev := h.log.events(t, "detector_unreachable")
+	if len(ev) != 1 { // later ones are rate-limited
+		t.Fatalf("detector_unreachable logged %d times, want 1", len(ev))
+	}
+}
+
+func TestJoin(t *testing.T) {
+	h := newHarness(t, setup{peers: 3, key: testKey})
+	joiner := auth.NewSigner(testKey, config.ProtocolVersion, cluster, "j", "127.0.0.1:9")
+	req := sign(t, joiner, &pb.JoinRequest{Header: joiner.Header(),
+		Member: &pb.Member{Id: "j", Addr: "127.0.0.1:9", DissAddr: "127.0.0.1:19", Incarnation: 2}})
+	reply, err := h.client.Join(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(reply.Members); n == 0 || reply.Members[n-1].GetId() != "j" {
+		t.Fatalf("reply does not come from the detector: %v", reply.Members)
+	}
+	joins := h.det.Joins()
+	if len(joins) != 1 || !proto.Equal(joins[0], req) {
+		t.Fatalf("detector got joins %v, want the request unchanged", joins)
+	}
+	for _, p := range h.livePeers() {
+		got := p.WaitNotices(t, 1, hang)[0]
+		m := got.GetUpdate().GetMember()
+		if got.Kind != pb.NoticeKind_JOINED || m.GetId() != "j" || m.GetState() != pb.MemberState_ALIVE ||
+			m.GetDissAddr() != "127.0.0.1:19" || m.GetIncarnation() != 2 {
+			t.Fatalf("peer %s got %v", p.ID, got)
+		}
+	}
+	if ev := h.log.events(t, "join_forwarded"); len(ev) != 1 || ev[0]["member"] != "j" {
+		t.Fatalf("join_forwarded events = %v", ev)
+	}
+}
+
+func TestJoinRefusedByDetector(t *testing.T) {
+	h := newHarness(t, setup{peers: 2})
+	h.det.SetJoinError(status.Error(codes.FailedPrecondition, "no"))
+	joiner := auth.NewSigner(nil, config.ProtocolVersion, cluster, "j", "")
+	_, err := h.client.Join(ctx(t), &pb.JoinRequest{Header: joiner.Header(), Member: &pb.Member{Id: "j"}})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("Join = %v, want the detector's FailedPrecondition", err)
+	}
+	h.drain(t)
+	for _, p := range h.peers {
+		if p.Calls() != 0 {
+			t.Fatalf("refused join was broadcast to %s", p.ID)
+		}
+	}
+}
+
+func TestLeave(t *testing.T) {
+	cases := []struct {
+		name          string
+		member        string
+		wantForwarded int // notices handed to the local detector
+	}{
+		{"own leave", "0", 0},
+		{"another member's leave", "7", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, setup{peers: 3, key: testKey})
+			s := auth.NewSigner(testKey, config.ProtocolVersion, cluster, tc.member, "")
+			req := sign(t, s, &pb.LeaveRequest{Header: s.Header(),
+				Member: &pb.Member{Id: tc.member, Incarnation: 4, State: pb.MemberState_LEFT}})
+			reply, err := h.client.Leave(ctx(t), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := h.local.Verify(reply); err != nil {
+				t.Fatalf("reply not signed: %v", err)
+			}
+			// Leave returns once peers were told: no waiting needed here.
+			for _, p := range h.livePeers() {
+				got := p.Got()
+				if len(got) != 1 || got[0].Kind != pb.NoticeKind_LEFT_CLUSTER ||
+					got[0].GetUpdate().GetMember().GetId() != tc.member ||
+					got[0].GetUpdate().GetMember().GetState() != pb.MemberState_LEFT {
+					t.Fatalf("peer %s got %v", p.ID, got)
+				}
+			}
+			if n := len(h.det.Notices()); n != tc.wantForwarded {
+				t.Fatalf("detector got %d notices, want %d", n, tc.wantForwarded)
+			}
+			if ev := h.log.events(t, "leave_broadcast"); len(ev) != 1 || ev[0]["delivered"] != float64(3) {
+				t.Fatalf("leave_broadcast events = %v", ev)
+			}
+		})
+	}
+}
+
+// Bad input is refused with the contract's code and never reaches the
+// detector or a peer.
+func TestRefused(t *testing.T) {
+	other := auth.NewSigner([]byte("other-key"), config.ProtocolVersion, cluster, "1", "")
+	keyless := auth.NewSigner(nil, config.ProtocolVersion, cluster, "1", "")
+	v2 := auth.NewSigner(testKey, 2, cluster, "1", "")
+	v0 := auth.NewSigner(testKey, 0, cluster, "1", "")
+	wrongCluster := auth.NewSigner(testKey, config.ProtocolVersion, "elsewhere", "1", "")
+	good := auth.NewSigner(testKey, config.ProtocolVersion, cluster, "1", "")
+
+	type call func(h *harness) error
+	reportWith := func(s *auth.Signer, mut func(*pb.FailureReport)) call {
+		return func(h *harness) error {
+			r := report(s, pb.NoticeKind_FAILED, "x", 1)
+			mut(r)
+			_ = s.Sign(r)
+			_, err := h.client.Report(ctx(t), r)
+			return err
+		}
+	}
+	notifyWith := func(s *auth.Signer, mut func(*pb.Notice)) call {
+		return func(h *harness) error {
+			n := notice(s, pb.NoticeKind_FAILED, "x", 1)
+			mut(n)
+			_ = s.Sign(n)
+			_, err := h.client.Notify(ctx(t), n)
+			return err
+		}
+	}
+	joinWith := func(s *auth.Signer, id string) call {
+		return func(h *harness) error {
+			r := &pb.JoinRequest{Header: s.Header(), Member: &pb.Member{Id: id}}
+			_ = s.Sign(r)
+			_, err := h.client.Join(ctx(t), r)
+			return err
+		}
+	}
+	leaveWith := func(s *auth.Signer, id string) call {
+		return func(h *harness) error {
+			r := &pb.LeaveRequest{Header: s.Header(), Member: &pb.Member{Id: id}}
+			_ = s.Sign(r)
+			_, err := h.client.Leave(ctx(t), r)
+			return err
+		}
+	}
+	none := func(*pb.Notice) {}
+	cases := []struct {
+		name string
+		call call
+		want codes.Code
+	}{
+		{"notify wrong key", notifyWith(other, none), codes.Unauthenticated},
+		{"notify unsigned", notifyWith(keyless, none), codes.Unauthenticated},
+		{"notify bad version", notifyWith(v2, none), codes.FailedPrecondition},
+		{"notify version 0", notifyWith(v0, none), codes.FailedPrecondition},
+		{"notify wrong cluster", notifyWith(wrongCluster, none), codes.FailedPrecondition},
+		{"notify no header", notifyWith(good, func(n *pb.Notice) { n.Header = nil }), codes.InvalidArgument},
+		{"notify no update", notifyWith(good, func(n *pb.Notice) { n.Update = nil }), codes.InvalidArgument},
+		{"notify no member id", notifyWith(good, func(n *pb.Notice) { n.Update.Member.Id = "" }), codes.InvalidArgument},
+		{"notify no kind", notifyWith(good, func(n *pb.Notice) { n.Kind = 0 }), codes.InvalidArgument},
+		{"notify unknown kind", notifyWith(good, func(n *pb.Notice) { n.Kind = 42 }), codes.InvalidArgument},
+		{"notify tampered after signing", func(h *harness) error {
+			n := sign(t, good, notice(good, pb.NoticeKind_FAILED, "x", 1))
+			n.Update.Member.Id = "victim"
+			_, err := h.client.Notify(ctx(t), n)
+			return err
+		}, codes.Unauthenticated},
+		{"report wrong key", reportWith(other, func(*pb.FailureReport) {}), codes.Unauthenticated},
+		{"report wrong cluster", reportWith(wrongCluster, func(*pb.FailureReport) {}), codes.FailedPrecondition},
+		{"report no update", reportWith(good, func(r *pb.FailureReport) { r.Update = nil }), codes.InvalidArgument},
+		{"report no member", reportWith(good, func(r *pb.FailureReport) { r.Update.Member = nil }), codes.InvalidArgument},
+		{"join wrong key", joinWith(other, "j"), codes.Unauthenticated},
+		{"join bad version", joinWith(v2, "j"), codes.FailedPrecondition},
+		{"join no member id", joinWith(good, ""), codes.InvalidArgument},
+		{"leave wrong cluster", leaveWith(wrongCluster, "1"), codes.FailedPrecondition},
+		{"leave no member id", leaveWith(good, ""), codes.InvalidArgument},
+	}
+	h := newHarness(t, setup{peers: 2, key: testKey})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := status.Code(tc.call(h)); got != tc.want {
+				t.Fatalf("code = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	h.drain(t)
+	if n, j := len(h.det.Notices()), len(h.det.Joins()); n+j != 0 {
+		t.Fatalf("refused input reached the detector: %d notices, %d joins", n, j)
+	}
+	for _, p := range h.peers {
+		if p.Calls() != 0 {
+			t.Fatalf("refused input reached peer %s", p.ID)
+		}
+	}
+	if len(h.log.events(t, "request_refused")) == 0 {
+		t.Fatal("no request_refused event logged")
+	}
+}
+
+func TestMessageSizeBounded(t *testing.T) {
+	h := newHarness(t, setup{peers: 1})
+	n := notice(h.peer, pb.NoticeKind_FAILED, "x", 1)
+	n.Update.Member.Labels = map[string]string{"blob": strings.Repeat("x", config.MaxMessageBytes+1)}
+	_, err := h.client.Notify(ctx(t), n)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("oversized notice: %v, want ResourceExhausted", err)
+	}
+	if len(h.det.Notices()) != 0 {
+		t.Fatal("oversized notice reached the detector")
+	}
+}
+
+func boolName(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
