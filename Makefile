@@ -72,3 +72,24 @@ $(ML_NODE): $(shell find bench/memberlist -name '*.go' -o -name go.mod -o -name 
 
 bench: venv build $(ML_NODE)
 	$(VPY) -m swimfd bench $(BENCH_ARGS)
+
+# ---- local cluster (deploy/cluster.sh; logs and pids in ./run) ----
+N ?= 5
+MODE ?= swim
+CONFIG ?=
+.PHONY: run-cluster stop-cluster kill-node pause-node cluster-status
+
+run-cluster: venv build
+	deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
+
+stop-cluster:
+	deploy/cluster.sh stop
+
+kill-node:
+	deploy/cluster.sh kill $(NODE)
+
+pause-node:
+	deploy/cluster.sh pause $(NODE) $(SECONDS)
+
+cluster-status:
+	deploy/cluster.sh status

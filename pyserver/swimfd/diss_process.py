@@ -2,26 +2,21 @@
 
 The child gets the flags of CONTRACTS section 9. It is restarted with backoff
 when it exits on its own (detection does not depend on it, so the node keeps
-running meanwhile), and it is asked to die with the detector: on Linux the
-child is given PR_SET_PDEATHSIG so a SIGKILLed detector does not leave an
-orphan dissemination service holding its port.
+running meanwhile), and it dies with the detector: on Linux the child gets
+PR_SET_PDEATHSIG, so a SIGKILLed detector does not leave an orphan
+dissemination service holding its port (see death_signal_prefix).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import os
-import signal
+import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from swimfd.logs import Logger
-
-_PR_SET_PDEATHSIG = 1
 
 
 class DissStartError(RuntimeError):
@@ -62,23 +57,17 @@ def default_binary() -> str:
     return str(Path(__file__).resolve().parents[2] / "bin" / "go-diss")
 
 
-def _pdeathsig_hook() -> Callable[[], None] | None:
-    """A preexec function that asks the kernel to SIGTERM the child when we die (Linux only).
+def death_signal_prefix() -> list[str]:
+    """Argv prefix that makes the kernel SIGTERM the child when the detector dies (Linux).
 
-    libc and prctl are looked up here, in the parent, so the function run
-    between fork and exec only makes one foreign call and takes no locks.
+    util-linux's setpriv sets PR_SET_PDEATHSIG and then execs the binary, so the
+    child keeps its pid. A preexec_fn could do the same from Python, but forking
+    with one makes gRPC's fork handlers complain on every start.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    prctl = ctypes.CDLL(name, use_errno=True).prctl
-
-    def hook() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-
-    return hook
+    setpriv = shutil.which("setpriv")
+    if not sys.platform.startswith("linux") or setpriv is None:
+        return []
+    return [setpriv, "--pdeathsig", "TERM"]
 
 
 class DissProcess:
@@ -98,7 +87,7 @@ class DissProcess:
         self._stable_after = stable_after
         self._proc: asyncio.subprocess.Process | None = None
         self._stopping = False
-        self._preexec = _pdeathsig_hook()
+        self._prefix = death_signal_prefix()
         self.starts = 0
 
     @property
@@ -111,7 +100,7 @@ class DissProcess:
             raise DissStartError(f"dissemination binary {binary} is missing or not executable (run `make build`)")
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self.command.argv(), stdin=asyncio.subprocess.DEVNULL, preexec_fn=self._preexec
+                *self._prefix, *self.command.argv(), stdin=asyncio.subprocess.DEVNULL
             )
         except OSError as e:
             raise DissStartError(f"cannot start {binary}: {e.strerror}") from e

@@ -246,7 +246,7 @@ class Runtime:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
         except Exception as e:
             if self._warn_core.allow():
-                self.log.exception("core_error", call=what, suppressed=self._warn_core.take_suppressed())
+                self.log.error("core_error", call=what, suppressed=self._warn_core.take_suppressed(), exc_info=True)
             raise Rejected(grpc.StatusCode.INTERNAL, f"{what} failed: {type(e).__name__}") from e
         return self.apply(out, inline_to)
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# A local swimfd cluster on loopback, one detector (plus its go-diss child) per node.
+#
+#   deploy/cluster.sh start [N=5] [MODE=swim] [CONFIG_FILE]   start N nodes in the background
+#   deploy/cluster.sh stop                   SIGTERM every node (graceful leave), SIGKILL after 10 s
+#   deploy/cluster.sh kill K                 SIGKILL node K (a crash: no leave message)
+#   deploy/cluster.sh pause K SECONDS        SIGSTOP node K, SIGCONT it after SECONDS (at most 600)
+#   deploy/cluster.sh status                 which nodes run, and node 1's view
+#
+# Node k's detector listens on 127.0.0.1:(50050 + k) and its go-diss on the
+# detector port + 10; past 10 nodes ports skip ahead in blocks of 20 so the two
+# ranges never overlap. Logs, pids and stdout go to $RUN_DIR (default ./run).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN=${RUN_DIR:-$ROOT/run}
+PY=$ROOT/.venv/bin/python
+MAX_NODES=50
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+det_port() { local k=$1; echo $((50051 + 20 * ((k - 1) / 10) + (k - 1) % 10)); }
+pid_of() { [[ -f $RUN/node$1.pid ]] && cat "$RUN/node$1.pid"; }
+alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+node_ids() { for f in "$RUN"/node*.pid; do [[ -e $f ]] || continue; f=${f##*/node}; echo "${f%.pid}"; done | sort -n; }
+
+start() {
+  local n=${1:-5} mode=${2:-swim} config=${3:-}
+  is_uint "$n" && ((n >= 1 && n <= MAX_NODES)) || die "N must be an integer in 1-$MAX_NODES, got '$n'"
+  [[ $mode =~ ^(swim|heartbeat|hybrid)$ ]] || die "MODE must be swim, heartbeat or hybrid, got '$mode'"
+  [[ -z $config || -f $config ]] || die "CONFIG file '$config' does not exist"
+  [[ -x $PY ]] || die "$PY missing: run 'make venv' (make run-cluster does it for you)"
+  for k in $(node_ids); do alive "$(pid_of "$k")" && die "node $k is already running: run 'make stop-cluster' first"; done
+  mkdir -p "$RUN"
+  rm -f "$RUN"/node*.pid "$RUN"/node*.log "$RUN"/node*.out
+  local members="" k
+  for ((k = 1; k <= n; k++)); do members+="${members:+,}127.0.0.1:$(det_port "$k")"; done
+  local extra=()
+  [[ -n $config ]] && extra=(--config "$config")
+  for ((k = 1; k <= n; k++)); do
+    # setsid: the nodes outlive this script and a Ctrl-C typed in its terminal.
+    setsid "$PY" "$ROOT/pyserver/failure_detector.py" --id "$k" --members "$members" --mode "$mode" \
+      --log-file "$RUN/node$k.log" "${extra[@]}" >"$RUN/node$k.out" 2>&1 </dev/null &
+    echo $! >"$RUN/node$k.pid"
+  done
+  # Wait (bounded) until every node answers, so the printed view is meaningful.
+  local deadline=$((SECONDS + 30)) ready
+  while :; do
+    ready=0
+    for ((k = 1; k <= n; k++)); do
+      alive "$(pid_of "$k")" || die "node $k exited at start-up: $(tail -n 1 "$RUN/node$k.out")"
+      grep -q '"node_started"' "$RUN/node$k.log" 2>/dev/null && ready=$((ready + 1))
+    done
+    ((ready == n)) && break
+    ((SECONDS < deadline)) || die "only $ready of $n nodes started within 30 s; see $RUN/node*.out"
+    sleep 0.2
+  done
+  cat <<MSG
+started $n nodes in $mode mode: detectors 127.0.0.1:$(det_port 1)..$(det_port "$n"), go-diss at port + 10
+  members: $members
+  logs:    $RUN/node<k>.log (detector JSON), $RUN/node<k>.diss.log (go-diss), $RUN/node<k>.out (stdout/stderr)
+  view:    .venv/bin/python -m swimfd members --target 127.0.0.1:$(det_port 1)
+  watch:   tail -f $RUN/node*.log | grep -v transport_stats
+  faults:  make kill-node NODE=k | make pause-node NODE=k SECONDS=s
+  stop:    make stop-cluster
+MSG
+}
+
+stop() {
+  local pids=() k p
+  for k in $(node_ids); do p=$(pid_of "$k"); alive "$p" && pids+=("$p"); done
+  if ((${#pids[@]} == 0)); then rm -f "$RUN"/node*.pid; echo "no cluster running"; return 0; fi
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  local deadline=$((SECONDS + 10)) left
+  while :; do
+    left=()
+    for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
+    ((${#left[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      echo "SIGKILL after 10 s: ${left[*]}" >&2
+      kill -KILL "${left[@]}" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$RUN"/node*.pid
+  echo "stopped ${#pids[@]} nodes (logs kept in $RUN)"
+}
+
+node_pid() {
+  local k=${1:-}
+  is_uint "$k" || die "NODE must be a node number, got '$k'"
+  local p
+  p=$(pid_of "$k") || die "node $k is not part of the cluster (no $RUN/node$k.pid)"
+  alive "$p" || die "node $k (pid $p) is not running"
+  echo "$p"
+}
+
+kill_node() {
+  local p
+  p=$(node_pid "${1:-}")
+  kill -KILL "$p"
+  echo "node $1 (pid $p) killed with SIGKILL; its go-diss exits with it"
+}
+
+pause_node() {
+  local p s=${2:-}
+  p=$(node_pid "${1:-}")
+  [[ $s =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$s" 'BEGIN { exit !(s > 0 && s <= 600) }' ||
+    die "SECONDS must be a number in (0, 600], got '$s'"
+  # The whole node pauses: detector and its go-diss child (found by parent pid).
+  local pids=("$p") c
+  for c in $(pgrep -P "$p" || true); do pids+=("$c"); done
+  trap 'kill -CONT "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
+  kill -STOP "${pids[@]}"
+  echo "node $1 paused (SIGSTOP pids ${pids[*]}) for $s s"
+  sleep "$s"
+  kill -CONT "${pids[@]}"
+  trap - EXIT INT TERM
+  echo "node $1 resumed (SIGCONT)"
+}
+
+status() {
+  local k p first=""
+  for k in $(node_ids); do
+    p=$(pid_of "$k")
+    if alive "$p"; then echo "node $k: running (pid $p)"; first=${first:-$k}; else echo "node $k: not running"; fi
+  done
+  [[ -n $first ]] && "$PY" -m swimfd members --target "127.0.0.1:$(det_port "$first")" || true
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  start) start "$@" ;;
+  stop) stop ;;
+  kill) kill_node "$@" ;;
+  pause) pause_node "$@" ;;
+  status) status ;;
+  *) die "usage: cluster.sh start [N] [MODE] [CONFIG] | stop | kill K | pause K SECONDS | status" ;;
+esac
