@@ -134,14 +134,16 @@ class Membership:
         old_state = rec.state
         old_incarnation = rec.incarnation
         addr_changed = False
-        # Addresses and metadata are only trusted from Alive assertions of a newer life
-        # (or of the same life when they were unknown), so a stale suspicion cannot move a member.
-        if member.addr and ((state == ALIVE and member.incarnation > rec.incarnation) or not rec.addr):
-            addr_changed = member.addr != rec.addr
-            rec.addr = member.addr
+        # Each life (incarnation) of a member has one set of addresses and metadata, carried by every
+        # assertion about it; they change only with a newer life, so a same-incarnation assertion
+        # (say, a forged or stale suspicion) cannot move a member and arrival order does not matter.
+        if member.incarnation > rec.incarnation or not rec.addr:
+            if member.addr:
+                addr_changed = member.addr != rec.addr
+                rec.addr = member.addr
             if member.diss_addr:
                 rec.diss_addr = member.diss_addr
-            if state == ALIVE:
+            if member.incarnation > rec.incarnation:
                 rec.priority = member.priority
                 rec.labels = dict(member.labels)
         rec.incarnation = member.incarnation

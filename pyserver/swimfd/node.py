@@ -184,7 +184,12 @@ class Node:
             self._heartbeat_step(self._hb.tick(now), now, out)
         if self._hybrid is not None:
             for mid in self._hybrid.newly_stale(now):
-                self._prober.request_probe(mid)
+                self._prober.request_probe(mid)  # rule (a)
+                s = self._suspicions.get(mid)
+                if s is not None and not s.corroborated:
+                    s.corroborated = True  # rule (b): went stale while suspected
+                    self._schedule(s)
+            self._expire_suspicions(now, out)
         self._prober_step(self._prober.tick(now), now, out)
         if self._election is not None:
             self._election_step(self._election.tick(now), now, out)
@@ -347,9 +352,11 @@ class Node:
         if self._left:
             return
         me = self._self
-        if (state == ALIVE and member.incarnation > me.incarnation) or (
-            state != ALIVE and member.incarnation >= me.incarnation
-        ):
+        outbid = member.incarnation > me.incarnation or (
+            # Someone holds our id at our incarnation with another address: a previous life of ours.
+            member.incarnation == me.incarnation and bool(member.addr) and member.addr != me.addr
+        )
+        if (state == ALIVE and outbid) or (state != ALIVE and member.incarnation >= me.incarnation):
             me.incarnation = member.incarnation + 1
             if state != ALIVE:
                 self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
@@ -434,14 +441,14 @@ class Node:
             hy = self._hybrid
             if hy is not None and not s.corroborated and hy.is_stale(mid, now):
                 s.corroborated = True  # rule (b), heartbeat went stale while suspected
+                self._schedule(s)
             if s.deadline() > now:
-                self._schedule(s)  # deadline moved later (only after a veto restart); keep one live entry
-                continue
+                continue  # a stale heap entry: every deadline change pushed its own entry
             if hy is not None and hy.vetoes(mid, s.start):
                 # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
                 s.start = now
                 s.confirmers.clear()
-                s.corroborated = False
+                s.corroborated = hy.is_stale(mid, now)
                 self._schedule(s)
                 self._prober.request_probe(mid)
                 continue
@@ -612,20 +619,10 @@ def _asserted_state(upd: pb.Update) -> int:
 
 
 def _update(rec: Record, from_id: str) -> pb.Update:
-    """The gossip form of a record: small for suspicion/death, full metadata for Alive."""
-    if rec.state == ALIVE:
-        m = pb.Member(
-            id=rec.id,
-            addr=rec.addr,
-            diss_addr=rec.diss_addr,
-            incarnation=rec.incarnation,
-            state=ALIVE,
-            labels=rec.labels,
-            priority=rec.priority,
-        )
-    else:
-        m = pb.Member(id=rec.id, addr=rec.addr, incarnation=rec.incarnation, state=rec.state)
-    u = pb.Update(member=m, detector=rec.detector if rec.state == DEAD else "")
+    """The gossip form of a record. Every assertion carries the life's addresses and metadata, so
+    whichever assertion about a new incarnation arrives first teaches them (order independence)."""
+    u = pb.Update(member=rec.to_member(), detector=rec.detector if rec.state == DEAD else "")
+    u.member.heartbeat = 0  # the heartbeat counter travels in HeartbeatGossip, not in updates
     setattr(u, "from", from_id)  # `from` is a Python keyword
     return u
 
