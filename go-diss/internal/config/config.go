@@ -77,7 +77,7 @@ func DefaultTuning() Tuning {
 		BroadcastQueue:      4096,
 		MaxPeerConns:        1024,
 		LogEvery:            10 * time.Second,
-		ShutdownGrace:       3 * time.Second,
+		ShutdownGrace:       2 * time.Second, // the Python detector SIGKILLs go-diss 3 s after SIGTERM
 	}
 }
 

@@ -86,7 +86,8 @@ func testTuning() config.Tuning {
 type setup struct {
 	peers       int
 	key         []byte
-	detectorOff bool // point go-diss at a closed port
+	detectorOff bool          // point go-diss at a closed port
+	hold        chan struct{} // when set, one more live peer "hung" answers only when it is closed
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -96,6 +97,10 @@ func newHarness(t *testing.T, s setup) *harness {
 	for i := range s.peers {
 		p := fakes.NewPeer(t, fmt.Sprint(i+1))
 		h.peers = append(h.peers, p)
+		members = append(members, &pb.Member{Id: p.ID, DissAddr: p.Addr, State: pb.MemberState_ALIVE})
+	}
+	if s.hold != nil {
+		p := fakes.NewPeer(t, "hung", fakes.Hold(s.hold))
 		members = append(members, &pb.Member{Id: p.ID, DissAddr: p.Addr, State: pb.MemberState_ALIVE})
 	}
 	// Members that must never be notified: dead, left, and one without an address.

@@ -196,7 +196,7 @@ func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveRepl
 				s.log.Warn("leave_forward_failed", append(logging.NoticeAttrs(n), "error", err.Error())...)
 			}
 		}
-		wctx, cancel := context.WithTimeout(ctx, s.leaveWait)
+		wctx, cancel := context.WithTimeout(ctx, s.waitBudget(ctx))
 		werr := batch.Wait(wctx)
 		cancel()
 		s.log.Info("leave_broadcast", append(logging.NoticeAttrs(n), "delivered", batch.Delivered(),
@@ -204,6 +204,18 @@ func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveRepl
 	}
 	reply := &pb.LeaveReply{Header: s.signer.Header()}
 	return reply, s.sign(reply)
+}
+
+// waitBudget is how long Leave may wait for its broadcast: leaveWait, but
+// ending a little before the caller's deadline so the caller gets a reply
+// rather than DEADLINE_EXCEEDED (the deliveries continue regardless).
+func (s *Server) waitBudget(ctx context.Context) time.Duration {
+	d := s.leaveWait
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		d = min(d, left-min(left/5, 200*time.Millisecond))
+	}
+	return max(d, 0)
 }
 
 // broadcast de-duplicates, signs and queues n for every live peer. It returns

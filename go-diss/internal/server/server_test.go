@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -242,6 +244,24 @@ func TestLeave(t *testing.T) {
 				t.Fatalf("leave_broadcast events = %v", ev)
 			}
 		})
+	}
+}
+
+// Leave answers before the caller's deadline even when a peer hangs: the
+// leaving detector gets a reply, and the delivery goes on in the background.
+func TestLeaveAnswersWithinCallerDeadline(t *testing.T) {
+	release := make(chan struct{})
+	h := newHarness(t, setup{peers: 2, hold: release})
+	t.Cleanup(func() { close(release) }) // runs before the harness drains
+	s := auth.NewSigner(nil, config.ProtocolVersion, cluster, "0", "")
+	c, cancel := context.WithTimeout(ctx(t), time.Second)
+	defer cancel()
+	if _, err := h.client.Leave(c, &pb.LeaveRequest{Header: s.Header(), Member: &pb.Member{Id: "0"}}); err != nil {
+		t.Fatalf("Leave with a hung peer: %v", err)
+	}
+	ev := h.log.events(t, "leave_broadcast")
+	if len(ev) != 1 || ev[0]["complete"] != false {
+		t.Fatalf("leave_broadcast events = %v, want one incomplete", ev)
 	}
 }
 
