@@ -1,0 +1,173 @@
+"""Start, fault and stop real clusters on loopback: swimfd nodes or ml-node (memberlist) processes.
+
+One OS process tree per member on both sides, each in its own session, so a
+fault hits a whole member: SIGKILL of a swimfd member also kills its go-diss
+child (a crashed host loses both), SIGSTOP freezes both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from swimfd.bench import procstat
+
+FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
+SWIMFD_MODES = ("swim", "heartbeat", "hybrid")
+MEMBERLIST = "memberlist"
+DISS_PORT_OFFSET = 10  # runtime default: go-diss listens on detector port + 10 (CONTRACTS 8)
+PORT_RANGE = (41000, 49000)  # away from the runtime's default 5005x ports other tests use
+
+
+class ClusterError(RuntimeError):
+    """A cluster could not be started (no ports, missing binary, a member died at once)."""
+
+
+def port_is_free(port: int, udp: bool = False) -> bool:
+    kinds = [socket.SOCK_STREAM, socket.SOCK_DGRAM] if udp else [socket.SOCK_STREAM]
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def member_ports(system: str, n: int, base: int) -> list[int]:
+    """Ports of members 1..n. swimfd needs port + 10 free for go-diss too, so it uses blocks of ten."""
+    if system == MEMBERLIST:
+        return [base + i for i in range(n)]
+    return [base + 20 * (i // 10) + i % 10 for i in range(n)]
+
+
+def pick_ports(system: str, n: int, rng: random.Random, attempts: int = 50) -> list[int]:
+    for _ in range(attempts):
+        base = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - 20 * (n // 10 + 1) - 20)
+        ports = member_ports(system, n, base)
+        needed = ports if system == MEMBERLIST else ports + [p + DISS_PORT_OFFSET for p in ports]
+        if all(port_is_free(p, udp=system == MEMBERLIST) for p in needed):
+            return ports
+    raise ClusterError(f"no free block of ports for {n} {system} members after {attempts} attempts")
+
+
+@dataclass(slots=True)
+class Member:
+    id: str
+    addr: str
+    log: Path
+    popen: subprocess.Popen[bytes]
+    out: IO[bytes]
+    stopped: bool = False
+    dead: bool = False
+
+
+@dataclass(slots=True)
+class Cluster:
+    """n members of one system; ``command`` builds each member's argv."""
+
+    system: str
+    n: int
+    loss: float
+    run_dir: Path
+    repo: Path
+    seed: int
+    swimfd_config: Path | None = None
+    members: dict[str, Member] = field(default_factory=dict)
+    monitor: procstat.TreeMonitor = field(default_factory=procstat.TreeMonitor)
+
+    def command(self, index: int, addrs: list[str]) -> list[str]:
+        k = str(index + 1)
+        log = str(self.run_dir / f"node-{k}.log")
+        if self.system == MEMBERLIST:
+            cmd = [str(self.repo / "bin" / "ml-node"), "--id", k, "--bind", addrs[index], "--members", ",".join(addrs)]
+            cmd += ["--log-file", log, "--seed", str(self.seed), "--stats-interval", "5s"]
+            if self.loss > 0:
+                cmd += ["--loss", repr(self.loss)]
+            return cmd
+        cmd = [sys.executable, "-m", "swimfd", "run", "--id", k, "--members", ",".join(addrs), "--mode", self.system]
+        cmd += ["--log-file", log]
+        if self.swimfd_config is not None:
+            cmd += ["--config", str(self.swimfd_config)]
+        if self.loss > 0:
+            cmd += ["--test-loss", repr(self.loss)]
+        return cmd
+
+    def start(self, now: float) -> None:
+        if self.system not in (*SWIMFD_MODES, MEMBERLIST):
+            raise ClusterError(f"unknown system {self.system!r}")
+        if self.system == MEMBERLIST and not (self.repo / "bin" / "ml-node").exists():
+            raise ClusterError("bin/ml-node is missing: run `make ml-node` (make bench builds it)")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ports = pick_ports(self.system, self.n, random.Random(self.seed * 7919 + self.n))
+        addrs = [f"127.0.0.1:{p}" for p in ports]
+        env = dict(os.environ)
+        if self.loss > 0:
+            env[FAULT_INJECTION_ENV] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo / "pyserver"), env.get("PYTHONPATH")]))
+        for i, addr in enumerate(addrs):
+            k = str(i + 1)
+            out = (self.run_dir / f"node-{k}.out").open("wb")
+            popen = subprocess.Popen(
+                self.command(i, addrs),
+                cwd=self.repo,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.members[k] = Member(k, addr, self.run_dir / f"node-{k}.log", popen, out)
+            self.monitor.track(k, popen.pid, now)
+
+    def live(self) -> list[str]:
+        return [k for k, m in self.members.items() if not m.dead]
+
+    def exited(self) -> list[str]:
+        """Members whose process ended without the harness killing it."""
+        return [k for k, m in self.members.items() if not m.dead and m.popen.poll() is not None]
+
+    def _signal_tree(self, member: Member, sig: signal.Signals) -> None:
+        pids = [member.popen.pid, *procstat.children(member.popen.pid)]
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(member.popen.pid, sig)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def kill(self, k: str, now: float) -> None:
+        m = self.members[k]
+        self.monitor.sample(now, [k])
+        self._signal_tree(m, signal.SIGKILL)
+        m.dead = True
+
+    def stop(self, k: str, now: float) -> None:
+        m = self.members[k]
+        self.monitor.sample(now, [k])
+        self._signal_tree(m, signal.SIGSTOP)
+        m.stopped = True
+
+    def cont(self, k: str) -> None:
+        m = self.members[k]
+        self._signal_tree(m, signal.SIGCONT)
+        m.stopped = False
+
+    def shutdown(self, now: float) -> None:
+        """Sample once more, then SIGKILL every member tree and reap it. Safe to call twice."""
+        self.monitor.sample(now, self.live())
+        for m in self.members.values():
+            if m.popen.poll() is None or not m.dead:
+                self._signal_tree(m, signal.SIGKILL)
+                m.dead = True
+        for m in self.members.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                m.popen.wait(timeout=10)
+            m.out.close()

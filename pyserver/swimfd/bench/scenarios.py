@@ -1,0 +1,125 @@
+"""The scenario schedule, identical for every system, and the plan of runs.
+
+crash: SIGKILL one member; once every survivor reported it (or the timeout),
+       SIGKILL 30% of the members at once.
+pause: SIGSTOP one member until every other member reported it failed (so the
+       pause outlasts the suspicion timeout, whatever the system), hold a little
+       longer, SIGCONT, and wait for every member to see it alive again.
+loss10 / loss30: 10% / 30% loss injected on every link (each message dropped
+       with P on send and again with P on receive, the same on both sides), no
+       fault, for --loss-duration seconds; every member_failed is a false positive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from swimfd.bench.cluster import MEMBERLIST, SWIMFD_MODES
+
+SYSTEMS: tuple[str, ...] = (*SWIMFD_MODES, MEMBERLIST)
+FULL_SIZES: tuple[int, ...] = (5, 10, 20, 40)
+QUICK_SIZES: tuple[int, ...] = (5, 10)
+CRASH_FRACTION = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    kind: str  # crash | pause | loss
+    loss: float = 0.0
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "crash": Scenario("crash", "crash"),
+    "pause": Scenario("pause", "pause"),
+    "loss10": Scenario("loss10", "loss", 0.10),
+    "loss30": Scenario("loss30", "loss", 0.30),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    system: str  # swim | heartbeat | hybrid | memberlist
+    n: int
+    scenario: Scenario
+    seed: int
+    warmup_s: float  # wait at most this long for every member to know every other
+    detect_timeout_s: float  # give up waiting for detection after this long
+    recover_timeout_s: float  # pause: give up waiting for the member to come back
+    hold_s: float  # pause: stay stopped this long after everyone reported it failed
+    loss_duration_s: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.system} n={self.n} {self.scenario.name}"
+
+    def crash_count(self, live: int) -> int:
+        """How many members the second crash kills: 30% of n, at least one, leaving at least one alive."""
+        return max(1, min(live - 1, round(CRASH_FRACTION * self.n)))
+
+    def estimate_s(self) -> float:
+        """A rough wall-clock budget for the progress bar (start-up + typical waits)."""
+        start = 3.0 + 0.1 * self.n
+        detect = min(self.detect_timeout_s, suspicion_max_s(self.n) / 2 + 5)
+        if self.scenario.kind == "crash":
+            return start + self.warmup_s / 2 + 2 * detect + 4
+        if self.scenario.kind == "pause":
+            return start + self.warmup_s / 2 + detect + self.hold_s + min(self.recover_timeout_s, 15)
+        return start + self.warmup_s / 2 + self.loss_duration_s
+
+    def params(self) -> dict[str, object]:
+        d = asdict(self)
+        d["scenario"] = self.scenario.name
+        d["loss"] = self.scenario.loss
+        return d
+
+
+def suspicion_max_s(n: int, probe_interval: float = 1.0, mult: int = 4, max_mult: int = 6) -> float:
+    """Lifeguard's Max suspicion timeout with memberlist's LAN defaults (protocols.md)."""
+    return max_mult * mult * max(1.0, math.log10(max(n, 1))) * probe_interval
+
+
+def default_detect_timeout(n: int) -> float:
+    """Generous: twice the longest suspicion timeout plus a probe round trip, so only a broken run times out."""
+    return 2 * suspicion_max_s(n) + 10
+
+
+def plan(
+    systems: list[str],
+    sizes: list[int],
+    scenarios: list[str],
+    seed: int,
+    loss_duration_s: float,
+    detect_timeout_s: float | None = None,
+    recover_timeout_s: float = 60.0,
+    hold_s: float = 2.0,
+) -> list[RunSpec]:
+    """Every (size, scenario, system); systems side by side for each scenario so partial results compare."""
+    for s in systems:
+        if s not in SYSTEMS:
+            raise ValueError(f"unknown system {s!r}: choose from {', '.join(SYSTEMS)}")
+    for s in scenarios:
+        if s not in SCENARIOS:
+            raise ValueError(f"unknown scenario {s!r}: choose from {', '.join(SCENARIOS)}")
+    for n in sizes:
+        if n < 3:
+            raise ValueError(f"cluster size {n}: need at least 3 members (one crash must leave two observers)")
+    runs: list[RunSpec] = []
+    for n in sizes:
+        for sc in scenarios:
+            for system in systems:
+                runs.append(
+                    RunSpec(
+                        system=system,
+                        n=n,
+                        scenario=SCENARIOS[sc],
+                        seed=seed,
+                        warmup_s=10.0 + 0.5 * n,
+                        detect_timeout_s=detect_timeout_s or default_detect_timeout(n),
+                        recover_timeout_s=recover_timeout_s,
+                        hold_s=hold_s,
+                        loss_duration_s=loss_duration_s,
+                    )
+                )
+    return runs
