@@ -137,7 +137,7 @@ class HeartbeatGossiper:
         self._ring: list[str] = []  # sorted ids of alive members, self included
         self._ring_slots: np.ndarray | None = None  # slot of each ring entry (lazy)
         self._template: pb.HeartbeatGossip | None = None  # ids + incarnations of the ring (lazy)
-        self._ring_block = b""  # serialized ids field of the ring, to recognise identical lists
+        self._ring_block: bytes | None = None  # serialized ids field of the ring (lazy), to spot identical lists
         self._foreign: tuple[bytes, int, np.ndarray] | None = None  # last foreign id list mapping
         self._t_fail_n = -1
         self._t_fail = 0.0
@@ -331,17 +331,19 @@ class HeartbeatGossiper:
     def _ensure_template(self) -> pb.HeartbeatGossip:
         if self._template is None:
             slots = self._ensure_ring_slots()
-            ids_only = pb.HeartbeatGossip(ids=self._ring)
-            self._ring_block = ids_only.SerializeToString()
             self._template = pb.HeartbeatGossip(ids=self._ring, incarnations=self._inc[slots].tolist())
         return self._template
+
+    def _ensure_ring_block(self) -> bytes:
+        if self._ring_block is None:
+            self._ring_block = pb.HeartbeatGossip(ids=self._ring).SerializeToString()
+        return self._ring_block
 
     def _slots_for(self, msg: pb.HeartbeatGossip) -> np.ndarray:
         """Slot of every id in ``msg`` (-1 when unknown), reusing a cached mapping when possible."""
         k = len(msg.ids)
         data = msg.SerializeToString()
-        self._ensure_template()
-        if k == len(self._ring) and data.startswith(self._ring_block):
+        if k == len(self._ring) and data.startswith(self._ensure_ring_block()):
             return self._ensure_ring_slots()
         foreign = self._foreign
         if foreign is not None and k == foreign[1] and data.startswith(foreign[0]):
@@ -511,6 +513,7 @@ class HeartbeatGossiper:
 
     def _ring_changed(self) -> None:
         self._ring_slots = None
+        self._ring_block = None
         self._template = None
         self._foreign = None  # slots may have moved
         self._deadline = None

@@ -1,0 +1,243 @@
+"""Heartbeat merge, staleness detection, tombstones and cleanup (van Renesse et al. 1998)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hb_helpers import config, gossip, gossiper
+from swimfd.heartbeat import HeartbeatGossipError, derive_t_fail
+
+EPS = 1e-6
+
+
+def test_receiver_keeps_the_maximum_counter_and_reports_progress():
+    g = gossiper("a", ["b", "c"])
+    step = g.on_gossip("b", gossip([("b", 0, 5), ("c", 0, 2)]), 1.0)
+    assert sorted(step.progressed) == ["b", "c"]
+    step = g.on_gossip("c", gossip([("b", 0, 3), ("c", 0, 4)]), 2.0)
+    assert step.progressed == ["c"]
+    assert g.counter("b") == 5
+    assert g.counter("c") == 4
+    assert g.staleness("b", 3.0) == pytest.approx(2.0)
+    assert g.staleness("c", 3.0) == pytest.approx(1.0)
+
+
+def test_higher_incarnation_resets_and_lower_is_ignored():
+    g = gossiper("a", ["b"])
+    g.on_gossip("b", gossip([("b", 0, 50)]), 1.0)
+    step = g.on_gossip("b", gossip([("b", 1, 2)]), 2.0)
+    assert step.progressed == ["b"]
+    assert (g.incarnation("b"), g.counter("b")) == (1, 2)
+    step = g.on_gossip("c", gossip([("b", 0, 99)]), 3.0)
+    assert step.progressed == []
+    assert (g.incarnation("b"), g.counter("b")) == (1, 2)
+
+
+def test_unknown_ids_are_reported_not_tracked():
+    g = gossiper("a", ["b"])
+    step = g.on_gossip("b", gossip([("b", 0, 1), ("zz", 0, 4)]), 1.0)
+    assert step.unknown == ["zz"]
+    assert g.counter("zz") is None
+
+
+def test_gossip_about_self_never_overrides_own_entry():
+    g = gossiper("a", ["b"])
+    g.tick(1.0)
+    g.on_gossip("b", gossip([("a", 9, 1000)]), 1.5)
+    assert g.counter("a") == 1
+    assert g.incarnation("a") == 0
+
+
+def test_malformed_gossip_raises_and_leaves_state_unchanged():
+    g = gossiper("a", ["b"])
+    g.on_gossip("b", gossip([("b", 0, 3)]), 1.0)
+    bad = gossip([("b", 0, 9)])
+    bad.heartbeats.append(10)
+    with pytest.raises(HeartbeatGossipError, match="differ in length"):
+        g.on_gossip("b", bad, 2.0)
+    assert g.counter("b") == 3
+    assert g.staleness("b", 2.0) == pytest.approx(1.0)
+    too_many = gossip([(f"m{i}", 0, 1) for i in range(5)])
+    small = gossiper("a", ["b"], config(max_members=4))
+    with pytest.raises(HeartbeatGossipError, match="max_members"):
+        small.on_gossip("b", too_many, 1.0)
+
+
+def test_tick_bumps_own_counter_once_per_round_and_sends_sorted_alive_list():
+    g = gossiper("b", ["c", "a"], config(gossip_fanout=2))
+    assert g.next_deadline() == 1.0
+    step = g.tick(1.0)
+    assert sorted(t for t, _ in step.gossip) == ["a", "c"]
+    msg = step.gossip[0][1]
+    assert list(msg.ids) == ["a", "b", "c"]
+    assert list(msg.incarnations) == [0, 0, 0]
+    assert list(msg.heartbeats) == [0, 1, 0]
+    assert msg.round == 1
+    assert g.tick(1.5).gossip == []  # same round: nothing new
+    assert g.counter("b") == 1
+    step = g.tick(2.0)
+    assert list(step.gossip[0][1].heartbeats) == [0, 2, 0]
+    assert step.gossip[0][1].round == 2
+
+
+def test_failure_exactly_after_t_fail_and_reported_once():
+    g = gossiper("a", ["b"])
+    g.on_gossip("b", gossip([("b", 0, 3)]), 2.0)
+    assert g.tick(2.0 + 5.0 - EPS).failed == []
+    assert g.next_deadline() == pytest.approx(7.0)
+    assert g.tick(7.0).failed == ["b"]
+    assert g.is_tombstone("b")
+    assert g.tick(7.5).failed == []
+    assert g.tick(20.0).failed == []
+
+
+def test_tombstone_is_not_gossiped_and_stale_gossip_cannot_revive_it():
+    g = gossiper("a", ["b", "c"])
+    g.on_gossip("c", gossip([("b", 0, 3), ("c", 0, 1)]), 1.0)
+    g.on_gossip("c", gossip([("c", 0, 2)]), 4.0)  # c stays fresh; b last moved at 1.0
+    assert g.tick(6.0).failed == ["b"]
+    step = g.on_gossip("c", gossip([("b", 0, 1000), ("c", 0, 3)]), 6.5)
+    assert step.progressed == ["c"]
+    assert g.counter("b") == 3
+    assert g.is_tombstone("b")
+    assert g.tracked() == ["a", "c"]
+    sent = g.tick(7.0).gossip
+    assert [list(msg.ids) for _, msg in sent] == [["a", "c"]]
+
+
+def test_tombstone_expires_at_t_cleanup_then_member_is_unknown():
+    g = gossiper("a", ["b"])
+    assert g.t_cleanup == 10.0  # default 2 * t_fail
+    assert g.tick(5.0).failed == ["b"]  # tracked at 0, never heard
+    assert g.tick(15.0 - EPS).removed == []
+    assert g.next_deadline() == pytest.approx(15.0)
+    assert g.tick(15.0).removed == ["b"]
+    assert g.counter("b") is None
+    assert g.on_gossip("c", gossip([("b", 0, 1000)]), 15.5).unknown == ["b"]
+    assert g.tick(100.0).removed == []
+
+
+def test_explicit_t_cleanup():
+    g = gossiper("a", ["b"], config(t_cleanup=7.0))
+    assert g.tick(5.0).failed == ["b"]
+    assert g.tick(12.0 - EPS).removed == []
+    assert g.tick(12.0).removed == ["b"]
+
+
+def test_higher_incarnation_revives_a_tombstone_which_can_fail_again():
+    g = gossiper("a", ["b"])
+    assert g.tick(5.0).failed == ["b"]
+    step = g.on_gossip("b", gossip([("b", 1, 0)]), 6.0)
+    assert step.progressed == ["b"]
+    assert not g.is_tombstone("b")
+    assert "b" in g.tracked()
+    assert g.tick(7.0).gossip[0][1].ids[:] == ["a", "b"]
+    assert g.tick(11.0 - EPS).failed == []
+    assert g.tick(11.0).failed == ["b"]
+
+
+def test_mark_dead_makes_a_silent_tombstone():
+    g = gossiper("a", ["b", "c"])
+    g.on_gossip("b", gossip([("b", 0, 4)]), 1.0)
+    g.mark_dead("b", 0, 2.0)
+    assert g.is_tombstone("b")
+    assert g.on_gossip("c", gossip([("b", 0, 9)]), 3.0).progressed == []
+    reported = [m for t in (4.0, 5.0, 6.0, 7.0, 8.0) for m in g.tick(t).failed]
+    assert "b" not in reported
+    assert g.tick(12.0 - EPS).removed == []
+    assert "b" in g.tick(12.0).removed
+
+
+def test_mark_dead_of_an_older_incarnation_is_ignored_and_track_restarts():
+    g = gossiper("a", ["b"])
+    g.track("b", 2, 1.0)
+    g.mark_dead("b", 1, 2.0)
+    assert not g.is_tombstone("b")
+    g.mark_dead("b", 2, 3.0)
+    assert g.is_tombstone("b")
+    g.track("b", 2, 4.0)  # same incarnation: a tombstone stays a tombstone
+    assert g.is_tombstone("b")
+    g.track("b", 3, 4.0)
+    assert not g.is_tombstone("b")
+    assert (g.incarnation("b"), g.counter("b"), g.staleness("b", 4.0)) == (3, 0, 0.0)
+
+
+def test_mark_dead_of_an_unknown_member_blocks_its_gossip():
+    g = gossiper("a", [])
+    g.mark_dead("x", 4, 1.0)
+    assert g.on_gossip("b", gossip([("x", 4, 10)]), 2.0).progressed == []
+    assert g.on_gossip("b", gossip([("x", 5, 0)]), 2.0).progressed == ["x"]
+
+
+def test_forget_drops_the_member_and_keeps_other_entries_intact():
+    ids = [f"m{i}" for i in range(6)]
+    g = gossiper("m0", ids)
+    full = gossip([(m, 0, 10 + k) for k, m in enumerate(ids)])
+    g.on_gossip("m1", full, 1.0)
+    g.forget("m2")  # moves the last slot into the hole
+    assert g.counter("m2") is None
+    assert g.tracked() == ["m0", "m1", "m3", "m4", "m5"]
+    step = g.on_gossip("m1", gossip([(m, 0, 20 + k) for k, m in enumerate(ids)]), 2.0)
+    assert step.unknown == ["m2"]
+    assert [g.counter(m) for m in ("m1", "m3", "m4", "m5")] == [21, 23, 24, 25]
+    g.forget("m0")  # self cannot be forgotten
+    assert g.counter("m0") == 0
+
+
+def test_merge_paths_agree_same_view_foreign_view_and_after_slot_moves():
+    ids = [f"m{i:02d}" for i in range(20)]
+    g = gossiper("m00", ids)
+    same = gossip([(m, 0, 5) for m in ids])  # exactly the receiver's ring: cached mapping
+    g.on_gossip("m01", same, 1.0)
+    assert all(g.counter(m) == 5 for m in ids[1:])
+    other = [*ids[3:], "new1"]  # a different view, seen twice (second time from the cache)
+    for round_no, hb in ((1, 6), (2, 7)):
+        step = g.on_gossip("m05", gossip([(m, 0, hb + k) for k, m in enumerate(other)], round_no), 1.0 + round_no)
+        assert step.unknown == ["new1"]
+        assert [g.counter(m) for m in other[:-1]] == [hb + k for k in range(len(other) - 1)]
+    g.forget("m04")
+    g.forget("m10")
+    step = g.on_gossip("m05", gossip([(m, 0, 100 + k) for k, m in enumerate(other)]), 5.0)
+    assert sorted(step.unknown) == ["m04", "m10", "new1"]
+    expected = {m: 100 + k for k, m in enumerate(other) if m not in ("m04", "m10", "new1")}
+    assert {m: g.counter(m) for m in expected} == expected
+    assert [g.counter(m) for m in ("m01", "m02")] == [5, 5]
+
+
+def test_derived_t_fail_follows_membership_size():
+    cfg = config(t_fail=None, gossip_interval=0.5, p_mistake=1e-4)
+    g = gossiper("a", [], cfg)
+    assert g.t_fail == derive_t_fail(1, 0.5, 1, 1e-4)
+    for k in range(99):
+        g.track(f"m{k}", 0, 0.0)
+    assert g.t_fail == derive_t_fail(100, 0.5, 1, 1e-4)
+    assert g.t_cleanup == 2 * g.t_fail
+    assert g.t_fail > derive_t_fail(10, 0.5, 1, 1e-4)
+    g.mark_dead("m0", 0, 1.0)
+    assert g.t_fail == derive_t_fail(99, 0.5, 1, 1e-4)
+
+
+def test_next_deadline_is_the_earliest_of_gossip_failure_and_cleanup():
+    g = gossiper("a", [], config(gossip_interval=10.0, t_fail=11.0))
+    assert g.next_deadline() == 10.0
+    g.track("b", 0, 0.5)
+    assert g.next_deadline() == 10.0
+    g.tick(10.0)
+    assert g.next_deadline() == pytest.approx(11.5)
+    g.tick(11.5)
+    assert g.next_deadline() == 20.0  # b is a tombstone until 11.5 + 22.0
+    g.tick(20.0)
+    assert g.next_deadline() == 30.0
+    g.tick(30.0)
+    assert g.next_deadline() == pytest.approx(33.5)
+    assert g.tick(33.5).removed == ["b"]
+    assert math.isfinite(g.next_deadline())
+
+
+def test_invalid_incarnation_is_rejected():
+    g = gossiper("a", [])
+    with pytest.raises(ValueError, match="incarnation"):
+        g.track("b", -1, 0.0)
+    with pytest.raises(ValueError, match="incarnation"):
+        g.mark_dead("b", 2**64, 0.0)
