@@ -87,12 +87,13 @@ def parameters(args: argparse.Namespace, runs: list[RunSpec], swimfd_config: Con
         f"SIGCONT, wait up to {args.recover_timeout} s for member_alive/member_joined from every other",
         f"- loss: drop P of messages on send and again on receive at every member (swimfd `--test-loss P`, "
         f"ml-node `--loss P` on UDP packets; TCP streams are not dropped), observed {args.loss_duration} s",
-        "- warm-up before any fault: until every member logged member_joined for every other, at most 10 + N/2 s",
+        "- warm-up before any fault: until every member has logged node_started 5 s ago and member_joined for every "
+        "other, at most 15 + N/2 s (column converged says whether that happened)",
         "- detection timeout per wait: "
         + ", ".join(f"N={n}: {r.detect_timeout_s:.0f} s" for n, r in {r.n: r for r in runs}.items()),
         "- traffic: transport_stats (cumulative, every 5 s) sent messages and bytes, per member over its own first-"
         "to-last sample (crash/pause: whole run incl. start-up; loss: the observed window), mean over members",
-        "- CPU share: (utime+stime)/wall of the member's process tree, mean over members; "
+        "- CPU share: (utime+stime)/wall of the member's process tree after warm-up, mean over members; "
         "peak RSS: sum of VmHWM over the tree, mean over members",
         "- percentiles: nearest rank over the faults of one run (crash: 1 + 30% of N samples)",
         f"- swimfd config: `{dataclasses.asdict(swimfd_config)}`",

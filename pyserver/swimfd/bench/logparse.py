@@ -16,6 +16,7 @@ MEMBERSHIP_EVENTS = frozenset(
     {"member_joined", "member_suspected", "member_alive", "member_failed", "member_left", "member_removed"}
 )
 STATS_EVENT = "transport_stats"
+STARTED_EVENT = "node_started"  # both swimfd's runtime and ml-node log it once serving
 STATS_FIELDS = ("msgs_sent", "bytes_sent", "msgs_recv", "bytes_recv")
 
 
@@ -43,11 +44,13 @@ class StatsSample:
 class ParsedLog:
     events: list[Event] = field(default_factory=list)
     stats: list[StatsSample] = field(default_factory=list)
+    started: dict[str, float] = field(default_factory=dict)  # node -> ts of its node_started line
     bad_lines: int = 0
 
     def extend(self, other: ParsedLog) -> None:
         self.events.extend(other.events)
         self.stats.extend(other.stats)
+        self.started.update(other.started)
         self.bad_lines += other.bad_lines
 
 
@@ -86,6 +89,8 @@ def parse_line(line: str, out: ParsedLog) -> None:
                 source=obj.get("source"),
             )
         )
+    elif name == STARTED_EVENT:
+        out.started[str(node)] = float(ts)
     elif name == STATS_EVENT:
         values = [obj.get(k) for k in STATS_FIELDS]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):

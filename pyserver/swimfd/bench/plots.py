@@ -58,7 +58,8 @@ def detection_vs_n(rows: Sequence[dict], path: Path) -> bool:
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("seconds after SIGKILL")
-    axes[0].legend(fontsize=8)
+    if drew:
+        axes[0].legend(fontsize=8)
     fig.suptitle("Crash detection latency vs N (memberlist: black line)")
     return _save(fig, path, drew)
 
@@ -72,7 +73,8 @@ def bytes_vs_n(rows: Sequence[dict], path: Path) -> bool:
     ax.set_ylabel("bytes sent per member per second")
     ax.set_title("Network load vs N (crash scenario, whole run)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    if drew:
+        ax.legend(fontsize=8)
     return _save(fig, path, drew)
 
 
@@ -98,7 +100,8 @@ def false_positives_under_loss(rows: Sequence[dict], path: Path) -> bool:
         loss = next((r["loss"] for r in rows if r["scenario"] == scenario), "")
         ax.set_title(f"{scenario}: loss {loss} on send and on receive", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.suptitle("False positives under message loss (no member is faulty)")
     return _save(fig, path, drew)
 

@@ -67,6 +67,7 @@ class _Tree:
     last_sample: float
     cpu: dict[int, float] = field(default_factory=dict)  # latest reading per pid
     hwm: dict[int, int] = field(default_factory=dict)  # highest reading per pid
+    base_cpu: dict[int, float] = field(default_factory=dict)  # readings at mark(): start-up CPU is left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,18 @@ class TreeMonitor:
             if alive:
                 tree.last_sample = now
 
+    def mark(self, now: float) -> None:
+        """Measure CPU from here on (after start-up); peak RSS still covers the whole life."""
+        self.sample(now)
+        for tree in self._trees.values():
+            tree.base_cpu = dict(tree.cpu)
+            tree.started = now
+
     def usage(self, member: str) -> Usage:
         tree = self._trees.get(member)
         if tree is None or not tree.cpu:
             return Usage(None, None)
         wall = tree.last_sample - tree.started
-        share = sum(tree.cpu.values()) / wall if wall > 0 else None
+        used = sum(cpu - tree.base_cpu.get(pid, 0.0) for pid, cpu in tree.cpu.items())
+        share = used / wall if wall > 0 else None
         return Usage(share, sum(tree.hwm.values()) / 1024.0)

@@ -17,6 +17,7 @@ from swimfd.bench.scenarios import RunSpec
 POLL_S = 0.25
 SAMPLE_S = 1.0
 SETTLE_S = 2.0  # between the first crash being detected and the 30% crash
+STABLE_S = 5.0  # warm-up: every member up and knowing every other for this long before any fault
 
 Progress = Callable[[float], None]  # called with "now" while waiting
 
@@ -63,6 +64,13 @@ class Watch:
     def seen(self, names: frozenset[str], member: str, since: float) -> set[str]:
         return {e.node for e in self.log.events if e.name in names and e.member == member and e.ts >= since}
 
+    def ready(self, members: list[str], now: float) -> bool:
+        """Every member logged node_started at least STABLE_S ago and has seen every other member join."""
+        started = self.log.started
+        if not all(m in started for m in members) or now - max(started[m] for m in members) < STABLE_S:
+            return False
+        return self.knows_all(members)
+
     def knows_all(self, members: list[str]) -> bool:
         known: dict[str, set[str]] = {m: set() for m in members}
         for e in self.log.events:
@@ -96,7 +104,7 @@ def run_one(spec: RunSpec, repo: Path, run_dir: Path, progress: Progress, swimfd
         cluster.start(started)
         watch = Watch(cluster, progress)
         everyone = list(cluster.members)
-        converged = watch.wait(lambda: watch.knows_all(everyone) or bool(cluster.exited()), spec.warmup_s)
+        converged = watch.wait(lambda: watch.ready(everyone, time.time()) or bool(cluster.exited()), spec.warmup_s)
         if cluster.exited():
             k = cluster.exited()[0]
             raise ClusterError(
@@ -104,6 +112,7 @@ def run_one(spec: RunSpec, repo: Path, run_dir: Path, progress: Progress, swimfd
             )
         row["converged"] = converged
         measure_from = time.time()
+        cluster.monitor.mark(measure_from)
         row["warmup_s"] = round(measure_from - started, 2)
         if spec.scenario.kind == "crash":
             _crash(spec, cluster, watch, rng, faults, row)

@@ -115,7 +115,7 @@ def plan(
                         n=n,
                         scenario=SCENARIOS[sc],
                         seed=seed,
-                        warmup_s=10.0 + 0.5 * n,
+                        warmup_s=15.0 + 0.5 * n,
                         detect_timeout_s=detect_timeout_s or default_detect_timeout(n),
                         recover_timeout_s=recover_timeout_s,
                         hold_s=hold_s,
