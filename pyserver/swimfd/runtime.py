@@ -60,8 +60,8 @@ def rpc_timeout_for(probe_interval: float) -> float:
     return min(max(probe_interval, 0.2), 5.0)
 
 
-def bind_problem(host: str, port: int) -> str:
-    """Why ``host:port`` cannot be listened on, for a one-line error."""
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (one line), or None when it can."""
     host = host.removeprefix("[").removesuffix("]")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -76,7 +76,7 @@ def bind_problem(host: str, port: int) -> str:
                 if e.errno == errno.EADDRINUSE:
                     return f"port {port} is already in use"
                 return e.strerror or str(e)
-    return "gRPC could not bind it"
+    return None
 
 
 class Runtime:
@@ -126,6 +126,7 @@ class Runtime:
         self.server: grpc.aio.Server | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._started = False
         self._send_slots = asyncio.Semaphore(MAX_INFLIGHT)
         self._pending = 0
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -415,15 +416,20 @@ class Runtime:
 
     async def start(self) -> None:
         host, port = split_hostport(self.settings.bind, "--bind")
+        # Checked first so the usual case gets a precise reason and no gRPC core error on stderr.
+        problem = bind_problem(host, port)
+        if problem is not None:
+            raise StartError(f"cannot listen on {self.settings.bind}: {problem}")
         server = make_server(self, self.config.max_message_bytes)
         try:
             bound = server.add_insecure_port(self.settings.bind)
         except RuntimeError:
             bound = 0
         if bound == 0:
-            raise StartError(f"cannot listen on {self.settings.bind}: {bind_problem(host, port)}")
+            raise StartError(f"cannot listen on {self.settings.bind}: {bind_problem(host, port) or 'gRPC refused it'}")
         await server.start()
         self.server = server
+        self._started = True
 
         if self.settings.diss_listen is not None:
             self.diss_process = DissProcess(
@@ -485,6 +491,10 @@ class Runtime:
 
     async def stop(self, graceful: bool = True) -> None:
         """Leave the cluster (graceful), then stop serving, stop go-diss and close channels."""
+        if not self._started:
+            await self.diss.close()
+            await self.transport.channels.close()
+            return
         if graceful and not self._stopping:
             self.log.info("node_leaving")
             with contextlib.suppress(Rejected):

@@ -1,0 +1,233 @@
+"""Real detector processes (and their go-diss children) on loopback.
+
+Timing assertions use the protocol's own bound (swimfd.bounds.detection_bound)
+for the fast test configuration, never a wall-clock speed of the machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
+from swimfd.bounds import detection_bound
+from swimfd.pb import swim_pb2 as pb
+from swimfd.pb import swim_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+CONVERGE_S = 20.0  # generous start-up allowance on a shared 2-core machine
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    if not GO_DISS.exists():
+        pytest.skip("bin/go-diss is not built (run `make build`)")
+    c = LocalCluster(tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def ids(*ks: int) -> list[str]:
+    return [str(k) for k in ks]
+
+
+def suspicion_min(n: int) -> float:
+    cfg = fast_config()
+    return cfg.suspicion_mult * max(1.0, math.log10(n)) * cfg.probe_interval
+
+
+def test_five_nodes_agree_and_a_crash_is_detected_by_every_survivor(cluster: LocalCluster) -> None:
+    cluster.start_static(5)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4, 5), pb.ALIVE), CONVERGE_S, "five alive members everywhere")
+
+    crashed_at = time.time()
+    cluster.nodes["5"].signal(signal.SIGKILL)
+    bound = detection_bound(fast_config(), 5)
+    survivors = ids(1, 2, 3, 4)
+    wait_for(
+        lambda: all(any(e["member"] == "5" for e in cluster.nodes[k].events("member_failed")) for k in survivors),
+        bound + 5.0,
+        "every survivor to log member_failed for node 5",
+    )
+    for k in survivors:
+        failed = cluster.nodes[k].events("member_failed")
+        assert [e["member"] for e in failed] == ["5"], f"node {k} logged {failed}"
+        event = failed[0]
+        assert event["ts"] - crashed_at <= bound, f"node {k} took {event['ts'] - crashed_at:.2f}s > {bound:.2f}s"
+        assert event["node"] == k and event["detector"] in ("swim", "heartbeat", "hybrid")
+        assert isinstance(event["incarnation"], int)
+    wait_for(lambda: cluster.all_see(["5"], pb.DEAD, survivors), 5.0, "every survivor to list node 5 DEAD")
+
+
+def test_join_through_one_seed_while_another_is_down(cluster: LocalCluster) -> None:
+    cluster.start_static(3)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members")
+    down_seed = cluster.addr(9)  # nothing listens there
+    joiner = cluster.start(6, "--join", f"{down_seed},{cluster.addr(2)}")
+    wait_for(lambda: bool(joiner.events("joined")), CONVERGE_S, "node 6 to join")
+    assert joiner.events("joined")[0]["seed"] == cluster.addr(2)
+    periods = 10 * fast_config().probe_interval
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 6), pb.ALIVE), periods + 5.0, "every node to list node 6 alive")
+    assert cluster.events("member_failed") == []
+
+
+def test_sigterm_leaves_gracefully(cluster: LocalCluster) -> None:
+    cluster.start_static(4)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4), pb.ALIVE), CONVERGE_S, "four alive members")
+    leaver = cluster.nodes["4"]
+    leaver.signal(signal.SIGTERM, with_children=False)
+    assert leaver.proc.wait(timeout=15) == 0
+    wait_for(
+        lambda: all(any(e["member"] == "4" for e in cluster.nodes[k].events("member_left")) for k in ids(1, 2, 3)),
+        10.0,
+        "member_left for node 4 everywhere",
+    )
+    # Give a would-be false detection the full detection bound to show up.
+    time.sleep(detection_bound(fast_config(), 4))
+    assert cluster.events("member_failed") == []
+    assert cluster.all_see(["4"], pb.LEFT, ids(1, 2, 3))
+    assert [e["event"] for e in leaver.events()][-1] == "node_stopped"
+
+
+def test_pause_for_half_the_suspicion_timeout_is_not_a_failure(cluster: LocalCluster) -> None:
+    cluster.start_static(4)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4), pb.ALIVE), CONVERGE_S, "four alive members")
+    paused = cluster.nodes["4"]
+    paused.signal(signal.SIGSTOP)
+    try:
+        time.sleep(suspicion_min(4) / 2)
+    finally:
+        paused.signal(signal.SIGCONT)
+    time.sleep(detection_bound(fast_config(), 4))
+    assert cluster.events("member_failed") == []
+    assert cluster.all_see(ids(1, 2, 3, 4), pb.ALIVE)
+
+
+def test_detection_survives_a_dead_dissemination_service(cluster: LocalCluster) -> None:
+    # Node 1 uses an external go-diss the test can kill and restart; node 2's is a child the
+    # detector restarts by itself.
+    members = cluster.members_list(range(1, 5))
+    external = cluster.start_go_diss(1)
+    cluster.start(1, "--members", members, "--diss-addr", cluster.diss_addr(1))
+    for k in (2, 3, 4):
+        cluster.start(k, "--members", members)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4), pb.ALIVE), CONVERGE_S, "four alive members")
+
+    child = cluster.nodes["2"].children()
+    assert len(child) == 1
+    os.kill(child[0], signal.SIGKILL)
+    wait_for(lambda: len(cluster.nodes["2"].events("dissemination_started")) == 2, 10.0, "node 2 to restart go-diss")
+    assert cluster.nodes["2"].events("dissemination_exited")
+
+    external.kill()
+    external.wait(timeout=5)
+    cluster.nodes["4"].signal(signal.SIGKILL)
+    bound = detection_bound(fast_config(), 4)
+    wait_for(
+        lambda: any(e["member"] == "4" for e in cluster.nodes["1"].events("member_failed")),
+        bound + 5.0,
+        "node 1 to detect node 4 without its go-diss",
+    )
+
+    cluster.extra_pids.append(cluster.start_go_diss(1))
+    cluster.nodes["3"].signal(signal.SIGKILL)
+    diss_log = cluster.workdir / "external-diss1.log"
+
+    def notice_about_3() -> bool:
+        text = diss_log.read_text() if diss_log.exists() else ""
+        return any('"member":"3"' in line and "notice" in line for line in text.splitlines())
+
+    wait_for(notice_about_3, bound + 5.0, "a notice about node 3 through node 1's restarted go-diss")
+    wait_for(
+        lambda: any(e["member"] == "3" for e in cluster.nodes["1"].events("member_failed")),
+        bound + 5.0,
+        "node 1 to learn node 3 failed",
+    )
+    assert {e["member"] for e in cluster.events("member_failed")} == {"3", "4"}
+
+
+def _deliver(addr: str, env: pb.Envelope) -> grpc.StatusCode:
+    with grpc.insecure_channel(addr) as ch:
+        try:
+            swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+        except grpc.RpcError as e:
+            return e.code()  # type: ignore[attr-defined, no-any-return]
+    return grpc.StatusCode.OK
+
+
+def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: LocalCluster) -> None:
+    cluster.start_static(3)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members")
+    target = cluster.addr(1)
+    dead2 = pb.Update(member=pb.Member(id="2", addr=cluster.addr(2), incarnation=2**62, state=pb.DEAD))
+    foreign = pb.Envelope(
+        header=pb.Header(version=1, cluster="other", sender="9", sender_addr="127.0.0.1:1"),
+        updates=[dead2],
+        ping=pb.Ping(seq=1, target="1"),
+    )
+    assert _deliver(target, foreign) == grpc.StatusCode.FAILED_PRECONDITION
+    old = pb.Envelope()
+    old.CopyFrom(foreign)
+    old.header.cluster, old.header.version = "itest", 99
+    assert _deliver(target, old) == grpc.StatusCode.FAILED_PRECONDITION
+    malformed = pb.Envelope()
+    malformed.CopyFrom(old)
+    malformed.header.version = 1
+    malformed.updates[0].member.id = ""  # a subject without an id
+    assert _deliver(target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
+    with grpc.insecure_channel(target) as ch:
+        raw = ch.unary_unary("/swimfd.v1.FailureDetector/Deliver")
+        with pytest.raises(grpc.RpcError):
+            raw(b"\x0a\xff\xff\xff", timeout=5)
+    time.sleep(3 * fast_config().probe_interval)
+    assert cluster.all_see(ids(1, 2, 3), pb.ALIVE)
+    assert cluster.events("member_failed") == []
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ENTRY), *args],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ([], {"NODE_ID": "1", "MEMBERS": "localhost:50051,nonsense"}, "MEMBERS: 'nonsense' is not host:port"),
+        ([], {"NODE_ID": "7", "MEMBERS": "localhost:50051,localhost:50052"}, "NODE_ID: 7 is out of range 1-2"),
+        (["--mode", "gossip"], {"NODE_ID": "1"}, "--mode: 'gossip' is not one of swim, heartbeat, hybrid"),
+        (["--members"], {"NODE_ID": "1"}, "argument --members: expected one argument"),
+    ],
+)
+def test_bad_flags_or_env_exit_nonzero_with_one_line(args: list[str], env: dict[str, str], message: str) -> None:
+    p = _run(args, env)
+    assert p.returncode != 0
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert message in p.stderr
+
+
+def test_port_in_use_exits_nonzero_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = _run(["--id", "1", "--bind", f"127.0.0.1:{port}", "--diss-addr", "127.0.0.1:1"], {})
+    assert p.returncode == 1
+    assert p.stderr.strip() == f"swimfd: error: cannot listen on 127.0.0.1:{port}: port {port} is already in use"
