@@ -129,6 +129,7 @@ class HeartbeatGossiper:
         self._state = np.zeros(cap, dtype=np.int8)
         self._dead_at = np.zeros(cap, dtype=np.float64)  # when the tombstone was made
         self._reported = np.zeros(cap, dtype=bool)  # failure already reported by this detector
+        self._heard = np.zeros(cap, dtype=bool)  # an increase arrived since tracking: the next one is an interval
         self._phi: PhiWindows | None = None
         self._phi_z = 0.0
         if config.heartbeat_detector == "phi":
@@ -284,10 +285,13 @@ class HeartbeatGossiper:
             return step
         us = slots[upd]
         if self._phi is not None:
+            # Only the gap between two arrivals is an inter-arrival sample; a restart starts afresh.
             grow = same_up[upd]
-            self._phi.add(us[grow], now - self._last[us[grow]])
+            sample = us[grow & self._heard[us]]
+            self._phi.add(sample, now - self._last[sample])
             if not grow.all():
                 self._phi.reset(us[~grow])
+        self._heard[us] = True
         # Duplicate ids in one message: fancy assignment keeps the last, which still passed the
         # comparison above, so counters and incarnations never move backwards.
         self._inc[us] = in_inc[upd]
@@ -442,6 +446,7 @@ class HeartbeatGossiper:
         self._state[slot] = _ALIVE
         self._dead_at[slot] = 0.0
         self._reported[slot] = False
+        self._heard[slot] = False
         if self._phi is not None:
             self._phi.reset(slot)
         bisect.insort(self._ring, member_id)
@@ -461,6 +466,7 @@ class HeartbeatGossiper:
         self._state = grown(self._state)
         self._dead_at = grown(self._dead_at)
         self._reported = grown(self._reported)
+        self._heard = grown(self._heard)
         if self._phi is not None:
             self._phi.grow(cap)
 
@@ -474,7 +480,7 @@ class HeartbeatGossiper:
             self._ids[slot] = moved
             self._ids_arr[slot] = moved
             self._index[moved] = slot
-            for arr in (self._inc, self._hb, self._last, self._state, self._dead_at, self._reported):
+            for arr in (self._inc, self._hb, self._last, self._state, self._dead_at, self._reported, self._heard):
                 arr[slot] = arr[last]
             if self._phi is not None:
                 self._phi.move(last, slot)
@@ -488,6 +494,7 @@ class HeartbeatGossiper:
         self._hb[slot] = counter
         self._last[slot] = now
         self._reported[slot] = False
+        self._heard[slot] = False
         if self._phi is not None:
             self._phi.reset(slot)
         if self._state[slot] == _DEAD:
