@@ -213,8 +213,14 @@ class Election:
                 self._addrs[m.id] = m.addr
         if self._phase in (Phase.STOPPED, Phase.IDLE):
             return step
+        new = sorted(set(self._members) - set(previous))
+        if self._phase is Phase.ANNOUNCING and any(key_of(self._identity_of(m)) > self._my_key for m in new):
+            # I claimed because nobody above me was known; now someone is, and the bully rule says it leads.
+            self._start_election(now, "higher_member", step)
+            return step
         if self._phase in (Phase.LEADER, Phase.ANNOUNCING):
-            for mid in sorted(set(self._members) - set(previous)):
+            # A newcomer (or a member back from a failure) learns who leads; a higher one will then take over.
+            for mid in new:
                 self._send(step, mid, self._claim_message())
             return step
         if self._phase is Phase.ELECTING and not self._higher_members():

@@ -48,6 +48,7 @@ class BullyCluster:
         self.elections: dict[str, Election] = {}
         self.up: set[str] = set()
         self.views: dict[str, set[str]] = {}
+        self.dead_to: dict[str, set[str]] = {}  # observer -> members its detector declared failed
         self.feign: dict[str, FeignSchedule] = {}
         self.feigning: set[str] = set()
         self.events: list[tuple[str, MembershipEvent]] = []
@@ -72,8 +73,10 @@ class BullyCluster:
             self.max_terms.pop(mid, None)  # a restart forgets its terms; monotonicity is per process
             self.up.add(mid)
             self.views[mid] = set(self.up)
+            self.dead_to[mid] = set()
             self._apply(mid, e.on_members(self._alive(mid), [], self.now))
             for other in sorted(self.up - {mid}):
+                self.dead_to.get(other, set()).discard(mid)
                 if mid not in self.views[other]:
                     self.views[other].add(mid)
                     ev = MembershipEvent(EventName.MEMBER_JOINED, mid, 0, self.now, Source.JOIN)
@@ -121,6 +124,7 @@ class BullyCluster:
                 for other in sorted(self.up - {mid}):
                     if other not in self.views[mid]:
                         self.views[mid].add(other)
+                        self.dead_to.get(mid, set()).discard(other)
                         ev = MembershipEvent(EventName.MEMBER_ALIVE, other, 1, self.now, Source.GOSSIP)
                         self._apply(mid, self.elections[mid].on_members(self._alive(mid), [ev], self.now))
 
@@ -201,6 +205,7 @@ class BullyCluster:
         for mid in sorted(self.up if observers is None else observers & self.up):
             if dead in self.views[mid] and dead != mid:
                 self.views[mid].discard(dead)
+                self.dead_to.setdefault(mid, set()).add(dead)
                 ev = MembershipEvent(EventName.MEMBER_FAILED, dead, 0, self.now, Source.LOCAL, detector="swim")
                 self._apply(mid, self.elections[mid].on_members(self._alive(mid), [ev], self.now))
 
@@ -220,7 +225,8 @@ class BullyCluster:
         for ev in step.events:
             self.events.append((mid, ev))
         for m in step.learned:
-            if m.id in self.up and m.id not in self.views[mid]:
+            # Like the real merge rules: a learned member at the same incarnation cannot undo a failure.
+            if m.id in self.up and m.id not in self.views[mid] and m.id not in self.dead_to.get(mid, set()):
                 self.views[mid].add(m.id)
         if step.learned:
             self._apply(mid, self.elections[mid].on_members(self._alive(mid), [], self.now))

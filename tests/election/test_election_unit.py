@@ -375,3 +375,13 @@ def test_malformed_messages_are_refused_without_changing_state(sender: str, body
 def test_identity_without_id_is_refused() -> None:
     with pytest.raises(ElectionError):
         Election(CFG, ident(""), random.Random(1), 0.0)
+
+
+def test_claimant_that_learns_of_a_higher_member_runs_a_new_election() -> None:
+    e = make("5", ["1"])
+    e.start(0.0)
+    assert e.phase is Phase.ANNOUNCING
+    step = e.on_members([member("1"), member("8")], [], 0.3)
+    assert names(step) == ["election_started"] and step.events[0].extra["reason"] == "higher_member"
+    assert [to for to, _ in sent(step, "elect")] == ["8"]
+    assert e.phase is Phase.ELECTING
