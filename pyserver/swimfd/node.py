@@ -57,12 +57,6 @@ class ProtocolError(ValueError):
 
 
 ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
-_ELECTION_FIELD_BY_TYPE = {
-    "Elect": "elect",
-    "GotIt": "got_it",
-    "IAmLeader": "i_am_leader",
-    "LeaderProbe": "leader_probe",
-}
 _NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
 MAX_ID_LEN = 256
 MAX_ADDR_LEN = 512
@@ -500,13 +494,16 @@ class Node:
             out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
 
     def _election_step(self, step: Any, now: float, out: Output) -> None:
-        for target, item in step.send:
-            field, body = _election_body(item)
-            self._send(target, "", field, body, out)
+        """Wrap swimfd.election's messages (ElectionMessage: to, addr, field, body) in envelopes."""
+        for msg in step.send:
+            rec = self._members.get(msg.to)
+            addr = "" if rec is not None and rec.addr else msg.addr  # our view's address first
+            self._send(msg.to, addr, msg.field, msg.body, out)
         out.events.extend(step.events)
         for m in step.learned:
             if m.id:
-                self._apply(m, ALIVE, m.id, "", now, Source.JOIN, out)
+                state = m.state if m.state in KNOWN_STATES else ALIVE
+                self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
 
     def _after(self, now: float, out: Output) -> None:
         """Keep size-dependent parameters current and tell the election about membership events."""
@@ -629,16 +626,3 @@ def _update(rec: Record, from_id: str) -> pb.Update:
 
 def _state_name(state: int | None) -> str:
     return {ALIVE: "alive", SUSPECT: "suspect", DEAD: "dead", LEFT: "left"}.get(state or 0, "unknown")
-
-
-def _election_body(item: Any) -> tuple[str, Message]:
-    """ElectionStep.send items may be (field, message), a bare message, or an Envelope."""
-    if isinstance(item, tuple):
-        return item[0], item[1]
-    if isinstance(item, pb.Envelope):
-        field = item.WhichOneof("body")
-        if field is None:
-            raise ValueError("election produced an envelope without a body")
-        return field, getattr(item, field)
-    name = type(item).DESCRIPTOR.name
-    return _ELECTION_FIELD_BY_TYPE[name], item

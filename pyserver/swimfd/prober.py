@@ -210,13 +210,18 @@ class Prober:
             self._rr_seq = seq
         step.sends.append(Send(target, "", "ping", pb.Ping(seq=seq, target=target)))
 
-    def _finish_probe(self, probe: _Probe, step: ProberStep) -> None:
+    def _finish_probe(self, probe: _Probe, now: float, step: ProberStep) -> None:
         del self._probes[probe.seq]
         if probe.urgent:
             self._urgent_seq = None
         elif self._rr_seq == probe.seq:
             self._rr_seq = None
         if probe.acked:
+            return
+        if now - probe.end_at > self._health.scale(self._cfg.probe_timeout):
+            # We overran the period by more than a probe timeout: this node was paused or starved,
+            # so the silence says nothing about the target. Blame ourselves (Lifeguard's spirit).
+            self._health.apply(1)
             return
         self._health.apply(LocalHealth.failed_probe_delta(probe.expected_nacks, probe.nacks))
         if probe.target in self._in_order:  # it may have died or left meanwhile
@@ -229,7 +234,7 @@ class Prober:
             return step
         for probe in list(self._probes.values()):
             if now >= probe.end_at:
-                self._finish_probe(probe, step)
+                self._finish_probe(probe, now, step)
             elif not probe.acked and not probe.indirect_sent and now >= probe.timeout_at:
                 probe.indirect_sent = True
                 proxies = self.random_members(self._cfg.indirect_checks, {probe.target})
@@ -238,7 +243,7 @@ class Prober:
                     step.sends.append(Send(proxy, "", "ping_req", pb.PingReq(seq=probe.seq, target=probe.target)))
         if now >= self._next_period:
             if self._rr_seq is not None:  # driver was late: close the previous period first
-                self._finish_probe(self._probes[self._rr_seq], step)
+                self._finish_probe(self._probes[self._rr_seq], now, step)
             target = self._next_target()
             if target is not None:
                 self._start_probe(target, now, False, step)

@@ -7,7 +7,6 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from swimfd.config import Config
 from swimfd.membership import ALIVE, DEAD, LEFT, SUSPECT, Membership, supersedes
 from swimfd.node import Node
@@ -97,7 +96,7 @@ updates = st.builds(
     st.sampled_from(IDS),
     st.sampled_from(STATES),
     st.integers(min_value=0, max_value=4),
-    st.sampled_from(IDS + ["x"]),
+    st.sampled_from([*IDS, "x"]),
 )
 
 
