@@ -100,7 +100,12 @@ class DissProcess:
             raise DissStartError(f"dissemination binary {binary} is missing or not executable (run `make build`)")
         try:
             self._proc = await asyncio.create_subprocess_exec(
-                *self._prefix, *self.command.argv(), stdin=asyncio.subprocess.DEVNULL
+                *self._prefix,
+                *self.command.argv(),
+                stdin=asyncio.subprocess.DEVNULL,
+                # Its own session: a Ctrl-C in the terminal reaches only the detector, which
+                # then leaves through the service before stopping it.
+                start_new_session=True,
             )
         except OSError as e:
             raise DissStartError(f"cannot start {binary}: {e.strerror}") from e
@@ -131,6 +136,10 @@ class DissProcess:
             except DissStartError as e:
                 self._log.error("dissemination_start_failed", detail=str(e))
                 return
+
+    def hold(self) -> None:
+        """Stop restarting the child (shutdown has begun) but leave it running."""
+        self._stopping = True
 
     async def stop(self, timeout: float = 3.0) -> int | None:
         """SIGTERM the child, SIGKILL it after ``timeout``; returns its exit code."""

@@ -495,6 +495,8 @@ class Runtime:
             await self.diss.close()
             await self.transport.channels.close()
             return
+        if self.diss_process is not None:
+            self.diss_process.hold()
         if graceful and not self._stopping:
             self.log.info("node_leaving")
             with contextlib.suppress(Rejected):
