@@ -35,8 +35,25 @@ func rename(groups []string, a slog.Attr) slog.Attr {
 		if t, ok := a.Value.Any().(time.Time); ok {
 			return slog.Float64("ts", float64(t.UnixNano())/1e9)
 		}
+	case slog.LevelKey:
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			return slog.String(slog.LevelKey, levelName(l))
+		}
 	}
 	return a
+}
+
+// levelName spells levels as Python's logging does (structlog's "level").
+func levelName(l slog.Level) string {
+	switch {
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warning"
+	}
+	return "error"
 }
 
 // OpenFile opens path for appending JSON lines, creating it if needed.

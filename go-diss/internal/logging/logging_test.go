@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"testing"
@@ -24,7 +25,7 @@ func TestLineShape(t *testing.T) {
 	}
 	want := map[string]any{
 		"event": "notice_broadcast", "node": "3", "member": "5", "incarnation": float64(9),
-		"kind": "FAILED", "origin": "1", "peer": "2", "level": "INFO",
+		"kind": "FAILED", "origin": "1", "peer": "2", "level": "info",
 	}
 	for k, v := range want {
 		if line[k] != v {
@@ -38,6 +39,27 @@ func TestLineShape(t *testing.T) {
 	for _, k := range []string{"msg", "time"} {
 		if _, ok := line[k]; ok {
 			t.Errorf("key %q should have been renamed", k)
+		}
+	}
+}
+
+func TestLevelNames(t *testing.T) {
+	cases := []struct {
+		level slog.Level
+		want  string
+	}{
+		{slog.LevelDebug, "debug"}, {slog.LevelInfo, "info"}, {slog.LevelWarn, "warning"},
+		{slog.LevelError, "error"}, {slog.LevelError + 4, "error"},
+	}
+	for _, tc := range cases {
+		var buf bytes.Buffer
+		New(&buf, slog.LevelDebug, "1").Log(context.Background(), tc.level, "x")
+		var line map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		if line["level"] != tc.want {
+			t.Errorf("level %v logged as %v, want %q", tc.level, line["level"], tc.want)
 		}
 	}
 }

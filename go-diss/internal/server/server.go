@@ -128,7 +128,7 @@ func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	peer := n.GetHeader().GetSender()
 	key := dedup.KeyOf(n)
 	if !s.seen.Add(key) {
-		s.log.Debug("notice_duplicate", append(logging.NoticeAttrs(n), "peer", peer, "source", "peer")...)
+		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "peer", peer, "source", "peer")...)
 		return s.noticeAck(false)
 	}
 	s.log.Info("notice_received", append(logging.NoticeAttrs(n), "peer", peer)...)
@@ -235,7 +235,7 @@ func (s *Server) broadcast(ctx context.Context, n *pb.Notice, source string) (bo
 func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadcast.Batch, error) {
 	key := dedup.KeyOf(n)
 	if !s.seen.Add(key) {
-		s.log.Debug("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
+		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
 		return nil, nil
 	}
 	targets, err := s.targets(ctx, n.GetUpdate().GetMember().GetId())
