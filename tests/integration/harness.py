@@ -76,11 +76,15 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+def wait_for(
+    cond: Callable[[], bool], timeout: float, what: str, poll: float = 0.1, state: Callable[[], object] | None = None
+) -> None:
+    """Poll ``cond`` until true; on timeout fail with ``what`` and, if given, a snapshot of ``state()``."""
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            snapshot = f"; state: {state()}" if state is not None else ""
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{snapshot}")
         time.sleep(poll)
 
 
@@ -164,6 +168,14 @@ class LocalCluster:
         except grpc.RpcError:
             return None
         return {mv.member.id: mv.member.state for mv in reply.members}
+
+    def views(self) -> dict[str, dict[str, str] | None]:
+        """Every running node's view as id -> state name (for failure messages)."""
+        out: dict[str, dict[str, str] | None] = {}
+        for k in self.running():
+            v = self.view(k)
+            out[k] = None if v is None else {i: pb.MemberState.Name(st) for i, st in sorted(v.items())}
+        return out
 
     def running(self) -> list[str]:
         return [k for k, n in self.nodes.items() if n.proc.poll() is None]

@@ -77,9 +77,14 @@ def test_join_through_one_seed_while_another_is_down(cluster: LocalCluster) -> N
     down_seed = cluster.addr(9)  # nothing listens there
     joiner = cluster.start(6, "--join", f"{down_seed},{cluster.addr(2)}")
     wait_for(lambda: bool(joiner.events("joined")), CONVERGE_S, "node 6 to join")
-    assert joiner.events("joined")[0]["seed"] == cluster.addr(2)
+    assert joiner.events("joined")[0]["seed"] == cluster.addr(2), joiner.events("join_failed")
     periods = 10 * fast_config().probe_interval
-    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 6), pb.ALIVE), periods + 5.0, "every node to list node 6 alive")
+    wait_for(
+        lambda: cluster.all_see(ids(1, 2, 3, 6), pb.ALIVE),
+        periods + 5.0,
+        "every node to list node 6 alive",
+        state=cluster.views,
+    )
     assert cluster.events("member_failed") == []
 
 
