@@ -17,6 +17,10 @@ tombstone.) ``T_cleanup`` after the tombstone was made (default ``2 * T_fail``) 
 forgotten and reported in ``HeartbeatStep.removed``. ``mark_dead`` makes the same tombstone for
 decisions taken elsewhere (SWIM, dissemination notices).
 
+In ``hybrid`` mode an expiry is evidence, not a verdict (CONTRACTS.md section 5, rule d): the member
+is reported in ``failed`` once per staleness episode but stays tracked and gossiped, so that later
+progress can still veto the SWIM suspicion; the tombstone comes with SWIM's ``mark_dead``.
+
 ``T_fail`` is ``config.t_fail`` or, when that is None, :func:`derive_t_fail` for the current
 number of alive members (recomputed whenever it changes).
 
@@ -35,6 +39,7 @@ Pure: no clock, sockets, logging or global randomness; the rng is injected.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import math
 import random
@@ -119,9 +124,12 @@ class HeartbeatGossiper:
         self._self_id = self_id
         self._rng = rng
         self._interval = config.gossip_interval
+        # In hybrid mode T_fail expiry is only evidence for a SWIM suspicion (CONTRACTS.md section 5):
+        # the member stays tracked so later progress can veto; SWIM's verdict arrives as mark_dead.
+        self._tombstone_on_fail = config.mode != "hybrid"
         cap = 16
-        self._ids: list[str] = []
-        self._ids_arr = np.empty(cap, dtype=object)  # same ids, for vectorised fancy indexing
+        self._n = 0  # slots in use: 0 .. n-1, slot 0 is self
+        self._ids = np.empty(cap, dtype=object)  # member id per slot (object array: vectorised fancy indexing)
         self._index: dict[str, int] = {}
         self._inc = np.zeros(cap, dtype=np.uint64)
         self._hb = np.zeros(cap, dtype=np.uint64)
@@ -137,9 +145,9 @@ class HeartbeatGossiper:
             self._phi_z = threshold_z(config.phi_threshold)
         self._ring: list[str] = []  # sorted ids of alive members, self included
         self._ring_slots: np.ndarray | None = None  # slot of each ring entry (lazy)
-        self._template: pb.HeartbeatGossip | None = None  # ids + incarnations of the ring (lazy)
-        self._ring_block: bytes | None = None  # serialized ids field of the ring (lazy), to spot identical lists
-        self._foreign: tuple[bytes, int, np.ndarray] | None = None  # last foreign id list mapping
+        self._ring_block: bytes | None = None  # wire bytes of the ring's ids field (lazy)
+        self._incs_field: bytes | None = None  # wire bytes of the ring's incarnations field (lazy)
+        self._foreign: tuple[int, int, bytes, np.ndarray] | None = None  # (ids bytes, count, digest, slots)
         self._t_fail_n = -1
         self._t_fail = 0.0
         self._deadline: float | None = None  # cached earliest fail/cleanup deadline
@@ -172,7 +180,7 @@ class HeartbeatGossiper:
         if member_id == self._self_id:
             if incarnation > int(self._inc[0]):
                 self._inc[0] = incarnation
-                self._template = None
+                self._incs_field = None
             return
         if slot is None:
             self._add_slot(member_id, incarnation, now)
@@ -298,14 +306,14 @@ class HeartbeatGossiper:
         self._hb[us] = in_hb[upd]
         self._last[us] = now
         self._deadline = None
+        self._reported[us] = False  # hybrid: progress ends a staleness episode
         restarted = us[newer[upd]]
         if len(restarted):
-            self._reported[restarted] = False
             revived = restarted[self._state[restarted] == _DEAD]
             for slot in revived.tolist():
                 self._revive(int(slot))
-            self._template = None  # incarnations changed
-        step.progressed = self._ids_arr[us].tolist()
+            self._incs_field = None  # incarnations changed
+        step.progressed = self._ids[us].tolist()
         return step
 
     # ------------------------------------------------------------------ gossip
@@ -318,11 +326,11 @@ class HeartbeatGossiper:
         targets = select_targets(
             self._cfg.gossip_target, ring, self_pos, self._round, self._cfg.gossip_fanout, self._rng
         )
-        template = self._ensure_template()
-        msg = pb.HeartbeatGossip()
-        msg.CopyFrom(template)
-        msg.heartbeats.extend(self._hb[self._ensure_ring_slots()].tolist())
-        msg.round = self._round
+        # Parsing wire bytes assembled from cached fields is as fast as copying a cached message and
+        # appending 10,000 Python ints, and a cached message would cost 30 bytes per member more.
+        hb = _packed_uint64(self._hb[self._ensure_ring_slots()])
+        wire = b"".join((self._ensure_ring_block(), self._ensure_incs_field(), _field(_HEARTBEATS_TAG, hb)))
+        msg = pb.HeartbeatGossip.FromString(wire + _ROUND_TAG + _varint(self._round))
         return [(t, msg) for t in targets]
 
     def _ensure_ring_slots(self) -> np.ndarray:
@@ -332,11 +340,10 @@ class HeartbeatGossiper:
             )
         return self._ring_slots
 
-    def _ensure_template(self) -> pb.HeartbeatGossip:
-        if self._template is None:
-            slots = self._ensure_ring_slots()
-            self._template = pb.HeartbeatGossip(ids=self._ring, incarnations=self._inc[slots].tolist())
-        return self._template
+    def _ensure_incs_field(self) -> bytes:
+        if self._incs_field is None:
+            self._incs_field = _field(_INCARNATIONS_TAG, _packed_uint64(self._inc[self._ensure_ring_slots()]))
+        return self._incs_field
 
     def _ensure_ring_block(self) -> bytes:
         if self._ring_block is None:
@@ -350,21 +357,23 @@ class HeartbeatGossiper:
         if k == len(self._ring) and data.startswith(self._ensure_ring_block()):
             return self._ensure_ring_slots()
         foreign = self._foreign
-        if foreign is not None and k == foreign[1] and data.startswith(foreign[0]):
-            return foreign[2]
+        if foreign is not None and k == foreign[1] and _digest(memoryview(data)[: foreign[0]]) == foreign[2]:
+            return foreign[3]
         slots = np.fromiter(map(self._index.get, msg.ids, itertools.repeat(-1)), dtype=np.int64, count=k)
-        # The ids field comes first in upb's serialization; isolate it by serializing the rest.
+        # The ids field comes first in upb's serialization; isolate it by serializing the rest. A
+        # 128-bit digest of those bytes identifies the list without keeping a copy of it.
         rest = pb.HeartbeatGossip(incarnations=msg.incarnations, heartbeats=msg.heartbeats, round=msg.round)
         rest_bytes = rest.SerializeToString()
         if data.endswith(rest_bytes):
-            self._foreign = (data[: len(data) - len(rest_bytes)], k, slots)
+            ids_len = len(data) - len(rest_bytes)
+            self._foreign = (ids_len, k, _digest(memoryview(data)[:ids_len]), slots)
         return slots
 
     # ------------------------------------------------------------------ detection
 
     def _fail_deadlines(self) -> np.ndarray:
         """Per slot: time at which it counts as failed (inf for self, tombstones, unused slots)."""
-        n = len(self._ids)
+        n = self._n
         last = self._last[:n]
         if self._phi is None:
             dl = last + self.t_fail
@@ -372,33 +381,33 @@ class HeartbeatGossiper:
             timeouts = self._phi.timeouts(slice(0, n), self._phi_z)
             timeouts = np.where(np.isnan(timeouts), self.t_fail, timeouts)
             dl = last + timeouts
-        dl = np.where(self._state[:n] == _ALIVE, dl, np.inf)
+        dl = np.where((self._state[:n] == _ALIVE) & ~self._reported[:n], dl, np.inf)
         dl[0] = np.inf
         return dl
 
     def _cleanup_deadlines(self) -> np.ndarray:
-        n = len(self._ids)
+        n = self._n
         return np.where(self._state[:n] == _DEAD, self._dead_at[:n] + self.t_cleanup, np.inf)
 
     def _earliest_deadline(self) -> float:
-        if len(self._ids) <= 1:
+        if self._n <= 1:
             return math.inf
         return float(min(self._fail_deadlines().min(), self._cleanup_deadlines().min()))
 
     def _detect(self, now: float, step: HeartbeatStep) -> None:
-        if self.next_deadline() > now or len(self._ids) <= 1:
+        if self.next_deadline() > now or self._n <= 1:
             return
         # Boundary: a member whose counter has not moved for exactly T_fail is failed.
         failed = np.flatnonzero(self._fail_deadlines() <= now)
         if len(failed):
-            for slot in failed.tolist():
-                self._bury(slot, now)
-            fresh = failed[~self._reported[failed]]
             self._reported[failed] = True
-            step.failed = self._ids_arr[fresh].tolist()
+            step.failed = self._ids[failed].tolist()
+            if self._tombstone_on_fail:
+                for slot in failed.tolist():
+                    self._bury(slot, now)
         expired = np.flatnonzero(self._cleanup_deadlines() <= now)
         if len(expired):
-            step.removed = self._ids_arr[expired].tolist()
+            step.removed = self._ids[expired].tolist()
             for member_id in step.removed:
                 self._remove_slot(self._index[member_id])
         self._deadline = None
@@ -434,11 +443,11 @@ class HeartbeatGossiper:
         return max(0, math.floor(now / self._interval))
 
     def _add_slot(self, member_id: str, incarnation: int, now: float) -> int:
-        slot = len(self._ids)
+        slot = self._n
         if slot == len(self._inc):
-            self._grow(2 * slot)
-        self._ids.append(member_id)
-        self._ids_arr[slot] = member_id
+            self._grow(slot + max(16, slot // 4))  # 1.25x: at n = 10,000 memory matters more than copies
+        self._ids[slot] = member_id
+        self._n += 1
         self._index[member_id] = slot
         self._inc[slot] = incarnation
         self._hb[slot] = 0
@@ -459,7 +468,7 @@ class HeartbeatGossiper:
             b[: len(a)] = a
             return b
 
-        self._ids_arr = grown(self._ids_arr)
+        self._ids = grown(self._ids)
         self._inc = grown(self._inc)
         self._hb = grown(self._hb)
         self._last = grown(self._last)
@@ -474,18 +483,17 @@ class HeartbeatGossiper:
         member_id = self._ids[slot]
         if self._state[slot] == _ALIVE:
             self._ring_remove(member_id)
-        last = len(self._ids) - 1
+        last = self._n - 1
         if slot != last:  # keep slots dense: move the last one into the hole
             moved = self._ids[last]
             self._ids[slot] = moved
-            self._ids_arr[slot] = moved
             self._index[moved] = slot
             for arr in (self._inc, self._hb, self._last, self._state, self._dead_at, self._reported, self._heard):
                 arr[slot] = arr[last]
             if self._phi is not None:
                 self._phi.move(last, slot)
-        self._ids.pop()
-        self._ids_arr[last] = None
+        self._ids[last] = None
+        self._n -= 1
         del self._index[member_id]
         self._ring_changed()
 
@@ -499,7 +507,7 @@ class HeartbeatGossiper:
             self._phi.reset(slot)
         if self._state[slot] == _DEAD:
             self._revive(slot)
-        self._template = None
+        self._incs_field = None
         self._deadline = None
 
     def _revive(self, slot: int) -> None:
@@ -521,9 +529,53 @@ class HeartbeatGossiper:
     def _ring_changed(self) -> None:
         self._ring_slots = None
         self._ring_block = None
-        self._template = None
+        self._incs_field = None
         self._foreign = None  # slots may have moved
         self._deadline = None
+
+
+_INCARNATIONS_TAG = bytes([(2 << 3) | 2])  # HeartbeatGossip.incarnations, packed (wire type 2)
+_HEARTBEATS_TAG = bytes([(3 << 3) | 2])  # HeartbeatGossip.heartbeats, packed
+_ROUND_TAG = bytes([(4 << 3) | 0])  # HeartbeatGossip.round, varint (wire type 0)
+
+
+def _digest(data: memoryview) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(tag: bytes, packed: bytes) -> bytes:
+    """A length-delimited field; proto3 omits an empty packed field."""
+    return tag + _varint(len(packed)) + packed if packed else b""
+
+
+def _packed_uint64(values: np.ndarray) -> bytes:
+    """Protobuf varint encoding of every element, concatenated (the body of a packed field)."""
+    if len(values) == 0:
+        return b""
+    values = values.astype(np.uint64, copy=False)
+    width = max(1, (int(values.max()).bit_length() + 6) // 7)  # bytes of the largest value
+    if width == 1:
+        return values.astype(np.uint8).tobytes()
+    groups = np.empty((len(values), width), dtype=np.uint8)
+    nbytes = np.ones(len(values), dtype=np.int64)
+    for g in range(width):
+        groups[:, g] = (values >> np.uint64(7 * g)) & np.uint64(0x7F)
+        if g:
+            nbytes += values >= np.uint64(1 << (7 * g))
+    col = np.arange(width)[None, :]
+    groups |= (col < (nbytes[:, None] - 1)).view(np.uint8) << 7  # continuation bits
+    if nbytes.min() == width:
+        return groups.tobytes()
+    return groups[col < nbytes[:, None]].tobytes()
 
 
 def _check_incarnation(incarnation: int) -> int:

@@ -241,3 +241,17 @@ def test_invalid_incarnation_is_rejected():
         g.track("b", -1, 0.0)
     with pytest.raises(ValueError, match="incarnation"):
         g.mark_dead("b", 2**64, 0.0)
+
+
+def test_hybrid_expiry_is_evidence_member_stays_tracked_and_can_expire_again():
+    g = gossiper("a", ["b"], config(mode="hybrid"))
+    assert g.tick(5.0).failed == ["b"]
+    assert not g.is_tombstone("b")
+    assert g.tick(5.5).failed == []  # once per staleness episode
+    assert list(g.tick(6.0).gossip[0][1].ids) == ["a", "b"]
+    assert g.on_gossip("b", gossip([("b", 0, 1)]), 7.0).progressed == ["b"]
+    assert g.tick(12.0 - EPS).failed == []
+    assert g.tick(12.0).failed == ["b"]
+    g.mark_dead("b", 0, 13.0)  # SWIM confirmed it
+    assert g.is_tombstone("b")
+    assert g.on_gossip("c", gossip([("b", 0, 2)]), 14.0).progressed == []
