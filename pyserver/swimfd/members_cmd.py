@@ -1,6 +1,6 @@
 """`python -m swimfd members --target host:port [--json]`: print a running node's view.
 
-    python -m swimfd members --target localhost:50051
+Usage: ``python -m swimfd members --target localhost:50051 [--json]``
 """
 
 from __future__ import annotations

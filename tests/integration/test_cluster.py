@@ -163,6 +163,23 @@ def test_detection_survives_a_dead_dissemination_service(cluster: LocalCluster) 
     assert {e["member"] for e in cluster.events("member_failed")} == {"3", "4"}
 
 
+def test_test_loss_drops_messages_only_when_enabled(cluster: LocalCluster) -> None:
+    members = cluster.members_list((1, 2))
+    refused = _run(["--id", "1", "--members", members, "--test-loss", "0.3"], {})
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith("set SWIMFD_ENABLE_FAULT_INJECTION=1 to allow it")
+    for k in (1, 2):
+        cluster.start(k, "--members", members, "--test-loss", "0.3", env={"SWIMFD_ENABLE_FAULT_INJECTION": "1"})
+    wait_for(lambda: cluster.all_see(ids(1, 2), pb.ALIVE), CONVERGE_S, "two alive members", state=cluster.views)
+    for node in cluster.nodes.values():
+        node.signal(signal.SIGTERM, with_children=False)
+        assert node.proc.wait(timeout=15) == 0
+        assert node.events("node_started")[0]["test_loss"] == 0.3
+        final = node.events("transport_stats")[-1]
+        assert final["dropped_out"] + final["dropped_in"] > 0
+        assert final["msgs_sent"] > 0
+
+
 def _deliver(addr: str, env: pb.Envelope) -> grpc.StatusCode:
     with grpc.insecure_channel(addr) as ch:
         try:
