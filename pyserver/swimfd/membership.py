@@ -17,8 +17,10 @@ them; only the heartbeat detector's T_cleanup removes them (van Renesse 1998).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from swimfd.pb import swim_pb2 as pb
 
@@ -28,13 +30,14 @@ DEAD = pb.DEAD
 LEFT = pb.LEFT
 LIVE_STATES = frozenset((ALIVE, SUSPECT))
 KNOWN_STATES = frozenset((ALIVE, SUSPECT, DEAD, LEFT))
-_RANK = {ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 3}
+RANK = {ALIVE: 0, SUSPECT: 1, DEAD: 2, LEFT: 3}  # precedence within one incarnation
+NO_LABELS: Mapping[str, str] = MappingProxyType({})  # shared by the many members without labels
 STATE_NAMES = {ALIVE: "alive", SUSPECT: "suspect", DEAD: "dead", LEFT: "left"}
 
 
 def supersedes(new_incarnation: int, new_state: int, old_incarnation: int, old_state: int) -> bool:
     """True when the assertion (new_incarnation, new_state) overrides the recorded one."""
-    return (new_incarnation, _RANK[new_state]) > (old_incarnation, _RANK[old_state])
+    return (new_incarnation, RANK[new_state]) > (old_incarnation, RANK[old_state])
 
 
 @dataclass(slots=True)
@@ -48,21 +51,23 @@ class Record:
     state: int
     last_change: float
     priority: int = 0
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=lambda: NO_LABELS)  # replaced, never mutated
     heartbeat: int = 0
     detector: str = ""  # for DEAD: which detector decided
 
     def to_member(self) -> pb.Member:
-        return pb.Member(
+        m = pb.Member(
             id=self.id,
             addr=self.addr,
             diss_addr=self.diss_addr,
             incarnation=self.incarnation,
             state=self.state,
             heartbeat=self.heartbeat,
-            labels=self.labels,
             priority=self.priority,
         )
+        if self.labels:  # most members have none; skipping the map copy halves the cost
+            m.labels.update(self.labels)
+        return m
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +119,16 @@ class Membership:
         if rec is None:
             if len(self._records) >= self._max_members:
                 return None
+            # Interned strings: a simulator holds thousands of views of the same members.
             rec = Record(
-                id=member.id,
-                addr=member.addr,
-                diss_addr=member.diss_addr,
+                id=sys.intern(member.id),
+                addr=sys.intern(member.addr),
+                diss_addr=sys.intern(member.diss_addr),
                 incarnation=member.incarnation,
                 state=state,
                 last_change=now,
                 priority=member.priority,
-                labels=dict(member.labels),
+                labels=dict(member.labels) if member.labels else NO_LABELS,
                 detector=detector if state == DEAD else "",
             )
             self._records[member.id] = rec
@@ -140,12 +146,12 @@ class Membership:
         if member.incarnation > rec.incarnation or not rec.addr:
             if member.addr:
                 addr_changed = member.addr != rec.addr
-                rec.addr = member.addr
+                rec.addr = sys.intern(member.addr)
             if member.diss_addr:
-                rec.diss_addr = member.diss_addr
+                rec.diss_addr = sys.intern(member.diss_addr)
             if member.incarnation > rec.incarnation:
                 rec.priority = member.priority
-                rec.labels = dict(member.labels)
+                rec.labels = dict(member.labels) if member.labels else NO_LABELS
         rec.incarnation = member.incarnation
         if old_state != state:
             rec.last_change = now

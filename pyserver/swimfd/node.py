@@ -44,7 +44,7 @@ from swimfd.config import PROTOCOL_VERSION, Config, ConfigError
 from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.health import LocalHealth
 from swimfd.hybrid import HybridRule
-from swimfd.membership import ALIVE, DEAD, KNOWN_STATES, LEFT, LIVE_STATES, SUSPECT, Change, Membership, Record
+from swimfd.membership import ALIVE, DEAD, KNOWN_STATES, LEFT, LIVE_STATES, RANK, SUSPECT, Change, Membership, Record
 from swimfd.pb import swim_pb2 as pb
 from swimfd.piggyback import BroadcastQueue, retransmit_limit
 from swimfd.prober import Prober, ProberStep
@@ -165,8 +165,18 @@ class Node:
         if not self._left:
             self._queue.push(self._self_update())
         if self._election is not None:
+            # The election must see the members before it starts, or it would claim with nobody above it.
+            self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
             self._election_step(self._election.start(now), now, out)
         self._after(now, out)
+        return out
+
+    def start_election(self, now: float, reason: str = "recovered") -> Output:
+        """Start a bully election (a feigned failure just ended, see swimfd.feign); no-op without election."""
+        out = Output()
+        if self._election is not None and not self._left:
+            self._election_step(self._election.start(now, reason), now, out)
+            self._after(now, out)
         return out
 
     def tick(self, now: float) -> Output:
@@ -311,24 +321,23 @@ class Node:
         rebroadcast: bool = True,
     ) -> bool:
         """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
-        if member.id == self._id:
+        mid = member.id
+        if mid == self._id:
             self._about_me(member, state, now)
             return False
-        rec = self._members.get(member.id)
-        if (
-            state == SUSPECT
-            and rec is not None
-            and rec.state == SUSPECT
-            and rec.incarnation == member.incarnation
-            and from_id
-        ):
-            # Lifeguard: another member independently suspects the same incarnation.
-            s = self._suspicions.get(member.id)
-            if s is not None and s.incarnation == member.incarnation and s.confirm(from_id):
-                self._schedule(s)
-                if rebroadcast:
-                    self._queue.push(_update(rec, from_id))
-            return False
+        rec = self._members.get(mid)
+        if rec is not None:
+            # Fast path: most gossip repeats what we know. Only a newer assertion changes the view.
+            inc = member.incarnation
+            if inc < rec.incarnation or (inc == rec.incarnation and RANK[state] <= RANK[rec.state]):
+                if state == SUSPECT and rec.state == SUSPECT and inc == rec.incarnation and from_id:
+                    # Lifeguard: another member independently suspects the same incarnation.
+                    s = self._suspicions.get(mid)
+                    if s is not None and s.incarnation == inc and s.confirm(from_id):
+                        self._schedule(s)
+                        if rebroadcast:
+                            self._queue.push(_update(rec, from_id))
+                return False
         if state == DEAD and not detector:
             detector = "swim"
         change = self._members.merge(member, state, now, detector)
@@ -584,6 +593,11 @@ class Node:
                 raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
         if body == "ping_req" and not env.ping_req.target:
             raise ProtocolError("ping_req has no target")
+        if body in ELECTION_BODIES and self._election is not None:
+            try:
+                self._election.validate(env.header.sender, env)
+            except ValueError as e:
+                raise ProtocolError(str(e)) from e
         if body == "gossip":
             g = env.gossip
             if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
@@ -602,9 +616,10 @@ def _check_header(h: pb.Header, cfg: Config) -> None:
 
 
 def _check_member(m: pb.Member, what: str) -> None:
-    if not m.id:
+    mid = m.id
+    if not mid:
         raise ProtocolError(f"{what} has an empty id")
-    if len(m.id) > MAX_ID_LEN or len(m.addr) > MAX_ADDR_LEN or len(m.diss_addr) > MAX_ADDR_LEN:
+    if len(mid) > MAX_ID_LEN or len(m.addr) > MAX_ADDR_LEN or len(m.diss_addr) > MAX_ADDR_LEN:
         raise ProtocolError(f"{what} id or address too long")
 
 
