@@ -58,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recover-timeout", type=float, default=60.0, help="pause: wait this long for the comeback (60)")
     p.add_argument("--seed", type=int, default=1, help="picks victims and loss streams (same for every system)")
     p.add_argument("--config", type=Path, default=None, help="swimfd JSON config for the nodes (default: defaults)")
+    p.add_argument(
+        "--memberlist-stream-loss",
+        action="store_true",
+        help="under loss, also fail memberlist's TCP streams (push-pull, fallback ping) with P at each end",
+    )
     p.add_argument("--simulate", action="store_true", help="add simulator rows for swimfd modes at --sim-sizes")
     p.add_argument("--sim-sizes", type=_csv(int, "--sim-sizes"), default=list(DEFAULT_SIM_SIZES))
     p.add_argument("--sim-timeout", type=float, default=1800.0, help="seconds per simulator run before giving up")
@@ -85,8 +90,14 @@ def parameters(args: argparse.Namespace, runs: list[RunSpec], swimfd_config: Con
         "SIGKILL 30% of N at once (at least 1); detection observers = members never killed",
         f"- pause: SIGSTOP 1 member until every other logs member_failed, hold {runs[0].hold_s if runs else 2} s more, "
         f"SIGCONT, wait up to {args.recover_timeout} s for member_alive/member_joined from every other",
-        f"- loss: drop P of messages on send and again on receive at every member (swimfd `--test-loss P`, "
-        f"ml-node `--loss P` on UDP packets; TCP streams are not dropped), observed {args.loss_duration} s",
+        "- loss: drop P of messages on send and again on receive at every member (swimfd `--test-loss P`, "
+        "ml-node `--loss P` on UDP packets; memberlist's TCP streams (push-pull, fallback ping) "
+        + (
+            "fail with P at each end too (--memberlist-stream-loss)"
+            if args.memberlist_stream_loss
+            else "are not dropped"
+        )
+        + f"), observed {args.loss_duration} s",
         "- warm-up before any fault: until every member has logged node_started 5 s ago and member_joined for every "
         "other, at most 15 + N/2 s (column converged says whether that happened)",
         "- detection timeout per wait: "
@@ -186,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         for i, spec in enumerate(runs, 1):
             bar.begin(i, len(runs), spec)
             run_dir = out_dir / "runs" / f"{i:03d}-{spec.system}-n{spec.n}-{spec.scenario.name}"
-            rows.append(run_one(spec, REPO, run_dir, bar.tick, args.config))
+            rows.append(run_one(spec, REPO, run_dir, bar.tick, args.config, args.memberlist_stream_loss))
             bar.end()
             report.write_csv(rows, out_dir / "results.csv")  # keep partial results if interrupted
     except KeyboardInterrupt:

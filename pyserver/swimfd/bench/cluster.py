@@ -81,6 +81,7 @@ class Cluster:
     repo: Path
     seed: int
     swimfd_config: Path | None = None
+    stream_loss: bool = False  # memberlist: lose TCP streams too (--stream-loss), not only UDP packets
     members: dict[str, Member] = field(default_factory=dict)
     monitor: procstat.TreeMonitor = field(default_factory=procstat.TreeMonitor)
 
@@ -92,6 +93,8 @@ class Cluster:
             cmd += ["--log-file", log, "--seed", str(self.seed), "--stats-interval", "5s"]
             if self.loss > 0:
                 cmd += ["--loss", repr(self.loss)]
+                if self.stream_loss:
+                    cmd += ["--stream-loss", repr(self.loss)]
             return cmd
         cmd = [sys.executable, "-m", "swimfd", "run", "--id", k, "--members", ",".join(addrs), "--mode", self.system]
         cmd += ["--log-file", log]

@@ -92,10 +92,17 @@ def _tail(path: Path, lines: int = 5) -> str:
         return ""
 
 
-def run_one(spec: RunSpec, repo: Path, run_dir: Path, progress: Progress, swimfd_config: Path | None = None) -> dict:
+def run_one(
+    spec: RunSpec,
+    repo: Path,
+    run_dir: Path,
+    progress: Progress,
+    swimfd_config: Path | None = None,
+    stream_loss: bool = False,
+) -> dict:
     """Run ``spec``; returns its CSV row. Never leaves a process behind."""
     rng = random.Random(f"{spec.seed}/{spec.n}/{spec.scenario.name}")  # same victims for every system
-    cluster = Cluster(spec.system, spec.n, spec.scenario.loss, run_dir, repo, spec.seed, swimfd_config)
+    cluster = Cluster(spec.system, spec.n, spec.scenario.loss, run_dir, repo, spec.seed, swimfd_config, stream_loss)
     started = time.time()
     row: dict = {"system": spec.system, "source": "real", "n": spec.n, "scenario": spec.scenario.name}
     row["loss"] = spec.scenario.loss

@@ -35,6 +35,7 @@ type options struct {
 	bind          string
 	members       []string
 	loss          float64
+	streamLoss    float64
 	seed          uint64
 	logFile       string
 	statsInterval time.Duration
@@ -49,6 +50,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.bind, "bind", "", "HOST:PORT for UDP and TCP (required)")
 	fs.StringVar(&members, "members", "", "comma-separated HOST:PORT of members to join (own address skipped)")
 	fs.Float64Var(&o.loss, "loss", 0, "drop this fraction of incoming and of outgoing UDP packets (0..1)")
+	fs.Float64Var(&o.streamLoss, "stream-loss", 0, "also fail this fraction of TCP streams at each end (0..1; default 0: TCP is reliable)")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed for the loss generator (mixed with --id)")
 	fs.StringVar(&o.logFile, "log-file", "", "JSON log file (default stderr)")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 5*time.Second, "how often to log transport_stats")
@@ -64,6 +66,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.loss < 0 || o.loss > 1 {
 		return o, fmt.Errorf("--loss %v: must be in [0, 1]", o.loss)
+	}
+	if o.streamLoss < 0 || o.streamLoss > 1 {
+		return o, fmt.Errorf("--stream-loss %v: must be in [0, 1]", o.streamLoss)
 	}
 	if o.statsInterval <= 0 || o.joinTimeout <= 0 {
 		return o, errors.New("--stats-interval and --join-timeout must be positive")
@@ -83,6 +88,9 @@ func parseFlags(args []string) (options, error) {
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ml-node:", err)
 		os.Exit(2)
@@ -119,7 +127,8 @@ func run(o options, logger *slog.Logger) error {
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(o.id))
-	transport := lossy.Wrap(inner, lossy.NewDropper(o.loss, o.seed^h.Sum64()))
+	seed := o.seed ^ h.Sum64()
+	transport := lossy.Wrap(inner, lossy.NewDropper(o.loss, seed), lossy.NewDropper(o.streamLoss, seed+1))
 
 	conf := memberlist.DefaultLANConfig()
 	conf.Name = o.id
@@ -133,7 +142,7 @@ func run(o options, logger *slog.Logger) error {
 		_ = transport.Shutdown()
 		return fmt.Errorf("memberlist: %w", err)
 	}
-	logger.Info("node_started", "addr", o.bind, "loss", o.loss, "config", "DefaultLANConfig", "pid", os.Getpid())
+	logger.Info("node_started", "addr", o.bind, "loss", o.loss, "stream_loss", o.streamLoss, "config", "DefaultLANConfig", "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -19,6 +19,7 @@ func TestParseFlags(t *testing.T) {
 		{"bad bind", []string{"--id", "1", "--bind", "7001"}, nil, true},
 		{"bad member", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--members", "nope"}, nil, true},
 		{"loss above one", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--loss", "1.5"}, nil, true},
+		{"stream loss above one", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--stream-loss", "2"}, nil, true},
 		{"negative loss", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--loss", "-0.1"}, nil, true},
 		{"zero stats interval", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--stats-interval", "0s"}, nil, true},
 	}

@@ -4,6 +4,7 @@
 package lossy
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -52,29 +53,41 @@ func (d *Dropper) Drop() bool {
 }
 
 // Transport applies loss to packets in both directions (like swimfd's
-// --test-loss) and leaves streams alone: TCP retransmits, so a lossy link
-// slows a stream down but does not lose it.
+// --test-loss). Streams are left alone unless a stream dropper is given: TCP
+// retransmits, so a lossy link slows a stream down but does not lose it, and
+// memberlist's TCP fallback ping relies on that. A stream dropper fails dials
+// and closes accepted streams, for a strict comparison with swimfd, whose
+// injected loss hits every message.
 type Transport struct {
-	inner    memberlist.Transport
-	drop     *Dropper
-	c        counters
-	packetCh chan *memberlist.Packet
-	streamCh chan net.Conn
-	done     chan struct{}
-	once     sync.Once
-	wg       sync.WaitGroup
+	inner      memberlist.Transport
+	drop       *Dropper
+	streamDrop *Dropper
+	c          counters
+	packetCh   chan *memberlist.Packet
+	streamCh   chan net.Conn
+	done       chan struct{}
+	once       sync.Once
+	wg         sync.WaitGroup
 }
 
 var _ memberlist.Transport = (*Transport)(nil)
 
-// Wrap starts forwarding the inner transport's packets and streams.
-func Wrap(inner memberlist.Transport, drop *Dropper) *Transport {
+// ErrStreamLost is returned by DialTimeout when the stream dropper loses it.
+var ErrStreamLost = errors.New("lossy: stream lost (injected)")
+
+// Wrap starts forwarding the inner transport's packets and streams. A nil
+// streamDrop leaves streams alone.
+func Wrap(inner memberlist.Transport, drop, streamDrop *Dropper) *Transport {
+	if streamDrop == nil {
+		streamDrop = NewDropper(0, 0)
+	}
 	t := &Transport{
-		inner:    inner,
-		drop:     drop,
-		packetCh: make(chan *memberlist.Packet),
-		streamCh: make(chan net.Conn),
-		done:     make(chan struct{}),
+		inner:      inner,
+		drop:       drop,
+		streamDrop: streamDrop,
+		packetCh:   make(chan *memberlist.Packet),
+		streamCh:   make(chan net.Conn),
+		done:       make(chan struct{}),
 	}
 	t.wg.Add(2)
 	go t.forwardPackets()
@@ -119,6 +132,11 @@ func (t *Transport) forwardStreams() {
 			if !ok {
 				return
 			}
+			if t.streamDrop.Drop() {
+				t.c.droppedRecv.Add(1)
+				_ = conn.Close()
+				continue
+			}
 			t.c.msgsRecv.Add(1)
 			select {
 			case t.streamCh <- &countingConn{Conn: conn, c: &t.c}:
@@ -155,6 +173,10 @@ func (t *Transport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
 
 // DialTimeout opens a counted stream.
 func (t *Transport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	if t.streamDrop.Drop() {
+		t.c.droppedSent.Add(1)
+		return nil, ErrStreamLost
+	}
 	conn, err := t.inner.DialTimeout(addr, timeout)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package lossy
 
 import (
+	"errors"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -69,8 +70,8 @@ func TestPacketLossAndCounting(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mn := &memberlist.MockNetwork{}
-			a := Wrap(mn.NewTransport("a"), NewDropper(tc.sendLoss, 1))
-			b := Wrap(mn.NewTransport("b"), NewDropper(tc.rcvLoss, 2))
+			a := Wrap(mn.NewTransport("a"), NewDropper(tc.sendLoss, 1), nil)
+			b := Wrap(mn.NewTransport("b"), NewDropper(tc.rcvLoss, 2), nil)
 			defer a.Shutdown()
 			defer b.Shutdown()
 			got := send(t, a, b, n, size)
@@ -102,8 +103,8 @@ func TestDropperIsRepeatable(t *testing.T) {
 
 func TestStreamsAreCountedNotDropped(t *testing.T) {
 	mn := &memberlist.MockNetwork{}
-	a := Wrap(mn.NewTransport("a"), NewDropper(1, 1))
-	b := Wrap(mn.NewTransport("b"), NewDropper(1, 2))
+	a := Wrap(mn.NewTransport("a"), NewDropper(1, 1), nil)
+	b := Wrap(mn.NewTransport("b"), NewDropper(1, 2), nil)
 	defer a.Shutdown()
 	defer b.Shutdown()
 
@@ -136,5 +137,51 @@ func TestStreamsAreCountedNotDropped(t *testing.T) {
 	}
 	if s := b.Stats(); s.MsgsRecv != 1 || s.BytesRecv != 5 {
 		t.Errorf("acceptor stats %+v, want 1 msg 5 bytes received", s)
+	}
+}
+
+func TestStreamDropperFailsDialsAndAcceptedStreams(t *testing.T) {
+	tests := []struct {
+		name           string
+		dialer, accept float64
+	}{
+		{"dial side", 1, 0},
+		{"accept side", 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mn := &memberlist.MockNetwork{}
+			a := Wrap(mn.NewTransport("a"), NewDropper(0, 1), NewDropper(tc.dialer, 1))
+			b := Wrap(mn.NewTransport("b"), NewDropper(0, 2), NewDropper(tc.accept, 2))
+			defer a.Shutdown()
+			defer b.Shutdown()
+			conn, err := a.DialTimeout("127.0.0.1:2", time.Second)
+			if tc.dialer == 1 {
+				if !errors.Is(err, ErrStreamLost) {
+					t.Fatalf("dial err = %v, want ErrStreamLost", err)
+				}
+				if s := a.Stats(); s.DroppedSent != 1 || s.MsgsSent != 0 {
+					t.Fatalf("dialer stats %+v", s)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer conn.Close()
+			// The acceptor closes the stream instead of handing it to memberlist.
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := conn.Read(make([]byte, 1)); err == nil {
+				t.Fatal("read from a dropped stream succeeded")
+			}
+			select {
+			case <-b.StreamCh():
+				t.Fatal("dropped stream reached memberlist")
+			default:
+			}
+			if s := b.Stats(); s.DroppedRecv != 1 || s.MsgsRecv != 0 {
+				t.Fatalf("acceptor stats %+v", s)
+			}
+		})
 	}
 }
