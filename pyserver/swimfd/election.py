@@ -144,6 +144,7 @@ class Election:
         self._pending: set[str] = set()  # lower candidates waiting for the outcome of my election
         self._probe_at = math.inf  # FOLLOWER: when to probe the leader next
         self._probe_deadline = math.inf  # FOLLOWER: outstanding probe must be answered by then
+        self._verify: pb.LeaderInfo | None = None  # ELECTING/WAITING: relayed leader I probed; its GotIt means follow
 
     # ------------------------------------------------------------ queries --
 
@@ -229,7 +230,9 @@ class Election:
         lost = {e.member for e in events if e.name in (EventName.MEMBER_FAILED, EventName.MEMBER_LEFT)}
         if self._phase is Phase.FOLLOWER and self._leader is not None:
             leader_id = self._leader.leader.id
-            if leader_id in lost or leader_id not in self._members:
+            # Only a failure or leave counts, not mere absence from the view: a leader this member follows
+            # because its probes succeed (see _on_i_am_leader) may be one its own detector got wrong.
+            if leader_id in lost:
                 self._start_election(now, "leader_lost", step)
         return step
 
@@ -238,17 +241,7 @@ class Election:
 
         Raises ElectionError (state unchanged) for a malformed body.
         """
-        kind = env.WhichOneof("body")
-        if kind not in BODY_FIELDS:
-            raise ElectionError(f"not an election message: body {kind!r}")
-        if not sender:
-            raise ElectionError("election message without a sender id")
-        if kind == "elect":
-            _check_identity(env.elect.candidate, sender, "elect.candidate")
-        elif kind == "got_it":
-            _check_identity(env.got_it.responder, sender, "got_it.responder")
-        elif kind == "i_am_leader" and not env.i_am_leader.leader.id:
-            raise ElectionError("i_am_leader.leader: empty id")
+        kind = validate(sender, env)
         step = ElectionStep()
         if self._phase is Phase.STOPPED or sender == self._me.id:
             return step
@@ -263,6 +256,11 @@ class Election:
         else:
             self._on_leader_probe(sender, env.leader_probe, now, step)
         return step
+
+    @staticmethod
+    def validate(sender: str, env: pb.Envelope) -> str:
+        """See the module-level ``validate``: Node checks an envelope with it before changing any state."""
+        return validate(sender, env)
 
     def tick(self, now: float) -> ElectionStep:
         step = ElectionStep()
@@ -294,6 +292,9 @@ class Election:
             if m.id and m.id != self._me.id and self._is_news(m):
                 learned = pb.Member()
                 learned.CopyFrom(m)
+                # Only "this member exists": the sender's suspicions must not spread without the subject
+                # hearing them (SWIM refutes through its own dissemination, not through elections).
+                learned.state = pb.ALIVE
                 step.learned.append(learned)
         if key_of(msg.candidate) > self._my_key:
             # Elect is only meant for higher members; the candidate outranks me, nothing to take over.
@@ -317,7 +318,10 @@ class Election:
 
     def _on_got_it(self, sender: str, msg: pb.GotIt, now: float, step: ElectionStep) -> None:
         self._identities[sender] = _copy_identity(msg.responder)
-        if self._phase is Phase.ELECTING and key_of(msg.responder) > self._my_key:
+        verify = self._verify
+        if verify is not None and sender == verify.leader.id and self._phase in (Phase.ELECTING, Phase.WAITING):
+            self._follow(verify.leader, int(verify.term), now, step)  # the relayed leader answered for itself
+        elif self._phase is Phase.ELECTING and key_of(msg.responder) > self._my_key:
             self._phase = Phase.WAITING
             self._deadline = now + self._config.leader_wait_timeout
         elif self._phase is Phase.FOLLOWER and self._leader is not None and sender == self._leader.leader.id:
@@ -362,7 +366,12 @@ class Election:
                 self._send(step, sender, _i_am_leader(record))
             return
         if not direct and term == self._term and self._phase in (Phase.ELECTING, Phase.WAITING):
-            return  # relayed news of the leader I am replacing; only its own word or a newer term counts
+            # Relayed news of the leader I am replacing (my detector or my probe says it is gone). The relayer
+            # may know better (a false suspicion on my side) or worse (it has not noticed yet): ask the leader.
+            if higher and record is not None and record.leader.id == claimant.id:
+                self._verify = _leader_info(claimant, term)
+                self._send(step, claimant.id, pb.LeaderProbe(term=term))
+            return
         self._raise_term(term, _leader_info(claimant, term))
         if higher:
             self._follow(claimant, term, now, step)
@@ -389,6 +398,7 @@ class Election:
 
     def _start_election(self, now: float, reason: str, step: ElectionStep) -> None:
         self._leader = None
+        self._verify = None
         self._probe_at = self._probe_deadline = math.inf
         self._phase = Phase.ELECTING
         self._deadline = now + self._config.election_timeout
@@ -412,6 +422,7 @@ class Election:
 
     def _announce(self, now: float, step: ElectionStep) -> None:
         self._claim = self._term + 1
+        self._verify = None
         self._raise_term(self._claim, _leader_info(self._me, self._claim))
         self._phase = Phase.ANNOUNCING
         self._leader = None
@@ -430,6 +441,7 @@ class Election:
 
     def _follow(self, leader: pb.ElectionIdentity, term: int, now: float, step: ElectionStep) -> None:
         self._phase = Phase.FOLLOWER
+        self._verify = None
         self._deadline = math.inf
         self._leader = _leader_info(leader, term)
         self._probe_deadline = math.inf
@@ -506,6 +518,26 @@ class Election:
     def _is_news(self, m: pb.Member) -> bool:
         known = self._members.get(m.id)
         return known is None or m.incarnation > known.incarnation
+
+
+def validate(sender: str, env: pb.Envelope) -> str:
+    """Check an election envelope's body (Node calls this before touching any state); returns the body field.
+
+    Raises ElectionError for a non-election body, a missing sender, or identities that are empty or do not
+    match the sender (Elect and GotIt speak for their sender; IAmLeader may be relayed).
+    """
+    kind = env.WhichOneof("body")
+    if kind not in BODY_FIELDS:
+        raise ElectionError(f"not an election message: body {kind!r}")
+    if not sender:
+        raise ElectionError("election message without a sender id")
+    if kind == "elect":
+        _check_identity(env.elect.candidate, sender, "elect.candidate")
+    elif kind == "got_it":
+        _check_identity(env.got_it.responder, sender, "got_it.responder")
+    elif kind == "i_am_leader" and not env.i_am_leader.leader.id:
+        raise ElectionError("i_am_leader.leader: empty id")
+    return kind
 
 
 def _check_identity(identity: pb.ElectionIdentity, sender: str, what: str) -> None:
