@@ -26,7 +26,7 @@ gossip needs to reach everyone: log_{M+1}(n) + ln(n) / M rounds for fanout M
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from typing import Protocol
 
 from swimfd.config import Config
 
@@ -44,14 +44,27 @@ def stale_after(config: Config, n: int) -> float:
     return 3 * gossip_rounds_to_all(n, config.gossip_fanout) * config.gossip_interval
 
 
-class HybridRule:
-    """Heartbeat progress bookkeeping for rules (a)-(c); O(1) per progress, no table scans."""
+class HeartbeatView(Protocol):
+    """What the rule reads from swimfd.heartbeat.HeartbeatGossiper."""
 
-    def __init__(self, config: Config) -> None:
+    def staleness(self, member_id: str, now: float) -> float | None: ...
+
+    def stale_members(self, older_than: float, now: float) -> list[str]: ...
+
+
+class HybridRule:
+    """Rules (a)-(c) and the detector label, read off the heartbeat gossiper's own bookkeeping.
+
+    Nothing here is O(n) in Python: staleness is one lookup, and the scan for rule (a) is one
+    vectorised pass over the gossiper's arrays, at most once per gossip interval.
+    """
+
+    def __init__(self, config: Config, heartbeat: HeartbeatView) -> None:
         self._cfg = config
-        self._last: dict[str, float] = {}  # member -> when its counter last increased
-        self._fresh: OrderedDict[str, None] = OrderedDict()  # not yet stale, oldest progress first
+        self._hb = heartbeat
         self._n = 1
+        self._stale: set[str] = set()  # members already reported stale in their current stale spell
+        self._next_scan = -math.inf
 
     def set_size(self, n: int) -> None:
         self._n = max(1, n)
@@ -60,49 +73,28 @@ class HybridRule:
     def stale_after(self) -> float:
         return stale_after(self._cfg, self._n)
 
-    def track(self, member_id: str, now: float) -> None:
-        """Start watching a (re)joined member; joining counts as progress."""
-        self._mark(member_id, now)
-
-    def forget(self, member_id: str) -> None:
-        self._last.pop(member_id, None)
-        self._fresh.pop(member_id, None)
-
-    def progressed(self, member_ids: list[str], now: float) -> None:
-        for mid in member_ids:
-            if mid in self._last:
-                self._mark(mid, now)
-
-    def _mark(self, member_id: str, now: float) -> None:
-        self._last[member_id] = now
-        self._fresh[member_id] = None
-        self._fresh.move_to_end(member_id)
-
     def newly_stale(self, now: float) -> list[str]:
-        """Rule (a): members that became stale since the last call, each reported once per stale spell."""
-        limit = now - self.stale_after
-        out: list[str] = []
-        while self._fresh:
-            mid = next(iter(self._fresh))
-            if self._last[mid] > limit:
-                break
-            self._fresh.popitem(last=False)
-            out.append(mid)
-        return out
+        """Rule (a): members that became stale since the last scan, each once per stale spell."""
+        if now < self._next_scan:
+            return []
+        self._next_scan = now + self._cfg.gossip_interval
+        current = set(self._hb.stale_members(self.stale_after, now))
+        fresh = [m for m in current if m not in self._stale]
+        fresh.sort()  # set order is not deterministic across processes; the rng-driven probe order must be
+        self._stale = current
+        return fresh
 
     def next_deadline(self) -> float:
-        if not self._fresh:
-            return math.inf
-        return self._last[next(iter(self._fresh))] + self.stale_after
+        return self._next_scan
 
     def is_stale(self, member_id: str, now: float) -> bool:
-        last = self._last.get(member_id)
-        return last is not None and now - last >= self.stale_after
+        s = self._hb.staleness(member_id, now)
+        return s is not None and s >= self.stale_after
 
-    def vetoes(self, member_id: str, suspicion_start: float) -> bool:
+    def vetoes(self, member_id: str, suspicion_start: float, now: float) -> bool:
         """Rule (c): the counter increased after the suspicion started."""
-        last = self._last.get(member_id)
-        return last is not None and last > suspicion_start
+        s = self._hb.staleness(member_id, now)
+        return s is not None and now - s > suspicion_start
 
     def detector(self, member_id: str, now: float) -> str:
         return "hybrid" if self.is_stale(member_id, now) else "swim"

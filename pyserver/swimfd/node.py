@@ -101,7 +101,7 @@ class Node:
             if heartbeat is None:
                 raise ConfigError(f"mode {config.mode!r} needs swimfd.heartbeat, which is not installed")
             self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
-        self._hybrid = HybridRule(config) if config.mode == "hybrid" else None
+        self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
 
         self._election: Any | None = None
         if config.election:
@@ -375,21 +375,18 @@ class Node:
         # --- component bookkeeping
         if new in LIVE_STATES:
             self._prober.add(mid)
-            if old not in LIVE_STATES or change.incarnation > change.old_incarnation:
-                self._track(mid, rec.incarnation, now)  # a new life or a refutation is proof of life
+            # A new life or a refutation is proof of life: (re)start its heartbeat.
+            if self._hb is not None and (old not in LIVE_STATES or change.incarnation > change.old_incarnation):
+                self._hb.track(mid, rec.incarnation, now)
         elif new == DEAD:
             self._prober.add_dead(mid)
             if self._hb is not None:
                 self._hb.mark_dead(mid, rec.incarnation, now)
-            if self._hybrid is not None:
-                self._hybrid.forget(mid)
         else:  # LEFT
             self._prober.remove(mid)
             self._prober.remove_dead(mid)
             if self._hb is not None:
                 self._hb.forget(mid)
-            if self._hybrid is not None:
-                self._hybrid.forget(mid)
         if new == SUSPECT:
             self._start_suspicion(rec, from_id, now)
         else:
@@ -412,12 +409,6 @@ class Node:
             ev.append(self._event(EventName.MEMBER_FAILED, rec, now, source, detector=detector or "swim"))
         elif new == LEFT and old is not None and old != LEFT:
             ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
-
-    def _track(self, mid: str, incarnation: int, now: float) -> None:
-        if self._hb is not None:
-            self._hb.track(mid, incarnation, now)
-        if self._hybrid is not None:
-            self._hybrid.track(mid, now)
 
     # ================================================================ suspicion
     def _start_suspicion(self, rec: Record, origin: str, now: float) -> None:
@@ -447,7 +438,7 @@ class Node:
                 self._schedule(s)
             if s.deadline() > now:
                 continue  # a stale heap entry: every deadline change pushed its own entry
-            if hy is not None and hy.vetoes(mid, s.start):
+            if hy is not None and hy.vetoes(mid, s.start, now):
                 # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
                 s.start = now
                 s.confirmers.clear()
@@ -482,8 +473,6 @@ class Node:
     def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
         for target, msg in step.gossip:
             self._send(target, "", "gossip", msg, out)
-        if self._hybrid is not None:
-            self._hybrid.progressed(step.progressed, now)
         for mid in step.failed:
             rec = self._members.get(mid)
             if rec is None or rec.state not in LIVE_STATES:
