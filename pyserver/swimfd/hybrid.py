@@ -78,7 +78,10 @@ class HybridRule:
         if now < self._next_scan:
             return []
         self._next_scan = now + self._cfg.gossip_interval
-        current = set(self._hb.stale_members(self.stale_after, now))
+        scan = getattr(self._hb, "stale_members", None)  # added to swimfd.heartbeat for this rule
+        if scan is None:
+            return []
+        current = set(scan(self.stale_after, now))
         fresh = [m for m in current if m not in self._stale]
         fresh.sort()  # set order is not deterministic across processes; the rng-driven probe order must be
         self._stale = current
