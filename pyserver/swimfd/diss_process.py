@@ -32,6 +32,7 @@ class DissCommand:
     cluster: str
     key_file: str | None = None
     log_file: str | None = None
+    log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
 
     def argv(self) -> list[str]:
         argv = [
@@ -49,6 +50,8 @@ class DissCommand:
             argv += ["--cluster-key-file", self.key_file]
         if self.log_file:
             argv += ["--log-file", self.log_file]
+        if self.log_level != "info":
+            argv += ["--log-level", "warn" if self.log_level == "warning" else self.log_level]
         return argv
 
 

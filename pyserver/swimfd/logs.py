@@ -30,6 +30,20 @@ def _add_level(_logger: object, method: str, event_dict: MutableMapping[str, Any
     return event_dict
 
 
+LEVELS: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def _level_filter(minimum: str) -> Any:
+    threshold = LEVELS[minimum]
+
+    def drop_below(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if LEVELS.get(str(event_dict.get("level")), 20) < threshold:
+            raise structlog.DropEvent
+        return event_dict
+
+    return drop_below
+
+
 def open_log_stream(path: str | None) -> TextIO:
     """Line-buffered append stream for ``path``; stderr when path is None."""
     if path is None:
@@ -37,15 +51,21 @@ def open_log_stream(path: str | None) -> TextIO:
     return open(path, "a", buffering=1, encoding="utf-8")  # lives as long as the process
 
 
-def make_logger(stream: TextIO, node_id: str) -> Logger:
-    """A logger writing one JSON object per line to ``stream``, bound to this node's id.
+def make_logger(stream: TextIO, node_id: str, level: str = "debug") -> Logger:
+    """A logger writing one JSON object per line at ``level`` or above to ``stream``, bound to this node's id.
 
     Built with wrap_logger rather than structlog.configure so that several
     runtimes (e.g. in tests) never share or overwrite global logging state.
     """
     return structlog.wrap_logger(
         structlog.PrintLogger(stream),
-        processors=[_add_level, _add_ts, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        processors=[
+            _add_level,
+            _level_filter(level),
+            _add_ts,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
         wrapper_class=structlog.BoundLogger,
     ).bind(node=node_id)
 

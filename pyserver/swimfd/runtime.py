@@ -31,6 +31,7 @@ from swimfd.config import PROTOCOL_VERSION
 from swimfd.diss_client import DissClient, RateLimit
 from swimfd.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.feign import FeignSchedule
 from swimfd.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.node import Node, ProtocolError
 from swimfd.pb import swim_pb2 as pb
@@ -136,7 +137,10 @@ class Runtime:
         self._warn_core = RateLimit(10.0)
         self.send_dropped = 0
         self.protocol_errors = 0
-        self.joined_via: str | None = None
+        # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
+        feign_rng = random.Random(self._rng.random())
+        self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
+        self._feigning = False
 
     # ----------------------------------------------------------------- basics
 
@@ -151,7 +155,22 @@ class Runtime:
 
     def silenced(self) -> bool:
         """True while this node must neither send nor accept protocol messages (feigned failure hook)."""
-        return False
+        return self._feigning
+
+    def _poll_feign(self) -> None:
+        """Enter or leave a feigned failure; on recovery start an election (swimfd.feign)."""
+        if self.feign is None:
+            return
+        now = self.now()
+        state = self.feign.poll(now)
+        if state.down and not self._feigning:
+            _, end = self.feign.window()
+            self.log.info("feign_started", duration_s=round(end - now, 3))
+        self._feigning = state.down
+        if state.recovered and not state.down:
+            self.log.info("feign_ended")
+            with contextlib.suppress(Rejected):
+                self._core("start_election", lambda: self.node.start_election(now, "recovered"))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -354,10 +373,14 @@ class Runtime:
     async def _tick_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while not self._stopping:
+            self._poll_feign()
             if self.now() >= self.node.next_deadline() and not self.silenced():
                 with contextlib.suppress(Rejected):
                     self._core("tick", lambda: self.node.tick(self.now()))
-            delay = min(max(self.node.next_deadline() - self.now(), 0.001), MAX_SLEEP)
+            deadline = self.node.next_deadline()
+            if self.feign is not None:
+                deadline = min(deadline, self.feign.next_deadline())
+            delay = min(max(deadline - self.now(), 0.001), MAX_SLEEP)
             self._wake.clear()
             wake = loop.create_task(self._wake.wait())
             with contextlib.suppress(TimeoutError):
@@ -397,7 +420,6 @@ class Runtime:
                     return
                 with contextlib.suppress(Rejected):
                     self._core("bootstrap", lambda reply=reply: self.node.bootstrap(reply.members, self.now()))
-                self.joined_via = seed
                 self.log.info("joined", seed=seed, members=len(reply.members))
                 return
             self.log.warning("join_failed", errors=errors, retry_in=backoff)
@@ -441,6 +463,7 @@ class Runtime:
                     cluster=self.config.cluster,
                     key_file=self.settings.cluster_key_file,
                     log_file=_diss_log_file(self.settings.log_file),
+                    log_level=self.settings.log_level,
                 ),
                 self.log,
             )
@@ -547,7 +570,7 @@ async def serve(settings: RuntimeSettings) -> int:
         stream = open_log_stream(settings.log_file)
     except OSError as e:
         raise StartError(f"--log-file: cannot open {settings.log_file}: {e.strerror}") from e
-    log = make_logger(stream, settings.node_id)
+    log = make_logger(stream, settings.node_id, settings.log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -27,6 +27,7 @@ from swimfd import config as config_mod
 from swimfd.auth import KeyFileError, read_key
 from swimfd.config import MODES, Config, ConfigError
 from swimfd.diss_process import default_binary
+from swimfd.logs import LEVELS
 from swimfd.transport import FAULT_INJECTION_ENV
 
 DETECTOR_PORT_BASE = 50050
@@ -47,6 +48,7 @@ ENV_VARS: dict[str, str] = {
     "diss_addr": "DISS_ADDR",
     "cluster_key_file": "CLUSTER_KEY_FILE",
     "go_diss": "SWIMFD_GO_DISS",
+    "log_level": "LOG_LEVEL",
 }
 
 
@@ -66,9 +68,11 @@ class RuntimeSettings:
     diss_listen: str | None  # where to start our go-diss child; None: --diss-addr runs elsewhere
     go_diss: str  # path of the go-diss binary
     log_file: str | None = None
+    log_level: str = "info"
     cluster_key_file: str | None = None
     cluster_key: bytes | None = None
     test_loss: float = 0.0
+    feign_failure: bool = False  # chaos: pretend to fail at random times (swimfd.feign)
 
 
 # ------------------------------------------------------------------ parsing ----
@@ -203,6 +207,10 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
     test_loss = _test_loss(getattr(args, "test_loss", None), env)
 
     raw_log, _ = src.get("log_file")
+    raw_level, level_name = src.get("log_level")
+    level = (raw_level or "info").lower()
+    if level not in LEVELS:
+        raise UsageError(f"{level_name}: {raw_level!r} is not one of {', '.join(LEVELS)}")
     raw_go, _ = src.get("go_diss")
     return RuntimeSettings(
         node_id=node_id,
@@ -215,9 +223,11 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         diss_listen=diss_listen,
         go_diss=raw_go or default_binary(),
         log_file=raw_log,
+        log_level=level,
         cluster_key_file=raw_key,
         cluster_key=key,
         test_loss=test_loss,
+        feign_failure=bool(getattr(args, "feign_failure", False)),
     )
 
 
@@ -226,7 +236,13 @@ def _load_config(src: _Source) -> Config:
     raw_mode, mode_name = src.get("mode")
     if raw_mode is not None and raw_mode not in MODES:
         raise UsageError(f"{mode_name}: {raw_mode!r} is not one of {', '.join(MODES)}")
-    overrides = {"mode": raw_mode} if raw_mode is not None else {}
+    overrides: dict[str, object] = {"mode": raw_mode} if raw_mode is not None else {}
+    raw_priority = getattr(src._args, "priority", None)
+    if raw_priority is not None:
+        try:
+            overrides["priority"] = int(raw_priority)
+        except ValueError as e:
+            raise UsageError(f"--priority: {raw_priority!r} is not an integer") from e
     try:
         if raw_config is not None:
             return config_mod.load(raw_config, **overrides)
@@ -276,6 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-file", dest="log_file", help=f"append JSON log lines here, default stderr ({env['log_file']})"
     )
+    parser.add_argument("--log-level", dest="log_level", help=f"{', '.join(LEVELS)}; default info ({env['log_level']})")
     parser.add_argument(
         "--diss-addr",
         dest="diss_addr",
@@ -285,6 +302,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cluster-key-file", dest="cluster_key_file", help=f"cluster key for message MACs ({env['cluster_key_file']})"
     )
     parser.add_argument("--go-diss", dest="go_diss", help=f"go-diss binary, default bin/go-diss ({env['go_diss']})")
+    parser.add_argument(
+        "--priority", help="election priority; the highest (priority, id) leads (default 0, config 'priority')"
+    )
+    parser.add_argument(
+        "--feign-failure",
+        dest="feign_failure",
+        action="store_true",
+        help="chaos: pretend to fail at random times (config feign_*), then recover and start an election",
+    )
     parser.add_argument(
         "--test-loss",
         dest="test_loss",

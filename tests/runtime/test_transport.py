@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import random
 
 import grpc
 import pytest
 from swimfd.auth import Signer
+from swimfd.diss_process import DissCommand
 from swimfd.events import EventName, MembershipEvent, Source
-from swimfd.logs import event_fields
+from swimfd.logs import event_fields, make_logger
 from swimfd.members_cmd import as_dict, format_table
 from swimfd.pb import swim_pb2 as pb
 from swimfd.transport import ChannelCache, FaultInjector, Rejected, Transport, check_header
@@ -125,3 +128,34 @@ def test_members_table_and_json() -> None:
     assert table[1].split() == ["id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change"]
     assert table[3].split()[:5] == ["2", "h:2", "DEAD", "4", "0"]  # empty diss_addr collapses
     assert table[3].endswith("(30s ago)")
+
+
+def test_logger_filters_by_level_and_stamps_every_line() -> None:
+    buf = io.StringIO()
+    log = make_logger(buf, "7", level="info")
+    log.debug("noise", x=1)
+    log.info("kept", x=2)
+    log.warning("loud")
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert [(e["event"], e["level"], e["node"]) for e in lines] == [("kept", "info", "7"), ("loud", "warning", "7")]
+    assert all(isinstance(e["ts"], float) for e in lines)
+
+
+def test_diss_command_follows_contract_flags() -> None:
+    cmd = DissCommand("bin/go-diss", "3", "h:50063", "h:50053", "c", key_file="k", log_file="n3.diss.log")
+    assert cmd.argv() == [
+        "bin/go-diss",
+        "--id",
+        "3",
+        "--listen",
+        "h:50063",
+        "--detector",
+        "h:50053",
+        "--cluster",
+        "c",
+        "--cluster-key-file",
+        "k",
+        "--log-file",
+        "n3.diss.log",
+    ]
+    assert DissCommand("b", "1", "l:1", "d:2", "c", log_level="warning").argv()[-2:] == ["--log-level", "warn"]
