@@ -135,6 +135,7 @@ class Election:
         self._my_incarnation = 0  # only for event records
         # Election identities and addresses learned from members and messages.
         self._identities: dict[str, pb.ElectionIdentity] = {}
+        self._self_described: set[str] = set()  # ids whose identity came from their own Elect/GotIt/IAmLeader
         self._addrs: dict[str, str] = {}
         self._term = 0  # highest term seen anywhere; never decreases
         self._record: pb.LeaderInfo | None = None  # who claimed self._term, when known
@@ -209,7 +210,8 @@ class Election:
             else:
                 self._members[m.id] = m
         for m in self._members.values():
-            self._identities[m.id] = pb.ElectionIdentity(priority=m.priority, id=m.id)
+            if m.id not in self._self_described:  # a member's own word beats a possibly stale record
+                self._identities[m.id] = pb.ElectionIdentity(priority=m.priority, id=m.id)
             if m.addr:
                 self._addrs[m.id] = m.addr
         if self._phase in (Phase.STOPPED, Phase.IDLE):
@@ -287,7 +289,7 @@ class Election:
     # ------------------------------------------------------------ handlers --
 
     def _on_elect(self, sender: str, msg: pb.Elect, now: float, step: ElectionStep) -> None:
-        self._identities[sender] = _copy_identity(msg.candidate)
+        self._describe(msg.candidate)
         for m in msg.members:
             if m.id and m.id != self._me.id and self._is_news(m):
                 learned = pb.Member()
@@ -317,7 +319,7 @@ class Election:
             self._start_election(now, "elect_received", step)
 
     def _on_got_it(self, sender: str, msg: pb.GotIt, now: float, step: ElectionStep) -> None:
-        self._identities[sender] = _copy_identity(msg.responder)
+        self._describe(msg.responder)
         verify = self._verify
         if verify is not None and sender == verify.leader.id and self._phase in (Phase.ELECTING, Phase.WAITING):
             self._follow(verify.leader, int(verify.term), now, step)  # the relayed leader answered for itself
@@ -333,7 +335,7 @@ class Election:
         term = int(msg.term)
         direct = sender == claimant.id  # a claim by the leader itself, not a relay or an objection
         if direct:
-            self._identities[sender] = _copy_identity(claimant)
+            self._describe(claimant)
         if claimant.id == self._me.id:
             # Someone reports a claim of mine I may no longer hold (e.g. from before a restart).
             self._raise_term(term, None)
@@ -502,6 +504,10 @@ class Election:
         if to == self._me.id:
             return
         step.send.append(ElectionMessage(to=to, addr=self._addrs.get(to, ""), body=body))
+
+    def _describe(self, identity: pb.ElectionIdentity) -> None:
+        self._identities[identity.id] = _copy_identity(identity)
+        self._self_described.add(identity.id)
 
     def _higher_members(self) -> list[str]:
         return sorted(mid for mid in self._members if key_of(self._identity_of(mid)) > self._my_key)

@@ -385,3 +385,37 @@ def test_claimant_that_learns_of_a_higher_member_runs_a_new_election() -> None:
     assert names(step) == ["election_started"] and step.events[0].extra["reason"] == "higher_member"
     assert [to for to, _ in sent(step, "elect")] == ["8"]
     assert e.phase is Phase.ELECTING
+
+
+def test_relayed_leader_that_my_detector_gave_up_on_is_followed_once_it_answers_a_probe() -> None:
+    e = make("5", ["1", "7", "9"])
+    e.receive("9", env("9", i_am_leader=pb.IAmLeader(leader=ident("9"), term=3)), 0.0)
+    failed = MembershipEvent(EventName.MEMBER_FAILED, "9", 0, 1.0, Source.LOCAL, detector="swim")
+    e.on_members([member("1"), member("7")], [failed], 1.0)  # my detector says "9" is dead (wrongly)
+    e.receive("7", env("7", got_it=pb.GotIt(responder=ident("7"))), 1.1)
+    assert e.phase is Phase.WAITING
+    # "7" still follows "9" and says so; a relay alone does not bring "9" back, a probe of "9" does.
+    step = e.receive("7", env("7", i_am_leader=pb.IAmLeader(leader=ident("9"), term=3)), 1.2)
+    assert sent(step, "leader_probe") == [("9", pb.LeaderProbe(term=3))]
+    assert e.phase is Phase.WAITING
+    e.receive("9", env("9", got_it=pb.GotIt(responder=ident("9"))), 1.3)
+    info = e.leader()
+    assert e.phase is Phase.FOLLOWER and info is not None and (info.leader.id, info.term) == ("9", 3)
+    # Absence from the view alone does not restart the election; another failure report of "9" would.
+    assert e.on_members([member("1"), member("7")], [], 2.0).events == []
+
+
+def test_learned_members_carry_existence_not_the_senders_suspicions() -> None:
+    e = make("5", ["1"])
+    suspect = pb.Member(id="8", addr="10.0.0.8:1", incarnation=2, state=pb.SUSPECT)
+    step = e.receive("1", env("1", elect=pb.Elect(candidate=ident("1"), members=[suspect])), 0.0)
+    [learned] = step.learned
+    assert (learned.id, learned.incarnation, learned.state, learned.addr) == ("8", 2, pb.ALIVE, "10.0.0.8:1")
+
+
+def test_a_members_own_priority_beats_a_stale_membership_record() -> None:
+    e = make("5", ["1", "3"])  # the records say priority 0 for everyone
+    e.receive("3", env("3", got_it=pb.GotIt(responder=ident("3", priority=2))), 0.0)
+    e.on_members([member("1"), member("3")], [], 0.1)  # a stale record must not demote "3" again
+    step = e.start(0.2)
+    assert [to for to, _ in sent(step, "elect")] == ["3"]
