@@ -30,7 +30,7 @@ hybrid: the swim bound plus one vetoed round (hybrid rule (c)): a survivor that 
 increase after the suspicion began restarts its timer once; by then (or after ``stale_after``)
 the heartbeat is stale and corroborates, so the restarted timer is Min(n):
 
-    bound = swim_bound + stale_after(n) + Min(n)
+    bound = swim_bound + stale_after(n) + Min(n),  stale_after(n) = T_fail(n) / 2 by default
 
 ``dissemination_periods(config, n)``: the c*log(n) periods used by the spread test: an update is
 retransmitted retransmit_mult * ceil(log10(n + 1)) times and every member sends at least one
@@ -80,7 +80,7 @@ def heartbeat_bound(config: Config, n: int) -> float:
 
 def hybrid_bound(config: Config, n: int) -> float:
     lo, _ = suspicion_min_max(config, n)
-    return swim_bound(config, n) + stale_after(config, n) + lo
+    return swim_bound(config, n) + stale_after(config, heartbeat_t_fail(config, n)) + lo
 
 
 def detection_bound(config: Config, n: int) -> float:

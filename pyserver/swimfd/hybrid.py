@@ -18,9 +18,15 @@ In ``hybrid`` mode both detectors run on every member and combine as follows
 ``member_failed.detector`` is "hybrid" when the heartbeat was stale at the
 moment the SWIM suspicion was confirmed (both detectors agree), else "swim".
 
-``stale_after`` defaults to three times the number of gossip rounds push
-gossip needs to reach everyone: log_{M+1}(n) + ln(n) / M rounds for fanout M
-(Pittel 1987's log2 n + ln n for M = 1), times T_gossip.
+``stale_after`` defaults to T_fail / 2 (T_fail as the heartbeat detector derives it for the current
+group size): halfway to a heartbeat verdict is early enough to help, and far beyond the
+round or two by which a live member's counter normally moves. An early probe costs one ping,
+so a stale reading that turns out wrong is cheap.
+
+Refinement of (d): when this node has had an ack from the member since its counter last
+moved, the expiry raises no suspicion (SWIM has fresher evidence than the heartbeat; only the
+gossip path is broken) and the member is probed again instead. Without that, one node whose
+gossip links fail would suspect everybody every T_fail.
 """
 
 from __future__ import annotations
@@ -38,14 +44,18 @@ def gossip_rounds_to_all(n: int, fanout: int) -> int:
     return max(1, math.ceil(math.log(n) / math.log(fanout + 1) + math.log(n) / fanout))
 
 
-def stale_after(config: Config, n: int) -> float:
+def stale_after(config: Config, t_fail: float) -> float:
+    """Heartbeat silence that makes a member *stale*: ``hybrid_stale_after``, or half of T_fail."""
     if config.hybrid_stale_after is not None:
         return config.hybrid_stale_after
-    return 3 * gossip_rounds_to_all(n, config.gossip_fanout) * config.gossip_interval
+    return t_fail / 2
 
 
 class HeartbeatView(Protocol):
     """What the rule reads from swimfd.heartbeat.HeartbeatGossiper."""
+
+    @property
+    def t_fail(self) -> float: ...
 
     def staleness(self, member_id: str, now: float) -> float | None: ...
 
@@ -62,16 +72,12 @@ class HybridRule:
     def __init__(self, config: Config, heartbeat: HeartbeatView) -> None:
         self._cfg = config
         self._hb = heartbeat
-        self._n = 1
         self._stale: set[str] = set()  # members already reported stale in their current stale spell
         self._next_scan = -math.inf
 
-    def set_size(self, n: int) -> None:
-        self._n = max(1, n)
-
     @property
     def stale_after(self) -> float:
-        return stale_after(self._cfg, self._n)
+        return stale_after(self._cfg, self._hb.t_fail)
 
     def newly_stale(self, now: float) -> list[str]:
         """Rule (a): members that became stale since the last scan, each once per stale spell."""

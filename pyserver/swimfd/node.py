@@ -102,6 +102,7 @@ class Node:
                 raise ConfigError(f"mode {config.mode!r} needs swimfd.heartbeat, which is not installed")
             self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
         self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
+        self._last_ack: dict[str, float] = {}  # hybrid: when each member last answered a probe of ours
 
         self._election: Any | None = None
         if config.election:
@@ -232,6 +233,8 @@ class Node:
                 self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out)
         elif body == "ack":
             self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
+            if self._hybrid is not None:
+                self._prober_step(self._prober.tick(now), now, out)  # the next queued early probe may start
         elif body == "nack":
             self._prober.on_nack(envelope.nack.seq)
         elif body == "ping_req":
@@ -469,6 +472,9 @@ class Node:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
         for mid in step.failed:
             self._suspect(mid, now, out)
+        if self._hybrid is not None:
+            for mid in step.acked:
+                self._last_ack[mid] = now
 
     def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
         for target, msg in step.gossip:
@@ -478,7 +484,13 @@ class Node:
             if rec is None or rec.state not in LIVE_STATES:
                 continue
             if self._hybrid is not None:
-                self._suspect(mid, now, out)  # rule (d): T_fail alone only raises a SWIM suspicion
+                # Rule (d): T_fail alone only raises a SWIM suspicion, and not even that when an ack
+                # from the member is newer than its last heartbeat increase (its gossip path is broken).
+                silent = self._hb.staleness(mid, now)
+                if silent is not None and self._last_ack.get(mid, -math.inf) > now - silent:
+                    self._prober.request_probe(mid)
+                else:
+                    self._suspect(mid, now, out)
             else:
                 dead = pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation)
                 self._apply(dead, DEAD, self._id, "heartbeat", now, Source.LOCAL, out)
@@ -505,8 +517,6 @@ class Node:
 
     def _after(self, now: float, out: Output) -> None:
         """Keep size-dependent parameters current and tell the election about membership events."""
-        if self._hybrid is not None:
-            self._hybrid.set_size(self._members.live_count)
         if self._election is not None and any(
             e.name not in (EventName.ELECTION_STARTED, EventName.LEADER_ELECTED) for e in out.events
         ):

@@ -279,6 +279,8 @@ class Prober:
                 probe.acked = True
                 self._health.apply(-1)
                 step.acked.append(probe.target)
+                if probe.urgent:  # an out-of-turn probe has no period to fill: free the slot for the next
+                    self._finish_probe(probe, now, step)
             return step
         px = self._proxies.pop(seq, None)
         if px is not None:

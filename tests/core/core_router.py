@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from swimfd.config import Config
@@ -31,6 +32,7 @@ class Router:
     crashed: set[str] = field(default_factory=set)
     events: list[tuple[str, MembershipEvent]] = field(default_factory=list)
     drop: set[tuple[str, str]] = field(default_factory=set)  # (from, to) links that lose everything
+    block: Callable[[str, str, pb.Envelope], bool] | None = None  # (from, to, envelope) -> lose it?
     messages: int = 0
     _queue: list[tuple[float, int, str, pb.Envelope]] = field(default_factory=list)
     _seq: itertools.count = field(default_factory=itertools.count)
@@ -53,7 +55,7 @@ class Router:
             self.events.append((sender, ev))
         for msg in out.messages:
             self.messages += 1
-            if (sender, msg.to) in self.drop:
+            if (sender, msg.to) in self.drop or (self.block is not None and self.block(sender, msg.to, msg.envelope)):
                 continue
             heapq.heappush(self._queue, (self.now + self.delay, next(self._seq), msg.to, msg.envelope))
 
