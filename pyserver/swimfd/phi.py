@@ -80,7 +80,7 @@ class PhiWindows:
         self._sum = np.concatenate([self._sum, np.zeros(extra)])
         self._sumsq = np.concatenate([self._sumsq, np.zeros(extra)])
 
-    def reset(self, slots: np.ndarray | int) -> None:
+    def reset(self, slots: np.ndarray | slice | int) -> None:
         self._buf[slots] = 0.0
         self._count[slots] = 0
         self._pos[slots] = 0

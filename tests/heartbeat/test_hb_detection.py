@@ -255,3 +255,26 @@ def test_hybrid_expiry_is_evidence_member_stays_tracked_and_can_expire_again():
     g.mark_dead("b", 0, 13.0)  # SWIM confirmed it
     assert g.is_tombstone("b")
     assert g.on_gossip("c", gossip([("b", 0, 2)]), 14.0).progressed == []
+
+
+def test_batched_tracking_keeps_the_highest_incarnation_and_honours_forget():
+    g = gossiper("a", [])
+    g.track("c", 1, 0.0)
+    g.track("b", 0, 0.0)
+    g.track("c", 3, 0.5)
+    g.track("c", 2, 0.7)
+    g.track("d", 0, 0.0)
+    g.forget("d")
+    assert g.tracked() == ["a", "b", "c"]
+    assert (g.incarnation("c"), g.staleness("c", 1.0)) == (3, 0.5)
+    g.track("e", 0, 1.0)
+    g.mark_dead("e", 0, 1.0)
+    assert g.is_tombstone("e")
+
+
+def test_stale_members_lists_alive_members_without_progress():
+    g = gossiper("a", ["b", "c", "d"], config(mode="hybrid"))
+    g.on_gossip("b", gossip([("b", 0, 1)]), 2.0)
+    g.mark_dead("d", 0, 2.0)
+    assert g.stale_members(1.5, 3.0) == ["c"]
+    assert sorted(g.stale_members(1.0, 3.0)) == ["b", "c"]
