@@ -291,7 +291,8 @@ class HeartbeatGossiper:
             self._flush()
         step = HeartbeatStep()
         if now >= self._next_gossip:
-            self._round = self._round_of(now)
+            # now >= (round + 1) * interval, but floor(now / interval) can round down by one ulp.
+            self._round = max(self._round + 1, self._round_of(now))
             self._next_gossip = (self._round + 1) * self._interval
             self._hb[0] += np.uint64(1)
             self._last[0] = now

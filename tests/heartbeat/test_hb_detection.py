@@ -278,3 +278,13 @@ def test_stale_members_lists_alive_members_without_progress():
     g.mark_dead("d", 0, 2.0)
     assert g.stale_members(1.5, 3.0) == ["c"]
     assert sorted(g.stale_members(1.0, 3.0)) == ["b", "c"]
+
+
+def test_driving_by_next_deadline_gossips_once_per_round_despite_float_rounding():
+    g = gossiper("a", ["b"], config(gossip_interval=0.1, t_fail=1000.0))
+    rounds = []
+    for _ in range(500):
+        step = g.tick(g.next_deadline())
+        rounds.extend(msg.round for _, msg in step.gossip)
+    assert rounds == list(range(1, 501))
+    assert g.counter("a") == 500
