@@ -15,7 +15,7 @@ Pure functions over plain data, so they can be checked on hand-built logs:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from swimfd.events import EventName, MembershipEvent
@@ -133,14 +133,15 @@ class Convergence:
     matches_truth: bool  # the most common view lists exactly the live members
 
 
-def convergence(views: Iterable[tuple[str, Mapping[str, int]]], live: Collection[str]) -> Convergence:
-    """views: (observer, {member id: state}) for every live observer, listing
-    the members it considers in the group (ALIVE or SUSPECT); tombstones are
-    left out by the caller. Converged means every live observer has the same
-    map and its keys are exactly the live members.
+def convergence(views: Iterable[tuple[str, Collection[str]]], live: Collection[str]) -> Convergence:
+    """views: (observer, view) for every live observer; a view is a set of
+    member ids (or a {member id: state} map, to compare states too) of the
+    members the observer considers in the group, tombstones left out by the
+    caller. Converged means every live observer has an equal view and it names
+    exactly the live members.
 
-    Views are compared with dict equality against a few representatives, so
-    10,000 views of 10,000 members need no sorting or hashing of whole views.
+    Views are compared by equality against a few representatives, so 10,000
+    views of 10,000 members need no sorting.
     """
     reps: list[list] = []  # [view, count]; at most _MAX_DISTINCT_VIEWS kept
     total = 0
@@ -152,7 +153,7 @@ def convergence(views: Iterable[tuple[str, Mapping[str, int]]], live: Collection
                 break
         else:
             if len(reps) < _MAX_DISTINCT_VIEWS:
-                reps.append([dict(view), 1])
+                reps.append([view, 1])
     if total == 0:
         return Convergence(True, 0, 0, True)
     best, agreeing = max(reps, key=lambda r: r[1])

@@ -299,7 +299,7 @@ class Simulator:
         return ("not_started", "running", "paused", "crashed", "stopped")[self._status[member_id]]
 
     def view_of(self, member_id: str) -> dict[str, int]:
-        """{member id: state} of the members this node counts as in the group."""
+        """{member id: state} of the members this node counts as in the group (ALIVE or SUSPECT)."""
         in_group = (pb.ALIVE, pb.SUSPECT)
         return {v.member.id: v.member.state for v in self.nodes[member_id].view() if v.member.state in in_group}
 
@@ -314,7 +314,18 @@ class Simulator:
         observers = live
         if convergence_sample is not None and len(live) > convergence_sample:
             observers = sorted(random.Random(self.seed).sample(live, convergence_sample), key=self.ids.index)
-        conv = sim_metrics.convergence(((m, self.view_of(m)) for m in observers), live)
+        # Views are compared on membership (who is in the group), not on transient suspicions: under message
+        # loss some member is always briefly suspected somewhere. Suspicions held at the end are counted apart.
+        suspects = 0
+
+        def views() -> Iterable[tuple[str, frozenset[str]]]:
+            nonlocal suspects
+            for m in observers:
+                v = self.view_of(m)
+                suspects += sum(1 for state in v.values() if state == pb.SUSPECT)
+                yield m, frozenset(v)
+
+        conv = sim_metrics.convergence(views(), live)
         start = min(self.warmup, self.now) if self.now > self.warmup else 0.0
         msgs, nbytes = self.sent_messages, self.sent_bytes
         if start > 0:
@@ -343,6 +354,7 @@ class Simulator:
                 "checked": conv.total,
                 "live": len(live),
                 "matches_truth": conv.matches_truth,
+                "suspicions_held": suspects,
             },
             "messages": {
                 "sent": self.sent_messages,
