@@ -16,6 +16,22 @@ CFG = Config()  # memberlist LAN profile; election_timeout 1 s, leader_wait_time
 MAX_DELAY = 0.010  # Network's default one-way delay is U(1 ms, 10 ms)
 
 
+def takeover_bound(cfg: Config, n: int) -> float:
+    """Seconds after the leader crashes by which every survivor believes in its successor (docs/election.md).
+
+    The successor S (highest survivor) starts its election by whichever comes first:
+    * its detector: every survivor reports member_failed within detection_bound; with nobody above it left
+      in its view, S claims at once;
+    * its own leader probe: sent within leader_probe_max, unanswered after election_timeout; S then waits
+      one election_timeout of silence from the crashed leader, still in its view, and claims.
+    Followers accept the claim on arrival; S believes it after one objection-free election_timeout.
+    Each step adds at most a one-way delay or a reply round trip.
+    """
+    via_detector = detection_bound(cfg, n)
+    via_probe = cfg.leader_probe_max + 2 * cfg.election_timeout
+    return min(via_detector, via_probe) + cfg.election_timeout + 4 * MAX_DELAY
+
+
 def beliefs(sim: Simulator, members: Sequence[str]) -> dict[str, tuple[str, int] | None]:
     out: dict[str, tuple[str, int] | None] = {}
     for m in members:
@@ -89,10 +105,7 @@ def test_killed_leader_is_replaced_by_the_next_highest_within_the_bound(seed: in
     sim.run(10.0)
     [(_, term)] = set(beliefs(sim, sim.ids).values())
     sim.crash("20", 10.0)
-    # Every survivor reports member_failed within detection_bound; "19" then has nobody above it and claims at
-    # once (earlier, if its own leader probe failed first); followers accept its claim on arrival and "19"
-    # believes it one election_timeout later.
-    bound = 10.0 + detection_bound(CFG, N) + CFG.election_timeout + MAX_DELAY
+    bound = 10.0 + takeover_bound(CFG, N)
     sim.run(bound)
     survivors = [m for m in sim.ids if m != "20"]
     assert set(beliefs(sim, survivors).values()) == {("19", term + 1)}
@@ -109,7 +122,7 @@ def test_concurrent_elections_after_losing_the_top_two_end_with_one_leader_and_o
     sim.run(10.0)
     sim.crash("20", 10.0)
     sim.crash("19", 10.0)
-    bound = 10.0 + detection_bound(CFG, N) + CFG.election_timeout + MAX_DELAY
+    bound = 10.0 + takeover_bound(CFG, N)
     sim.run(bound)
     survivors = [m for m in sim.ids if m not in ("19", "20")]
     starters = {o for o, e in sim.events if e.name is EventName.ELECTION_STARTED and e.at > 10.0}
