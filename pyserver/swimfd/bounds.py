@@ -6,7 +6,7 @@ surviving member has reported ``member_failed`` for it, in a healthy group
 
 swim (SWIM, DSN 2002 + Lifeguard, arXiv 1707.00788), with P = probe_interval:
 
-    bound = (F + 1) * P + Max(n) + D(n) * P + P
+    bound = (F + 1) * P + Max(n) + D(n) * P + 2 * P
 
 * F = min(2n - 1, ceil(ln(1 / 1e-6))) = min(2n - 1, 14) periods until some survivor probes the
   crashed member: round-robin bounds one prober's gap by 2n - 1 periods, and with n - 1
@@ -17,6 +17,8 @@ swim (SWIM, DSN 2002 + Lifeguard, arXiv 1707.00788), with P = probe_interval:
   confirmation; confirmations only shorten it (Lifeguard). Every survivor that heard the
   suspicion runs its own timer, so the slowest confirmation is by Max after the suspicion.
 * D(n) = dissemination_periods(n) periods for the Dead update to reach everyone.
+* + P: a survivor that only heard the suspicion (no first-hand evidence) probes the member once
+  more before confirming, which guards against a refutation it missed (swimfd.node).
 * + P of slack for driver granularity and message delay.
 
 heartbeat (van Renesse, Minsky, Hayden, Middleware 1998):
@@ -62,7 +64,7 @@ def first_probe_periods(n: int) -> int:
 def swim_bound(config: Config, n: int) -> float:
     p = config.probe_interval
     _, hi = suspicion_min_max(config, n)
-    return (first_probe_periods(n) + 1) * p + hi + dissemination_periods(config, n) * p + p
+    return (first_probe_periods(n) + 1) * p + hi + dissemination_periods(config, n) * p + 2 * p
 
 
 def heartbeat_t_fail(config: Config, n: int) -> float:

@@ -17,6 +17,7 @@ them; only the heartbeat detector's T_cleanup removes them (van Renesse 1998).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class Record:
     labels: Mapping[str, str] = field(default_factory=lambda: NO_LABELS)  # replaced, never mutated
     heartbeat: int = 0
     detector: str = ""  # for DEAD: which detector decided
+    last_ack: float = -math.inf  # when this member last answered one of our probes (first-hand evidence)
 
     def to_member(self) -> pb.Member:
         m = pb.Member(

@@ -93,6 +93,7 @@ class Node:
         self._susp_heap: list[tuple[float, int, str, int]] = []
         self._counter = itertools.count()
         self._left = False
+        self._self_update_queued_for = -math.inf
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
 
         self._hb: Any | None = None
@@ -102,7 +103,6 @@ class Node:
                 raise ConfigError(f"mode {config.mode!r} needs swimfd.heartbeat, which is not installed")
             self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
         self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
-        self._last_ack: dict[str, float] = {}  # hybrid: when each member last answered a probe of ours
 
         self._election: Any | None = None
         if config.election:
@@ -369,6 +369,11 @@ class Node:
             self._queue.push(self._self_update())
             if self._hb is not None:
                 self._hb.track(self._id, me.incarnation, now)
+        elif state != ALIVE and self._self_update_queued_for < now:
+            # A stale accusation: its sender missed our refutation. Send our current Alive again
+            # (same incarnation, so no new suspicion cycle); at most once per instant.
+            self._self_update_queued_for = now
+            self._queue.push(self._self_update())
 
     def _on_change(
         self, rec: Record, change: Change, from_id: str, detector: str, now: float, source: Source, out: Output
@@ -453,6 +458,24 @@ class Node:
             if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
                 self._suspicions.pop(mid, None)
                 continue
+            if self._id != s.origin and self._id not in s.confirmers:
+                # No first-hand evidence: we only heard the suspicion. We may have missed the refutation
+                # (lossy gossip), so look for ourselves before confirming: one probe, carrying the
+                # suspicion (buddy system); the subject re-asserts its newer Alive in the ack.
+                if rec.last_ack > s.start:  # it answered us during the suspicion: start over
+                    s.start = now
+                    s.confirmers.clear()
+                    s.final_check = False
+                    self._schedule(s)
+                    continue
+                if not s.final_check:
+                    s.final_check = True
+                    self._prober.request_probe(mid)
+                    heapq.heappush(
+                        self._susp_heap,
+                        (now + self._health.scale(self._cfg.probe_interval), next(self._counter), mid, inc),
+                    )
+                    continue
             detector = hy.detector(mid, now) if hy is not None else "swim"
             dead = pb.Member(id=mid, addr=rec.addr, incarnation=inc)
             self._apply(dead, DEAD, self._id, detector, now, Source.LOCAL, out)
@@ -472,9 +495,10 @@ class Node:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
         for mid in step.failed:
             self._suspect(mid, now, out)
-        if self._hybrid is not None:
-            for mid in step.acked:
-                self._last_ack[mid] = now
+        for mid in step.acked:
+            rec = self._members.get(mid)
+            if rec is not None:
+                rec.last_ack = now
 
     def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
         for target, msg in step.gossip:
@@ -487,7 +511,7 @@ class Node:
                 # Rule (d): T_fail alone only raises a SWIM suspicion, and not even that when an ack
                 # from the member is newer than its last heartbeat increase (its gossip path is broken).
                 silent = self._hb.staleness(mid, now)
-                if silent is not None and self._last_ack.get(mid, -math.inf) > now - silent:
+                if silent is not None and rec.last_ack > now - silent:
                     self._prober.request_probe(mid)
                 else:
                     self._suspect(mid, now, out)

@@ -51,6 +51,7 @@ class Suspicion:
     origin: str  # who raised it; never counted as a confirmer
     confirmers: set[str] = field(default_factory=set)
     corroborated: bool = False  # hybrid rule (b): the heartbeat detector counts as K confirmations
+    final_check: bool = False  # a node without first-hand evidence probed the subject before confirming
 
     def confirm(self, from_id: str) -> bool:
         """Record a confirmation; True when it came from a new, distinct member."""

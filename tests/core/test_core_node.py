@@ -245,3 +245,46 @@ def test_node_is_pure_same_seed_same_messages() -> None:
         return msgs
 
     assert trace() == trace()
+
+
+def test_stale_accusation_makes_the_subject_reassert_without_a_new_incarnation() -> None:
+    node = _node()
+    node.receive(_env(_upd("a", pb.SUSPECT, 0, "b")), now=1.0)  # refute: incarnation 1
+    node.tick(2.0)
+    out = node.receive(_env(_upd("a", pb.SUSPECT, 0, "c"), sender="c"), now=3.0)  # c missed it
+    assert node.me.incarnation == 1
+    [ack] = out.messages
+    assert any(u.member.id == "a" and u.member.incarnation == 1 for u in ack.envelope.updates)
+
+
+def _drive_until(node: Node, until: float, answer: bool) -> tuple[list, list[str]]:
+    """Tick a node, acking its pings from member b when ``answer``; return events and ping targets."""
+    events, pinged = [], []
+    while (t := node.next_deadline()) <= until:
+        out = node.tick(t)
+        events += out.events
+        for m in out.messages:
+            if m.envelope.WhichOneof("body") == "ping" and m.to == "b":
+                pinged.append(t)
+                if answer:
+                    ack = _env(sender="b", body="ack")
+                    ack.ack.seq = m.envelope.ping.seq
+                    events += node.receive(ack, t + 0.01).events
+    return events, pinged
+
+
+@pytest.mark.parametrize("answer", [False, True])
+def test_second_hand_suspicion_is_confirmed_only_with_first_hand_evidence(answer: bool) -> None:
+    node = _node(peers=("b", "c", "d"))
+    node.receive(_env(_upd("b", pb.SUSPECT, 0, "c"), sender="c"), now=0.0)  # heard, not seen
+    events, pinged = _drive_until(node, 30.0, answer)
+    failed = [e for e in events if e.name == EventName.MEMBER_FAILED and e.member == "b"]  # c, d are silent too
+    if answer:
+        # b answers our probes, so we never confirm what we only heard; the suspicion starts over
+        assert failed == []
+        assert node.member("b").state == pb.SUSPECT
+    else:
+        [ev] = failed
+        assert ev.source == Source.LOCAL
+        assert any(t < ev.at for t in pinged)  # we looked ourselves before confirming
+        assert ev.at <= 24.0 + 1.0  # within Max (n = 4: 6 * 4 s) plus one check period
