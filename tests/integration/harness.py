@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from swimfd.auth import Signer
 from swimfd.config import Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
@@ -120,6 +121,7 @@ class LocalCluster:
     base: int = field(default_factory=pick_base)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
     extra_pids: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    key: bytes | None = None  # cluster key, when the test runs a keyed cluster
 
     def __post_init__(self) -> None:
         self.config_file = self.workdir / "config.json"
@@ -164,7 +166,11 @@ class LocalCluster:
         """id -> state in node k's view, or None when it does not answer."""
         try:
             with grpc.insecure_channel(self.nodes[str(k)].addr) as ch:
-                reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=timeout)
+                req = pb.MembersRequest()
+                if self.key is not None:
+                    req.header.CopyFrom(pb.Header(version=1, cluster=self.config["cluster"], sender="test"))
+                    Signer(self.key).sign(req)
+                reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(req, timeout=timeout)
         except grpc.RpcError:
             return None
         return {mv.member.id: mv.member.state for mv in reply.members}

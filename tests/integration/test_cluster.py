@@ -19,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
+from swimfd.auth import Signer
 from swimfd.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
@@ -223,6 +224,29 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
     time.sleep(3 * fast_config().probe_interval)
     assert cluster.all_see(ids(1, 2, 3), pb.ALIVE)
     assert cluster.events("member_failed") == []
+
+
+def test_keyed_cluster_refuses_wrong_keys_and_interoperates_with_go_diss(cluster: LocalCluster) -> None:
+    key_file = cluster.workdir / "cluster.key"
+    key_file.write_text("correct horse\n")
+    cluster.key = b"correct horse"
+    members = cluster.members_list((1, 2, 3))
+    for k in (1, 2, 3):
+        cluster.start(k, "--members", members, "--cluster-key-file", str(key_file))
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members", state=cluster.views)
+    env = pb.Envelope(header=pb.Header(version=1, cluster="itest", sender="9"), ping=pb.Ping(seq=1, target="1"))
+    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
+    Signer(b"wrong key").sign(env)
+    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
+
+    cluster.nodes["3"].signal(signal.SIGKILL)
+    bound = detection_bound(fast_config(), 3)
+    wait_for(lambda: cluster.all_see(["3"], pb.DEAD, ids(1, 2)), bound + 5.0, "both survivors to list node 3 DEAD")
+    # go-diss verified our signed Report and Members reply, and its notices passed our MAC check.
+    diss_logs = [(cluster.workdir / f"node{k}.diss.log").read_text() for k in (1, 2)]
+    assert any('"event":"notice_broadcast"' in text and '"member":"3"' in text for text in diss_logs)
+    assert any('"event":"notice_received"' in text and '"member":"3"' in text for text in diss_logs)
+    assert all("refused" not in text for text in diss_logs)
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
