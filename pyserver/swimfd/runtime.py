@@ -224,6 +224,10 @@ class Runtime:
     def send(self, ob: Outbound) -> None:
         if self.silenced() or ob.to == self.settings.node_id:
             return
+        if not ob.addr:
+            # The core knows no address for this member yet; nothing to dial.
+            self.transport.stats.send_failures += 1
+            return
         if self._pending >= MAX_PENDING:
             self.send_dropped += 1
             if self._warn_queue.allow():

@@ -332,6 +332,8 @@ def test_oversize_and_self_addressed_messages_are_not_sent() -> None:
         assert rt.transport.stats.oversize_out == 1
         rt.send(Outbound("1", "127.0.0.1:1", pb.Envelope(header=_header(), ping=pb.Ping(seq=1))))
         assert rt._pending == 0
+        rt.send(Outbound("2", "", pb.Envelope(header=_header(), ping=pb.Ping(seq=1))))
+        assert rt._pending == 0 and rt.transport.stats.send_failures == 1
         await rt.diss.close()
 
     run(main())
