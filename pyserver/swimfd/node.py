@@ -522,6 +522,8 @@ class Node:
             rec = self._members.get(mid)
             if rec is None or rec.state in LIVE_STATES:
                 continue
+            if self._prober.enabled:
+                continue  # hybrid: keep the SWIM tombstone, so dead-probing can re-merge a healed partition
             self._members.remove(mid)
             self._prober.remove_dead(mid)
             self._queue.drop(mid)
