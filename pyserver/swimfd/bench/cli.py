@@ -16,6 +16,7 @@ import datetime as dt
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -162,6 +163,10 @@ class Bar:
         self.bar.close()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
     args.argv = getattr(args, "argv", None) or sys.argv[2:]
     if args.sizes is None:
@@ -193,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
 
     rows: list[dict] = []
     bar = Bar(runs, enabled=not args.no_progress)
+    # Members run in their own sessions; turn SIGTERM/SIGHUP into the Ctrl-C path so they are always killed.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    interrupted = False
     try:
         for i, spec in enumerate(runs, 1):
             bar.begin(i, len(runs), spec)
@@ -201,10 +210,11 @@ def run(args: argparse.Namespace) -> int:
             bar.end()
             report.write_csv(rows, out_dir / "results.csv")  # keep partial results if interrupted
     except KeyboardInterrupt:
+        interrupted = True
         print("\nbench: interrupted; writing what ran so far", file=sys.stderr)
     finally:
         bar.close()
-    if args.simulate:
+    if args.simulate and not interrupted:
         modes = [s for s in args.systems if s != "memberlist"]
         for n in args.sim_sizes:
             for mode in modes:
@@ -220,4 +230,6 @@ def run(args: argparse.Namespace) -> int:
     (out_dir / "report.md").write_text(report.markdown(rows, header, parameters(args, runs, swimfd_config)))
     failed = sum(1 for r in rows if r.get("error"))
     print(f"bench: {len(rows)} runs ({failed} failed); results in {out_dir}")
+    if interrupted:
+        return 130
     return 1 if failed == len(rows) else 0
