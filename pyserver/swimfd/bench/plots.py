@@ -29,12 +29,21 @@ def _series(rows: Sequence[dict], system: str, source: str, scenario: str, field
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def _size_ticks(ax, rows: Sequence[dict]) -> None:
+    """Label the log x axis with the sizes actually run, not just powers of ten."""
+    sizes = sorted({r["n"] for r in rows if isinstance(r.get("n"), int)})
+    if sizes:
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
+
+
 def _lines(ax, rows: Sequence[dict], scenario: str, field: str, sim: bool) -> bool:
+    _size_ticks(ax, [r for r in rows if r["scenario"] == scenario])
     drew = False
     for system in (*MODES, MEMBERLIST):
         xs, ys = _series(rows, system, "real", scenario, field)
         if xs:
-            style = {"lw": 2.5, "ls": "-"} if system == MEMBERLIST else {"marker": "o"}
+            style = {"lw": 2.5, "ls": "-", "marker": "D"} if system == MEMBERLIST else {"marker": "o"}
             ax.plot(xs, ys, color=COLORS[system], label=f"{system} (real)", **style)
             drew = True
         if sim and system in MODES:
@@ -52,8 +61,8 @@ def detection_vs_n(rows: Sequence[dict], path: Path) -> bool:
         (axes[0], "detect_first_p50_s", "until the first member reports it (p50)"),
         (axes[1], "detect_all_p50_s", "until every live member reports it (p50)"),
     ):
-        drew |= _lines(ax, rows, "crash", field, sim=True)
         ax.set_xscale("log")
+        drew |= _lines(ax, rows, "crash", field, sim=True)
         ax.set_xlabel("members N")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
@@ -66,9 +75,9 @@ def detection_vs_n(rows: Sequence[dict], path: Path) -> bool:
 
 def bytes_vs_n(rows: Sequence[dict], path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    drew = _lines(ax, rows, "crash", "bytes_per_member_s", sim=True)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    drew = _lines(ax, rows, "crash", "bytes_per_member_s", sim=True)
     ax.set_xlabel("members N")
     ax.set_ylabel("bytes sent per member per second")
     ax.set_title("Network load vs N (crash scenario, whole run)")
@@ -92,7 +101,8 @@ def false_positives_under_loss(rows: Sequence[dict], path: Path) -> bool:
             xs, ys = _series(rows, system, "real", scenario, "fp_per_member_hour")
             pos = [sizes.index(n) + (i - (len(systems) - 1) / 2) * width for n in xs]
             if xs:
-                ax.bar(pos, ys, width=width, color=COLORS[system], label=system)
+                bars = ax.bar(pos, ys, width=width, color=COLORS[system], label=system)
+                ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a zero bar is invisible without its label
                 drew = True
         ax.set_xticks(range(len(sizes)), [str(n) for n in sizes])
         ax.set_xlabel("members N")
