@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import shlex
@@ -30,6 +31,7 @@ from swimfd.config import Config, ConfigError, load
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_SIM_SIZES = (100, 1000, 10000)
+NO_ELECTION = {"election": False}
 
 
 def _csv(kind: type, what: str):
@@ -58,7 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--recover-timeout", type=float, default=60.0, help="pause: wait this long for the comeback (60)")
     p.add_argument("--seed", type=int, default=1, help="picks victims and loss streams (same for every system)")
-    p.add_argument("--config", type=Path, default=None, help="swimfd JSON config for the nodes (default: defaults)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="swimfd JSON config for the nodes (default: swimfd's defaults with the election off, like memberlist)",
+    )
     p.add_argument(
         "--memberlist-stream-loss",
         action="store_true",
@@ -108,14 +115,14 @@ def parameters(args: argparse.Namespace, runs: list[RunSpec], swimfd_config: Con
         "- CPU share: (utime+stime)/wall of the member's process tree after warm-up, mean over members; "
         "peak RSS: sum of VmHWM over the tree, mean over members",
         "- percentiles: nearest rank over the faults of one run (crash: 1 + 30% of N samples)",
-        f"- swimfd config: `{dataclasses.asdict(swimfd_config)}`",
+        f"- swimfd config (`--config {args.config}`): `{dataclasses.asdict(swimfd_config)}`",
         "- memberlist: DefaultLANConfig (ProbeInterval 1 s, ProbeTimeout 500 ms, IndirectChecks 3, SuspicionMult 4, "
         "SuspicionMaxTimeoutMult 6, GossipNodes 3 every 200 ms, PushPullInterval 30 s), hashicorp/memberlist v0.7.0",
     ]
     if args.simulate:
         lines.append(
             f"- simulator: `python -m swimfd simulate --nodes N --mode M --kill 1 --fault-at {simjoin.FAULT_AT_S} "
-            f"--duration <10 + 2*Max + 20> --seed {args.seed} --json` at N = {args.sim_sizes}"
+            f"--duration <10 + 2*Max + 20> --seed {args.seed} --config {args.config} --json` at N = {args.sim_sizes}"
         )
     return lines
 
@@ -194,6 +201,11 @@ def run(args: argparse.Namespace) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = args.out / f"bench-{stamp}"
     out_dir.mkdir(parents=True, exist_ok=False)
+    if args.config is None:
+        # memberlist elects no leader; keep swimfd's election traffic out of a like-for-like comparison.
+        args.config = out_dir / "swimfd-config.json"
+        args.config.write_text(json.dumps(NO_ELECTION) + "\n")
+        swimfd_config = Config(**NO_ELECTION)
     from swimfd.bench.runner import run_one  # imports grpc-free modules only, but keep --help fast
 
     rows: list[dict] = []
@@ -219,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         for n in args.sim_sizes:
             for mode in modes:
                 print(f"simulator: {mode} N={n} ...", file=sys.stderr, flush=True)
-                rows.append(simjoin.run_sim(mode, n, args.seed, REPO, args.sim_timeout))
+                rows.append(simjoin.run_sim(mode, n, args.seed, REPO, args.sim_timeout, args.config))
     report.write_csv(rows, out_dir / "results.csv")
     pngs = plots.write_all(rows, out_dir)
     header = [

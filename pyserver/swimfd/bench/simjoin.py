@@ -22,11 +22,11 @@ def sim_duration(n: int) -> float:
     return FAULT_AT_S + 2 * suspicion_max_s(n) + 20
 
 
-def command(mode: str, n: int, seed: int, loss: float = 0.0) -> list[str]:
+def command(mode: str, n: int, seed: int, config: Path | None = None) -> list[str]:
     cmd = [sys.executable, "-m", "swimfd", "simulate", "--nodes", str(n), "--mode", mode, "--kill", "1"]
     cmd += ["--fault-at", str(FAULT_AT_S), "--duration", str(sim_duration(n)), "--seed", str(seed), "--json"]
-    if loss > 0:
-        cmd += ["--loss", repr(loss)]
+    if config is not None:
+        cmd += ["--config", str(config)]  # same protocol settings as the real nodes
     return cmd
 
 
@@ -54,21 +54,22 @@ def row_from_result(mode: str, n: int, result: dict, cmd: list[str], wall_s: flo
     return row
 
 
-def run_sim(mode: str, n: int, seed: int, repo: Path, timeout_s: float) -> dict:
-
-    cmd = command(mode, n, seed)
+def run_sim(mode: str, n: int, seed: int, repo: Path, timeout_s: float, config: Path | None = None) -> dict:
+    cmd = command(mode, n, seed, config)
     t0 = time.time()
     try:
         proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
         return _error(mode, n, f"simulator timed out after {timeout_s:.0f} s", cmd)
+    except OSError as e:
+        return _error(mode, n, f"cannot start the simulator: {e}", cmd)
     if proc.returncode != 0:
         return _error(mode, n, f"simulator exit {proc.returncode}: {proc.stderr.strip()[-300:]}", cmd)
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        return _error(mode, n, f"simulator printed no JSON: {proc.stdout[-200:]!r}", cmd)
-    return row_from_result(mode, n, result, cmd, time.time() - t0)
+        return row_from_result(mode, n, result, cmd, time.time() - t0)
+    except (json.JSONDecodeError, IndexError, TypeError, ValueError, AttributeError):
+        return _error(mode, n, f"simulator printed no usable JSON: {proc.stdout[-200:]!r}", cmd)
 
 
 def _error(mode: str, n: int, msg: str, cmd: list[str]) -> dict:
