@@ -147,10 +147,10 @@ class LocalCluster:
         self.nodes[str(k)] = node
         return node
 
-    def start_static(self, n: int) -> None:
+    def start_static(self, n: int, *args: str) -> None:
         members = self.members_list(range(1, n + 1))
         for k in range(1, n + 1):
-            self.start(k, "--members", members)
+            self.start(k, "--members", members, *args)
         for k in range(1, n + 1):
             wait_for(lambda k=k: bool(self.nodes[str(k)].events("node_started")), 30, f"node {k} to start")
 

@@ -49,13 +49,22 @@ def suspicion_min(n: int) -> float:
     return cfg.suspicion_mult * max(1.0, math.log10(n)) * cfg.probe_interval
 
 
-def test_five_nodes_agree_and_a_crash_is_detected_by_every_survivor(cluster: LocalCluster) -> None:
-    cluster.start_static(5)
-    wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4, 5), pb.ALIVE), CONVERGE_S, "five alive members everywhere")
+@pytest.mark.parametrize("mode", ["swim", "heartbeat", "hybrid"])
+def test_five_nodes_agree_and_a_crash_is_detected_by_every_survivor(cluster: LocalCluster, mode: str) -> None:
+    cluster.start_static(5, "--mode", mode)
+    wait_for(
+        lambda: cluster.all_see(ids(1, 2, 3, 4, 5), pb.ALIVE),
+        CONVERGE_S,
+        "five alive members everywhere",
+        state=cluster.views,
+    )
+    # Let every detector see a few rounds of live traffic before the crash.
+    time.sleep(5 * fast_config().probe_interval)
+    assert cluster.events("member_failed") == []
 
     crashed_at = time.time()
     cluster.nodes["5"].signal(signal.SIGKILL)
-    bound = detection_bound(fast_config(), 5)
+    bound = detection_bound(fast_config().replace(mode=mode), 5)
     survivors = ids(1, 2, 3, 4)
     wait_for(
         lambda: all(any(e["member"] == "5" for e in cluster.nodes[k].events("member_failed")) for k in survivors),
