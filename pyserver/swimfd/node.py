@@ -102,6 +102,9 @@ class Node:
             if heartbeat is None:
                 raise ConfigError(f"mode {config.mode!r} needs swimfd.heartbeat, which is not installed")
             self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
+            # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
+            # update) ignore heartbeats gossiped under an older one.
+            self._hb.track(me.id, me.incarnation, now)
         self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
 
         self._election: Any | None = None
