@@ -55,6 +55,7 @@ _BODY_FIELD: dict[type, str] = {
 BODY_FIELDS: frozenset[str] = frozenset(_BODY_FIELD.values())
 
 _DIGITS = re.compile(r"(\d+)")
+MAX_TERM = 2**62  # far beyond any real count of elections, far below the uint64 limit
 
 
 class ElectionError(ValueError):
@@ -327,6 +328,7 @@ class Election:
             self._phase = Phase.WAITING
             self._deadline = now + self._config.leader_wait_timeout
         elif self._phase is Phase.FOLLOWER and self._leader is not None and sender == self._leader.leader.id:
+            self._pending.clear()  # candidates that asked meanwhile got my relay, and the leader is alive
             self._probe_deadline = math.inf
             self._schedule_probe(now)
 
@@ -539,11 +541,24 @@ def validate(sender: str, env: pb.Envelope) -> str:
         raise ElectionError("election message without a sender id")
     if kind == "elect":
         _check_identity(env.elect.candidate, sender, "elect.candidate")
+        if any(not m.id for m in env.elect.members):
+            raise ElectionError("elect.members: a member with an empty id")
     elif kind == "got_it":
         _check_identity(env.got_it.responder, sender, "got_it.responder")
-    elif kind == "i_am_leader" and not env.i_am_leader.leader.id:
-        raise ElectionError("i_am_leader.leader: empty id")
+    elif kind == "i_am_leader":
+        if not env.i_am_leader.leader.id:
+            raise ElectionError("i_am_leader.leader: empty id")
+        _check_term(env.i_am_leader.term, "i_am_leader.term")
+    elif kind == "leader_probe":
+        _check_term(env.leader_probe.term, "leader_probe.term")
     return kind
+
+
+def _check_term(term: int, what: str) -> None:
+    # Terms grow by one per election; one near the top of uint64 is garbage (or hostile) and would leave
+    # no room to claim above it, so it is refused rather than adopted.
+    if term > MAX_TERM:
+        raise ElectionError(f"{what}: {term} is beyond the largest acceptable term {MAX_TERM}")
 
 
 def _check_identity(identity: pb.ElectionIdentity, sender: str, what: str) -> None:

@@ -361,6 +361,9 @@ def test_stop_silences_the_member() -> None:
         ("2", {"i_am_leader": pb.IAmLeader(term=3)}, "empty id"),
         ("2", {"ping": pb.Ping(seq=1)}, "not an election message"),
         ("", {"leader_probe": pb.LeaderProbe(term=1)}, "without a sender"),
+        ("2", {"i_am_leader": pb.IAmLeader(leader=ident("2"), term=2**64 - 1)}, "largest acceptable term"),
+        ("2", {"leader_probe": pb.LeaderProbe(term=2**63)}, "largest acceptable term"),
+        ("2", {"elect": pb.Elect(candidate=ident("2"), members=[pb.Member(addr="x:1")])}, "empty id"),
     ],
 )
 def test_malformed_messages_are_refused_without_changing_state(sender: str, body: dict, match: str) -> None:
