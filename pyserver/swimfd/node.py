@@ -626,6 +626,9 @@ class Node:
                 self._election.validate(env.header.sender, env)
             except ValueError as e:
                 raise ProtocolError(str(e)) from e
+            if body == "elect":
+                for m in env.elect.members:  # merged like a join: same checks as gossiped members
+                    _check_member(m, "elect member")
         if body == "gossip":
             g = env.gossip
             if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
