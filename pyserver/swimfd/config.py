@@ -59,6 +59,7 @@ class Config:
     phi_threshold: float = 8.0
     phi_window: int = 32  # inter-arrival samples kept per member (Hayashibara SRDS 2004)
     phi_min_std: float = 0.1  # floor on the fitted standard deviation (seconds)
+    phi_acceptable_pause: float = 3.0  # added to the fitted mean, as Akka's acceptable-heartbeat-pause
 
     # --- bully election (Garcia-Molina 1982) ---
     election: bool = True  # run the bully election on top of membership
@@ -152,6 +153,10 @@ def validate(c: Config) -> None:
     )
     _require(0 < c.p_mistake < 1, f"p_mistake: must be in (0, 1), got {c.p_mistake!r}")
     _require(c.phi_threshold > 0, f"phi_threshold: must be positive, got {c.phi_threshold!r}")
+    _require(
+        isinstance(c.phi_acceptable_pause, int | float) and 0 <= c.phi_acceptable_pause < math.inf,
+        f"phi_acceptable_pause: must be a non-negative number of seconds, got {c.phi_acceptable_pause!r}",
+    )
     if c.hybrid_stale_after is not None:
         _require(
             isinstance(c.hybrid_stale_after, int | float)

@@ -152,7 +152,7 @@ class HeartbeatGossiper:
         self._phi: PhiWindows | None = None
         self._phi_z = 0.0
         if config.heartbeat_detector == "phi":
-            self._phi = PhiWindows(config.phi_window, config.phi_min_std, cap)
+            self._phi = PhiWindows(config.phi_window, config.phi_min_std, cap, config.phi_acceptable_pause)
             self._phi_z = threshold_z(config.phi_threshold)
         self._ring: list[str] = []  # sorted ids of alive members, self included
         self._ring_slots: np.ndarray | None = None  # slot of each ring entry (lazy)

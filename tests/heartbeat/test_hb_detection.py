@@ -288,3 +288,14 @@ def test_driving_by_next_deadline_gossips_once_per_round_despite_float_rounding(
         rounds.extend(msg.round for _, msg in step.gossip)
     assert rounds == list(range(1, 501))
     assert g.counter("a") == 500
+
+
+def test_duplicate_entries_in_one_message_never_move_a_counter_backwards():
+    g = gossiper("a", ["b"])
+    g.on_gossip("b", gossip([("b", 0, 3)]), 1.0)
+    g.on_gossip("c", gossip([("b", 0, 10), ("b", 0, 5)]), 2.0)
+    assert g.counter("b") in (5, 10)
+    before = g.counter("b")
+    g.on_gossip("c", gossip([("b", 0, 4), ("b", 0, 2)]), 3.0)
+    assert g.counter("b") == before
+    assert g.staleness("b", 3.0) == pytest.approx(1.0)
