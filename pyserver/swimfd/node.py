@@ -488,9 +488,14 @@ class Node:
         rec = self._members.get(mid)
         if rec is None or rec.state not in LIVE_STATES:
             return
+        was = rec.state
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
+        if was == ALIVE:
+            # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
+            # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
+            self._prober.request_probe(mid)
 
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
