@@ -98,6 +98,23 @@ def test_join_through_one_seed_while_another_is_down(cluster: LocalCluster) -> N
     assert cluster.events("member_failed") == []
 
 
+def test_a_crashed_member_restarted_under_the_same_id_is_accepted(cluster: LocalCluster) -> None:
+    cluster.start_static(3)
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members", state=cluster.views)
+    first_life = cluster.nodes["3"].events("node_started")[0]["incarnation"]
+    cluster.nodes["3"].signal(signal.SIGKILL)
+    bound = detection_bound(fast_config(), 3)
+    wait_for(lambda: cluster.all_see(["3"], pb.DEAD, ids(1, 2)), bound + 5.0, "node 3 DEAD", state=cluster.views)
+    cluster.nodes["3"].proc.wait(timeout=10)
+    time.sleep(1.0)  # the next life's incarnation (epoch seconds) is then surely higher
+    cluster.start(3, "--members", cluster.members_list((1, 2, 3)))
+    wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), bound + 10.0, "node 3 ALIVE again", state=cluster.views)
+    for k in ("1", "2"):
+        # CONTRACTS 2: a new life is reported as member_alive or member_joined, with its higher incarnation.
+        events = cluster.nodes[k].events("member_alive") + cluster.nodes[k].events("member_joined")
+        assert any(e["member"] == "3" and e["incarnation"] > first_life for e in events)
+
+
 def test_sigterm_leaves_gracefully(cluster: LocalCluster) -> None:
     cluster.start_static(4)
     wait_for(lambda: cluster.all_see(ids(1, 2, 3, 4), pb.ALIVE), CONVERGE_S, "four alive members")
