@@ -166,3 +166,18 @@ def test_members_feigning_failure_all_the_time_never_share_a_believed_term(seed:
     assert watch.term_went_down == []
     [(leader, _)] = set(beliefs(sim, sim.ids).values())
     assert leader == "20"
+
+
+@pytest.mark.parametrize("mode", ["heartbeat", "hybrid"])
+def test_takeover_bound_holds_in_the_other_detector_modes(mode: str) -> None:
+    cfg = Config(mode=mode)
+    sim = Simulator(N, cfg, seed=1)
+    sim.run(10.0)
+    [(leader, term)] = set(beliefs(sim, sim.ids).values())
+    assert leader == "20"
+    sim.crash("20", 10.0)
+    bound = 10.0 + takeover_bound(cfg, N)
+    sim.run(bound)
+    survivors = [m for m in sim.ids if m != "20"]
+    assert set(beliefs(sim, survivors).values()) == {("19", term + 1)}
+    assert settle_time(sim, survivors, after=10.0) <= bound
