@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="detector address host:port of the node to ask")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
-    parser.add_argument("--cluster", default="", help="cluster name to present (needed on keyed clusters)")
+    parser.add_argument(
+        "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
+    )
     parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
 
 

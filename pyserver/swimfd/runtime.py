@@ -355,7 +355,9 @@ class Runtime:
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
         # Observers (the members command) may leave the cluster name empty on a
         # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
-        if self.signer.key is not None or (req.HasField("header") and req.header.cluster):
+        if self.signer.key is not None and not req.header.cluster:
+            raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
+        if self.signer.key is not None or req.header.cluster:
             check_header(req, self.config.cluster, self.signer)
         reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
         for mv in self.node.view():

@@ -143,6 +143,11 @@ def test_refused_messages_get_status_codes_and_never_reach_the_core() -> None:
             forged.header.mac = b"\x00" * 32
             assert await _deliver_status(addr, forged) == grpc.StatusCode.UNAUTHENTICATED
             assert core(rt).received == []
+            async with grpc.aio.insecure_channel(addr) as ch:
+                with pytest.raises(grpc.aio.AioRpcError) as members_info:
+                    await swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=5)
+            assert members_info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "uses a key" in (members_info.value.details() or "")
             # Correctly signed but malformed for the core: INVALID_ARGUMENT, state unchanged.
             no_body = pb.Envelope(header=_header())
             rt.signer.sign(no_body)
