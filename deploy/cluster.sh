@@ -122,6 +122,7 @@ pause_node() {
 
 status() {
   local k p first=""
+  [[ -n $(node_ids) ]] || { echo "no cluster running (make run-cluster starts one)"; return 0; }
   for k in $(node_ids); do
     p=$(pid_of "$k")
     if alive "$p"; then echo "node $k: running (pid $p)"; first=${first:-$k}; else echo "node $k: not running"; fi
