@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from swimfd.config import PROTOCOL_VERSION, Config
 from swimfd.election import Election, ElectionError, ElectionStep, Phase, identities, identity_key
 from swimfd.events import EventName, MembershipEvent, Source
@@ -422,3 +424,19 @@ def test_a_members_own_priority_beats_a_stale_membership_record() -> None:
     e.on_members([member("1"), member("3")], [], 0.1)  # a stale record must not demote "3" again
     step = e.start(0.2)
     assert [to for to, _ in sent(step, "elect")] == ["3"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(-3, 3), st.text(alphabet="ab01239-", min_size=1, max_size=6)), min_size=2, max_size=8
+    )
+)
+def test_identity_order_is_total_and_tells_every_id_apart(idents: list[tuple[int, str]]) -> None:
+    keys = [identity_key(p, i) for p, i in idents]
+    for a, ka in zip(idents, keys, strict=True):
+        for b, kb in zip(idents, keys, strict=True):
+            assert (ka == kb) == (a == b)  # distinct identities never tie
+            assert (ka < kb) + (ka > kb) + (ka == kb) == 1
+            if a[0] != b[0]:
+                assert (ka < kb) == (a[0] < b[0])  # priority first
