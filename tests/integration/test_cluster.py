@@ -6,6 +6,7 @@ for the fast test configuration, never a wall-clock speed of the machine.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -113,6 +114,28 @@ def test_a_crashed_member_restarted_under_the_same_id_is_accepted(cluster: Local
         # CONTRACTS 2: a new life is reported as member_alive or member_joined, with its higher incarnation.
         events = cluster.nodes[k].events("member_alive") + cluster.nodes[k].events("member_joined")
         assert any(e["member"] == "3" and e["incarnation"] > first_life for e in events)
+
+
+def test_members_command_prints_table_and_json(cluster: LocalCluster) -> None:
+    cluster.start_static(2)
+    # Past start-up (a node probed before its peer listened may be briefly suspected), both are alive.
+    time.sleep(5 * fast_config().probe_interval)
+    wait_for(lambda: cluster.all_see(ids(1, 2), pb.ALIVE), CONVERGE_S, "two alive members", state=cluster.views)
+    cmd = [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2)]
+    table = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()
+    assert table[0].startswith("node 2  mode swim  leader ")
+    assert table[1].split() == ["id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change"]
+    assert [row.split()[:4] for row in table[2:]] == [
+        ["1", cluster.addr(1), cluster.diss_addr(1), "ALIVE"],
+        ["2", cluster.addr(2), cluster.diss_addr(2), "ALIVE"],
+    ]
+    view = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=30, check=True).stdout)
+    assert (view["self_id"], view["mode"]) == ("2", "swim")
+    assert [(m["id"], m["state"]) for m in view["members"]] == [("1", "ALIVE"), ("2", "ALIVE")]
+    assert all(m["last_change"] > 1.6e9 and m["incarnation"] > 0 for m in view["members"])
+    down = subprocess.run([*cmd[:-1], cluster.addr(9), "--timeout", "1"], capture_output=True, text=True, timeout=30)
+    assert down.returncode == 1
+    assert down.stderr.strip().startswith(f"swimfd members: error: {cluster.addr(9)}: ")
 
 
 def test_sigterm_leaves_gracefully(cluster: LocalCluster) -> None:
