@@ -44,7 +44,19 @@ from swimfd.config import PROTOCOL_VERSION, Config, ConfigError
 from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.health import LocalHealth
 from swimfd.hybrid import HybridRule
-from swimfd.membership import ALIVE, DEAD, KNOWN_STATES, LEFT, LIVE_STATES, RANK, SUSPECT, Change, Membership, Record
+from swimfd.membership import (
+    ALIVE,
+    DEAD,
+    KNOWN_STATES,
+    LEFT,
+    LIVE_STATES,
+    RANK,
+    STATE_NAMES,
+    SUSPECT,
+    Change,
+    Membership,
+    Record,
+)
 from swimfd.pb import swim_pb2 as pb
 from swimfd.piggyback import BroadcastQueue, retransmit_limit
 from swimfd.prober import Prober, ProberStep
@@ -230,9 +242,8 @@ class Node:
             self._apply(upd.member, state, getattr(upd, "from"), upd.detector, now, Source.GOSSIP, out)
         if body == "ping":
             ping = envelope.ping
-            if (
-                not ping.target or ping.target == self._id
-            ):  # a ping meant for a previous owner of this address is dropped
+            # A ping meant for a previous owner of this address is dropped, not answered.
+            if not ping.target or ping.target == self._id:
                 self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out)
         elif body == "ack":
             self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
@@ -676,4 +687,4 @@ def _update(rec: Record, from_id: str) -> pb.Update:
 
 
 def _state_name(state: int | None) -> str:
-    return {ALIVE: "alive", SUSPECT: "suspect", DEAD: "dead", LEFT: "left"}.get(state or 0, "unknown")
+    return STATE_NAMES.get(state or 0, "unknown")

@@ -98,3 +98,17 @@ def test_healed_partition_merges_again() -> None:
     r.run(160.0)
     for node in r.nodes.values():
         assert len(node.members_alive()) == 6, node.id
+
+
+def test_election_hook_elects_and_re_elects_after_the_leader_fails() -> None:
+    pytest.importorskip("swimfd.election")
+    r = Router(Config(election=True), seed=2)
+    r.cluster(6)
+    r.run(15.0)
+    assert {n.leader().leader.id for n in r.nodes.values()} == {"6"}  # bully: highest (priority, id)
+    r.crash("6")
+    r.run(90.0)
+    leaders = {(n.leader().leader.id, n.leader().term) for n in r.nodes.values() if n.id != "6"}
+    assert len(leaders) == 1
+    [(leader, term)] = leaders
+    assert leader == "5" and term >= 2

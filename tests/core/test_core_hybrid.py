@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from core_router import Router
-from swimfd.config import Config
+from swimfd.config import Config, ConfigError
 from swimfd.hybrid import HybridRule, gossip_rounds_to_all, stale_after
 from swimfd.pb import swim_pb2 as pb
 
@@ -129,3 +129,9 @@ def test_hybrid_crash_is_confirmed_with_hybrid_label_once_heartbeat_is_stale() -
     labels = {e.detector for o, e in r.events if e.name.value == "member_failed" and e.member == "4"}
     assert labels == {"hybrid"}
     assert len(_failed(r, "4")) == 7
+
+
+@pytest.mark.parametrize("bad", [0.0, 0.2, float("nan"), float("inf")])
+def test_hybrid_stale_after_must_exceed_one_gossip_round(bad: float) -> None:
+    with pytest.raises(ConfigError, match="hybrid_stale_after"):
+        Config(mode="hybrid", hybrid_stale_after=bad)
