@@ -28,10 +28,11 @@ Rounds are global: round ``r`` starts at ``r * gossip_interval`` on the core's c
 sharing a time base share round numbers, which the round-robin schedules and ``sequence_check``
 rely on.
 
-Performance: state lives in numpy arrays indexed by *slot*, with ids in a parallel list, so a
-merge is a handful of vector operations. Outgoing id lists are the sorted ring, identical on every
-member with the same view; a receiver recognises an id list it has already mapped to slots by
-comparing serialized bytes (one memcmp) instead of looking up every id.
+Performance: state lives in numpy arrays indexed by *slot* (ids in a parallel object array), so
+a merge is a dozen vector operations. Outgoing id lists are the sorted ring, identical on every
+member with the same view; a receiver recognises its own ring's id list by comparing serialized
+bytes (one memcmp), and the last different list by a 64-bit digest, instead of looking up every
+id. Outgoing messages are parsed from cached wire bytes plus numpy-packed counters.
 
 Pure: no clock, sockets, logging or global randomness; the rng is injected.
 """
