@@ -10,8 +10,9 @@ In ``hybrid`` mode both detectors run on every member and combine as follows
     confirmations, so the suspicion timeout is Min.
 (c) Veto: when a suspicion expires but the subject's counter increased after
     the suspicion started, this node does not confirm: it restarts the timer
-    (without confirmations) and probes the subject at once so that, through
-    the buddy system, the subject hears the suspicion and refutes it.
+    (without confirmations; corroborated again at once if the counter has
+    since gone stale) and probes the subject at once so that, through the
+    buddy system, the subject hears the suspicion and refutes it.
 (d) Heartbeat T_fail expiry alone never declares a failure: it starts a SWIM
     suspicion (corroborated by (b)) instead.
 

@@ -26,6 +26,25 @@ timeouts), ``health`` (local health multiplier), ``heartbeat`` (van Renesse
 gossip, H2) and ``hybrid`` (the rule combining both detectors). Modes:
 ``swim`` runs the prober only, ``heartbeat`` the gossiper only (failure after
 T_fail, tombstones forgotten after T_cleanup), ``hybrid`` both plus the rule.
+
+Beyond SWIM (DSN 2002) and Lifeguard (arXiv 1707.00788), each for a failure
+mode seen in simulation or in memberlist's issue tracker:
+
+* LEFT outranks DEAD at the same incarnation (a leaver is never reported failed);
+  a DEAD update whose ``from`` is its subject means LEFT.
+* A member that hears its own id at its incarnation with another address (a
+  previous life after a restart) raises its incarnation, so the new address wins.
+* A stale accusation (older incarnation) makes the subject re-send its current
+  Alive, for the sender evidently missed the refutation.
+* A node that starts a suspicion from its own failed probe probes the suspect
+  once more at once, so the suspicion reaches it even when gossip is congested.
+* A node with only second-hand evidence (it neither raised nor confirmed the
+  suspicion) probes the subject before confirming, and starts over if the
+  subject answered it during the suspicion.
+* A probe whose period the node itself overran (it was paused) blames the
+  node's health, not the target.
+* Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
+  so the sides of a healed partition find each other and refute.
 """
 
 from __future__ import annotations
@@ -510,10 +529,10 @@ class Node:
 
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
+        for mid in step.failed:  # first, so that pings built below already carry the new suspicion
+            self._suspect(mid, now, out)
         for s in step.sends:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
-        for mid in step.failed:
-            self._suspect(mid, now, out)
         for mid in step.acked:
             rec = self._members.get(mid)
             if rec is not None:

@@ -288,3 +288,16 @@ def test_second_hand_suspicion_is_confirmed_only_with_first_hand_evidence(answer
         assert ev.source == Source.LOCAL
         assert any(t < ev.at for t in pinged)  # we looked ourselves before confirming
         assert ev.at <= 24.0 + 1.0  # within Max (n = 4: 6 * 4 s) plus one check period
+
+
+def test_new_local_suspicion_is_sent_to_the_suspect_at_once() -> None:
+    node = _node(peers=("b",))
+    pings: list[tuple[float, pb.Envelope]] = []
+    while (t := node.next_deadline()) <= 3.0:
+        pings += [(t, m.envelope) for m in node.tick(t).messages if m.envelope.WhichOneof("body") == "ping"]
+    # b never answers: the first probe fails at t = 1, and the follow-up ping right after carries the suspicion
+    assert node.member("b").state == pb.SUSPECT
+    follow = [(t, env) for t, env in pings if t >= 1.0]
+    assert follow and follow[0][0] == pytest.approx(1.0)
+    first = follow[0][1].updates[0]
+    assert (first.member.id, first.member.state) == ("b", pb.SUSPECT)

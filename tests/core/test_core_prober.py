@@ -131,3 +131,11 @@ def test_urgent_probe_runs_out_of_turn() -> None:
     p.request_probe(other)
     pings = [s.to for s in p.tick(0.1).sends if s.kind == "ping"]
     assert pings == [other]
+
+
+def test_overrun_period_blames_our_health_not_the_target() -> None:
+    p, health = _prober(5)
+    p.tick(0.0)
+    step = p.tick(5.0)  # we were paused for seconds: the probe's silence says nothing about the target
+    assert step.failed == []
+    assert health.score == 1
