@@ -45,6 +45,7 @@ from swimfd.network import Network
 from swimfd.pb import swim_pb2 as pb
 
 PausedInbound = Literal["drop", "queue"]
+Boot = Literal["together", "staggered"]
 
 # Process states.
 _NOT_STARTED, _RUNNING, _PAUSED, _CRASHED, _STOPPED = range(5)
@@ -109,13 +110,24 @@ class Simulator:
         wire: bool = False,
         leave_grace: float | None = None,
         warmup: float = 0.0,
+        boot: Boot = "together",
     ) -> None:
         """n members with ids "1".."n", each bootstrapped with the full list
-        (the static MEMBERS deployment) at a random start time in
-        [0, start_stagger) (default: one probe interval) so timers do not tick
-        in lockstep. Load figures in result() count from ``warmup``."""
+        (the static MEMBERS deployment). Each member's timers start at a seeded
+        random phase in [0, start_stagger) (default: one probe interval), so
+        members do not probe in lockstep.
+
+        boot="together": every process is up and reachable at t=0 and only its
+        first tick waits for its phase (a quiet start: the scenarios measure
+        steady state). boot="staggered": each process starts at its phase, as
+        an uncoordinated deployment would; members still booting miss the first
+        probes, get suspected and refute (start-up noise).
+
+        Load figures in result() count from ``warmup``."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise SimulationError(f"n: need at least one member, got {n!r}")
+        if boot not in ("together", "staggered"):
+            raise SimulationError(f"boot: 'together' or 'staggered', got {boot!r}")
         if paused_inbound not in ("drop", "queue"):
             raise SimulationError(f"paused_inbound: 'drop' or 'queue', got {paused_inbound!r}")
         stagger = config.probe_interval if start_stagger is None else float(start_stagger)
@@ -143,6 +155,7 @@ class Simulator:
         self._status: dict[str, int] = {}
         self._tick_at: dict[str, float] = {}
         self._inbox: dict[str, list[tuple[pb.Envelope, str]]] = {}
+        self._not_before: dict[str, float] = {}  # a member's first tick waits for its phase
         self._next_index = 1
 
         self.ids: list[str] = [str(k) for k in range(1, n + 1)]
@@ -163,7 +176,9 @@ class Simulator:
         initial = [self._new_member(mid) for mid in self.ids]
         self._initial = initial  # shared by every bootstrap: cores must not mutate it
         for m in initial:
-            start = stagger * self._rng.random() if stagger > 0 else 0.0
+            phase = stagger * self._rng.random() if stagger > 0 else 0.0
+            start = phase if boot == "staggered" else 0.0
+            self._not_before[m.id] = phase
             self._make_node(m, start)
             self._call(start, self._start_action(m.id))
         if self.warmup > 0:
@@ -482,6 +497,9 @@ class Simulator:
 
     def _schedule_tick(self, member_id: str, deadline: float) -> None:
         # One live tick entry per node: an earlier deadline supersedes the queued one (it is skipped when popped).
+        floor = self._not_before.get(member_id, 0.0)
+        if deadline < floor:
+            deadline = floor
         if deadline < self._tick_at[member_id] and deadline != math.inf:
             self._tick_at[member_id] = deadline
             self._seq += 1

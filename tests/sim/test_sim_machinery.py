@@ -41,15 +41,35 @@ def test_same_seed_identical_event_log_and_counters() -> None:
     assert first != other
 
 
-def test_ticks_happen_at_each_deadline_after_staggered_start() -> None:
+def test_together_boot_starts_every_process_at_zero_and_first_ticks_at_a_phase() -> None:
     sim = make(3, start_stagger=1.0)
     sim.run(5.0)
+    phases = []
     for m in sim.ids:
+        assert sim.truth.started[m] == 0.0
         ticks = node(sim, m).ticks
+        phases.append(ticks[0])
+        assert 0.0 <= ticks[0] < 1.0
+        # the echo core anchors its periods at its creation time (0): later ticks are at its deadlines
+        assert ticks[1:] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert len(set(phases)) == 3
+    # everyone was up from the start, so even the earliest pings reached their targets
+    assert sim.undelivered == 0
+
+
+def test_staggered_boot_starts_processes_at_their_phase() -> None:
+    sim = make(3, start_stagger=1.0, boot="staggered")
+    sim.run(5.0)
+    for m in sim.ids:
         start = sim.truth.started[m]
-        assert 0.0 <= start < 1.0
-        assert ticks == pytest.approx([start + k for k in range(len(ticks))])
-        assert len(ticks) == 5  # start, +1, +2, +3, +4 are all <= 5
+        assert 0.0 < start < 1.0
+        ticks = node(sim, m).ticks
+        assert ticks == pytest.approx([start + k for k in range(len(ticks))]) and len(ticks) == 5
+    # a first ping from a to b is lost when b starts after it arrives (delays are at most 10 ms)
+    starts = sim.truth.started
+    surely = sum(1 for a in starts for b in starts if starts[b] - starts[a] > 0.010)
+    maybe = sum(1 for a in starts for b in starts if starts[b] > starts[a])
+    assert surely >= 2 and surely <= sim.undelivered <= maybe
 
 
 def test_crash_is_detected_and_crashed_member_receives_nothing() -> None:
@@ -216,3 +236,5 @@ def test_scenario_validation() -> None:
         sim.run(1.0)
     with pytest.raises(SimulationError, match="at least one"):
         make(0)
+    with pytest.raises(SimulationError, match="boot"):
+        make(3, boot="eventually")
