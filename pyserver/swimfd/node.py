@@ -91,6 +91,7 @@ ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
 _NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
 MAX_ID_LEN = 256
 MAX_ADDR_LEN = 512
+MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
 
 
 def _optional_module(name: str) -> Any | None:
@@ -388,8 +389,8 @@ class Node:
 
     def _about_me(self, member: pb.Member, state: int, now: float) -> None:
         """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
-        if self._left:
-            return
+        if self._left or member.incarnation >= MAX_INCARNATION:
+            return  # nothing can outbid the top of the uint64 range: ignore rather than overflow
         me = self._self
         outbid = member.incarnation > me.incarnation or (
             # Someone holds our id at our incarnation with another address: a previous life of ours.

@@ -301,3 +301,10 @@ def test_new_local_suspicion_is_sent_to_the_suspect_at_once() -> None:
     assert follow and follow[0][0] == pytest.approx(1.0)
     first = follow[0][1].updates[0]
     assert (first.member.id, first.member.state) == ("b", pb.SUSPECT)
+
+
+def test_accusation_at_the_top_incarnation_cannot_overflow_ours() -> None:
+    node = _node()
+    out = node.receive(_env(_upd("a", pb.DEAD, 2**64 - 1, "b")), now=1.0)
+    assert node.me.incarnation == 0 and node.me.state == pb.ALIVE
+    assert out.messages  # still answers the ping
