@@ -18,12 +18,13 @@ import random
 import resource
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
 from swimfd.config import MODES, Config, ConfigError, load
 from swimfd.network import Network, NetworkError
-from swimfd.simulator import PausedInbound, SimulationError, Simulator
+from swimfd.simulator import PausedInbound, SimulationError, Simulator, member_record
 
 # Views of more members than this are checked on a seeded sample (each view is O(n) to build).
 DEFAULT_CONVERGENCE_SAMPLE = 2000
@@ -204,6 +205,45 @@ def _rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+@dataclass(frozen=True, slots=True)
+class Preflight:
+    bytes_per_member: float  # one core's state after bootstrapping the full list
+    bootstrap_s_per_member: float
+
+    def total_bytes(self, n: int) -> float:
+        return n * self.bytes_per_member
+
+    def bootstrap_s(self, n: int) -> float:
+        return n * self.bootstrap_s_per_member
+
+
+def preflight(config: Config, n: int, sample: int = 2) -> Preflight:
+    """Bootstrap a few cores with the full n-member list and measure them.
+
+    Every member keeps a view of all n, so memory and start-up time grow as
+    n^2; measuring two cores predicts both before the real run can exhaust the
+    shared machine."""
+    from swimfd.node import Node
+
+    members = [member_record(str(k), k) for k in range(1, n + 1)]
+    started = time.perf_counter()
+    for k in range(sample):
+        Node(config, members[k], random.Random(k), 0.0).bootstrap(members, 0.0)
+    seconds = (time.perf_counter() - started) / sample
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        keep = []
+        for k in range(sample):
+            node = Node(config, members[k], random.Random(k), 0.0)
+            node.bootstrap(members, 0.0)
+            keep.append(node)
+        used = (tracemalloc.get_traced_memory()[0] - base) / sample
+    finally:
+        tracemalloc.stop()
+    return Preflight(bytes_per_member=used, bootstrap_s_per_member=seconds)
+
+
 def build(sc: Scenario) -> tuple[Simulator, dict[str, list[str]]]:
     """The simulator with the scenario's faults scheduled, and who got which fault."""
     net = Network(loss=sc.loss, delay=sc.delay, seed=sc.seed)
@@ -228,6 +268,14 @@ def build(sc: Scenario) -> tuple[Simulator, dict[str, list[str]]]:
 
 def run_scenario(sc: Scenario) -> dict[str, Any]:
     started = time.perf_counter()
+    pre = preflight(sc.config, sc.nodes)
+    if pre.total_bytes(sc.nodes) > sc.max_rss_bytes:
+        raise MemoryBudgetExceeded(
+            f"{sc.nodes} members would need about {pre.total_bytes(sc.nodes) / 2**30:.1f} GiB "
+            f"({pre.bytes_per_member / 2**20:.1f} MiB of view per member, measured on a bootstrapped core; "
+            f"memory grows as n^2) and about {pre.bootstrap_s(sc.nodes) / 60:.0f} min just to bootstrap; "
+            f"the budget is {sc.max_rss_bytes / 2**30:.1f} GiB (--max-rss-gb)"
+        )
     sim, faults = build(sc)
     # Run in slices so a run that would exhaust the shared machine stops with a clear error instead;
     # fine slices during start-up, when every member builds its view.
@@ -264,6 +312,10 @@ def run_scenario(sc: Scenario) -> dict[str, Any]:
     }
     result["faults"] = {k: len(v) for k, v in faults.items()}
     result["wall_s"] = round(wall, 2)
+    result["preflight"] = {
+        "mib_per_member": round(pre.bytes_per_member / 2**20, 3),
+        "bootstrap_ms_per_member": round(pre.bootstrap_s_per_member * 1000, 2),
+    }
     result["peak_rss_mib"] = round(_rss_bytes() / 2**20)
     return result
 

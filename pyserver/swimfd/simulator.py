@@ -111,6 +111,7 @@ class Simulator:
         leave_grace: float | None = None,
         warmup: float = 0.0,
         boot: Boot = "together",
+        record_bootstrap_events: bool = False,
     ) -> None:
         """n members with ids "1".."n", each bootstrapped with the full list
         (the static MEMBERS deployment). Each member's timers start at a seeded
@@ -123,7 +124,9 @@ class Simulator:
         an uncoordinated deployment would; members still booting miss the first
         probes, get suspected and refute (start-up noise).
 
-        Load figures in result() count from ``warmup``."""
+        The initial members' bootstrap events (each learning the static list:
+        n * (n - 1) member_joined) are not logged unless
+        record_bootstrap_events. Load figures in result() count from ``warmup``."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise SimulationError(f"n: need at least one member, got {n!r}")
         if boot not in ("together", "staggered"):
@@ -146,6 +149,7 @@ class Simulator:
         self.wire = wire
         self.leave_grace = 2 * config.probe_interval if leave_grace is None else float(leave_grace)
         self.warmup = float(warmup)
+        self.record_bootstrap_events = record_bootstrap_events
 
         self._factory = node_factory
         self._protocol_error: type[Exception] = protocol_error or _NeverRaised
@@ -405,7 +409,10 @@ class Simulator:
             self._status[member_id] = _RUNNING
             self.truth.started[member_id] = now
             node = self.nodes[member_id]
-            self._emit(member_id, node.bootstrap(self._initial, now), now)
+            out = node.bootstrap(self._initial, now)
+            if not self.record_bootstrap_events:
+                out.events.clear()
+            self._emit(member_id, out, now)
             self._reschedule(member_id, node, now)
 
         return act
