@@ -320,6 +320,8 @@ class Node:
         upd = notice.update
         state = _NOTICE_STATE[notice.kind]
         from_id = getattr(upd, "from") or notice.origin
+        if state == DEAD and from_id == upd.member.id:
+            state = LEFT  # same convention as gossip: a member's own death notice means it left
         applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
         self._after(now, out)
         return applied, out

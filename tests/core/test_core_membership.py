@@ -104,22 +104,38 @@ def _view(node: Node) -> dict[str, tuple[int, int, str]]:
     return {v.member.id: (v.member.state, v.member.incarnation, v.member.addr) for v in node.view()}
 
 
-def _feed(ups: list[pb.Update]) -> Node:
+_KIND = {pb.ALIVE: pb.JOINED, pb.DEAD: pb.FAILED, pb.LEFT: pb.LEFT_CLUSTER}
+
+
+def _feed(ups: list[pb.Update], via_notice: list[bool] | None = None) -> Node:
+    """Deliver each update by gossip, or (where ``via_notice`` says so and a notice kind exists) as a notice."""
     cfg = Config(election=False)
     node = Node(cfg, pb.Member(id="self", addr="self:0"), random.Random(0), now=0.0)
+    header = pb.Header(version=1, cluster=cfg.cluster, sender="x")
     for i, u in enumerate(ups):
-        env = pb.Envelope(header=pb.Header(version=1, cluster=cfg.cluster, sender="x"), ping=pb.Ping(seq=i))
+        if via_notice and via_notice[i % len(via_notice)] and u.member.state in _KIND:
+            node.apply_notice(pb.Notice(header=header, kind=_KIND[u.member.state], update=u), now=0.0)
+            continue
+        env = pb.Envelope(header=header, ping=pb.Ping(seq=i))
         env.updates.append(u)
         node.receive(env, now=0.0)
     return node
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(updates, min_size=1, max_size=12), st.randoms(use_true_random=False), st.data())
-def test_any_order_with_duplicates_gives_the_same_view(ups: list[pb.Update], rnd: random.Random, data) -> None:
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(updates, min_size=1, max_size=12),
+    st.randoms(use_true_random=False),
+    st.data(),
+    st.lists(st.booleans(), min_size=1, max_size=5),
+)
+def test_any_order_with_duplicates_gives_the_same_view(
+    ups: list[pb.Update], rnd: random.Random, data, via_notice: list[bool]
+) -> None:
     shuffled = list(ups)
     rnd.shuffle(shuffled)
     dups = data.draw(st.lists(st.sampled_from(ups), max_size=6))
     shuffled.extend(dups)
     rnd.shuffle(shuffled)
-    assert _view(_feed(ups)) == _view(_feed(shuffled))
+    # Same view whatever the order, duplicates, and whether updates came by gossip or by notice.
+    assert _view(_feed(ups)) == _view(_feed(shuffled, via_notice))
