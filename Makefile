@@ -93,3 +93,9 @@ pause-node:
 
 cluster-status:
 	deploy/cluster.sh status
+
+# Simulator table for the README: swim/heartbeat/hybrid at n = 100, 1,000, 10,000 (cells beyond the memory
+# budget are listed as not run, with the measured estimate). Writes results/sim-table.md and .json.
+.PHONY: sim-table
+sim-table: venv
+	$(VPY) -m swimfd.sim_table --out results/sim-table.md --nodes 100,1000,10000
