@@ -10,51 +10,57 @@ UNAUTHENTICATED. A refused message never reaches the core.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError, Message
 
 from swimfd.pb import swim_pb2 as pb
-from swimfd.pb import swim_pb2_grpc
 from swimfd.transport import Rejected
 
 if TYPE_CHECKING:
     from swimfd.runtime import Runtime
 
-R = TypeVar("R")
+SERVICE = "swimfd.v1.FailureDetector"
+Context = grpc.aio.ServicerContext[bytes, bytes]
 
 
-Context = grpc.aio.ServicerContext[Any, Any]
+class FailureDetectorService:
+    """Handlers take raw bytes and parse them here, so that bytes that are not a protobuf of the
+    expected type get INVALID_ARGUMENT (gRPC's own deserializer would answer UNKNOWN)."""
 
-
-class FailureDetectorService(swim_pb2_grpc.FailureDetectorServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    async def _handle(self, rpc: str, context: Context, call: Callable[[], R]) -> R:
-        try:
-            return call()
-        except Rejected as e:
-            self._rt.note_rejected(rpc, e)
-            await context.abort(e.code, e.detail)
-            raise  # abort() raises; this only satisfies the type checker
+    def _method(self, rpc: str, request_type: type[Message], call: Callable[[Any], Message]) -> grpc.RpcMethodHandler:
+        async def handle(data: bytes, context: Context) -> bytes:
+            try:
+                try:
+                    request = request_type.FromString(data)
+                except DecodeError as e:
+                    raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a {request_type.__name__}: {e}") from e
+                reply = call(request)
+            except Rejected as e:
+                self._rt.note_rejected(rpc, e)
+                await context.abort(e.code, e.detail)
+                raise  # abort() raises; this only satisfies the type checker
+            return reply.SerializeToString()
 
-    async def Deliver(self, request: pb.Envelope, context: Context) -> pb.DeliverReply:
-        replies = await self._handle("Deliver", context, lambda: self._rt.on_deliver(request))
-        return pb.DeliverReply(replies=replies)
+        return grpc.unary_unary_rpc_method_handler(handle)
 
-    async def Join(self, request: pb.JoinRequest, context: Context) -> pb.JoinReply:
-        return await self._handle("Join", context, lambda: self._rt.on_join(request))
-
-    async def Leave(self, request: pb.LeaveRequest, context: Context) -> pb.LeaveReply:
-        return await self._handle("Leave", context, lambda: self._rt.on_leave(request))
-
-    async def Notify(self, request: pb.Notice, context: Context) -> pb.NoticeAck:
-        return await self._handle("Notify", context, lambda: self._rt.on_notify(request))
-
-    async def Members(self, request: pb.MembersRequest, context: Context) -> pb.MembersReply:
-        return await self._handle("Members", context, lambda: self._rt.on_members(request))
+    def handler(self) -> grpc.GenericRpcHandler:
+        rt = self._rt
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "Deliver": self._method("Deliver", pb.Envelope, lambda r: pb.DeliverReply(replies=rt.on_deliver(r))),
+                "Join": self._method("Join", pb.JoinRequest, rt.on_join),
+                "Leave": self._method("Leave", pb.LeaveRequest, rt.on_leave),
+                "Notify": self._method("Notify", pb.Notice, rt.on_notify),
+                "Members": self._method("Members", pb.MembersRequest, rt.on_members),
+            },
+        )
 
 
 def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
@@ -69,5 +75,5 @@ def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
 
 def make_server(runtime: Runtime, max_message_bytes: int, max_concurrent_rpcs: int = 256) -> grpc.aio.Server:
     server = grpc.aio.server(options=server_options(max_message_bytes), maximum_concurrent_rpcs=max_concurrent_rpcs)
-    swim_pb2_grpc.add_FailureDetectorServicer_to_server(FailureDetectorService(runtime), server)
+    server.add_generic_rpc_handlers((FailureDetectorService(runtime).handler(),))
     return server

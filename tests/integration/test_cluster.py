@@ -268,8 +268,9 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
     assert _deliver(target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
     with grpc.insecure_channel(target) as ch:
         raw = ch.unary_unary("/swimfd.v1.FailureDetector/Deliver")
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(grpc.RpcError) as info:
             raw(b"\x0a\xff\xff\xff", timeout=5)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
     time.sleep(3 * fast_config().probe_interval)
     assert cluster.all_see(ids(1, 2, 3), pb.ALIVE)
     assert cluster.events("member_failed") == []
