@@ -363,8 +363,13 @@ class HeartbeatGossiper:
         # comparison above, so counters and incarnations never move backwards.
         self._hb[us] = in_hb[upd]
         self._last[us] = now
-        self._deadline = None
-        self._reported[us] = False  # hybrid: progress ends a staleness episode
+        # Progress only moves fixed deadlines later, so the cached (earlier) one stays a safe time
+        # to tick; restarts, phi refits and ended staleness episodes can move one earlier.
+        if any_newer or self._phi is not None:
+            self._deadline = None
+        if self._reported[us].any():  # hybrid: progress ends a staleness episode
+            self._reported[us] = False
+            self._deadline = None
         if any_newer:
             self._inc[us] = in_inc[upd]
             restarted = us[newer[upd]]
