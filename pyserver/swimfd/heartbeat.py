@@ -300,6 +300,7 @@ class HeartbeatGossiper:
         if self._pending:
             self._flush()
         step = HeartbeatStep()
+        self._detect(now, step)  # first, so that members failing now are not gossiped any more
         if now >= self._next_gossip:
             # now >= (round + 1) * interval, but floor(now / interval) can round down by one ulp.
             self._round = max(self._round + 1, self._round_of(now))
@@ -309,7 +310,6 @@ class HeartbeatGossiper:
             step.gossip = self._gossip(now)
             if self._cfg.gossip_target == "sequence_check":
                 step.missed = self._check_sequence()
-        self._detect(now, step)
         return step
 
     def on_gossip(self, sender: str, msg: pb.HeartbeatGossip, now: float) -> HeartbeatStep:
@@ -468,7 +468,9 @@ class HeartbeatGossiper:
         return float(min(self._fail_deadlines().min(), self._cleanup_deadlines().min()))
 
     def _detect(self, now: float, step: HeartbeatStep) -> None:
-        if self.next_deadline() > now or self._n <= 1:
+        if self._deadline is None:
+            self._deadline = self._earliest_deadline()
+        if self._deadline > now or self._n <= 1:
             return
         # Boundary: a member whose counter has not moved for exactly T_fail is failed.
         failed = np.flatnonzero(self._fail_deadlines() <= now)
@@ -609,6 +611,8 @@ class HeartbeatGossiper:
         self._deadline = None
 
     def _revive(self, slot: int) -> None:
+        if self._state[slot] == _ALIVE:
+            return  # a message may list the same member twice
         self._state[slot] = _ALIVE
         bisect.insort(self._ring, self._ids[slot])
         self._ring_changed()

@@ -299,3 +299,13 @@ def test_duplicate_entries_in_one_message_never_move_a_counter_backwards():
     g.on_gossip("c", gossip([("b", 0, 4), ("b", 0, 2)]), 3.0)
     assert g.counter("b") == before
     assert g.staleness("b", 3.0) == pytest.approx(1.0)
+
+
+def test_a_restart_listed_twice_revives_once():
+    g = gossiper("a", ["b"])
+    assert g.tick(5.0).failed == ["b"]
+    g.on_gossip("c", gossip([("b", 1, 0), ("b", 1, 0)]), 6.0)
+    assert g.tracked() == ["a", "b"]
+    assert g.tick(11.0).failed == ["b"]
+    assert g.tracked() == ["a"]
+    assert [list(msg.ids) for _, msg in g.tick(12.0).gossip] == []  # alone: nobody to gossip to
