@@ -17,9 +17,10 @@ them; only the heartbeat detector's T_cleanup removes them (van Renesse 1998).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -84,13 +85,33 @@ class Change:
     old_incarnation: int = -1
 
 
-class Membership:
-    """The member table. Merge is the only way a record changes state."""
+class SharedView:
+    """An immutable member table that many nodes share as the base of their views.
 
-    def __init__(self, max_members: int) -> None:
-        self._records: dict[str, Record] = {}
-        self._max_members = max_members
-        self._live = 0  # ALIVE + SUSPECT records, kept current so no caller scans the table
+    A simulator of n members with a static list holds n views of n members: n^2 records. Nodes
+    bootstrapped from one SharedView (``Node.bootstrap_shared``) keep only the records that
+    changed in their own view (copy-on-write), so memory grows with churn, not with n^2.
+    Records in here are never mutated.
+    """
+
+    def __init__(self, members: Iterable[pb.Member], now: float) -> None:
+        recs: dict[str, Record] = {}
+        for m in members:
+            if not m.id or m.id in recs:
+                continue
+            state = m.state if m.state in KNOWN_STATES else ALIVE
+            recs[sys.intern(m.id)] = Record(
+                id=sys.intern(m.id),
+                addr=sys.intern(m.addr),
+                diss_addr=sys.intern(m.diss_addr),
+                incarnation=m.incarnation,
+                state=state,
+                last_change=now,
+                priority=m.priority,
+                labels=dict(m.labels) if m.labels else NO_LABELS,
+            )
+        self._records = recs
+        self.live_ids: tuple[str, ...] = tuple(r.id for r in recs.values() if r.state in LIVE_STATES)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -98,11 +119,74 @@ class Membership:
     def __contains__(self, member_id: str) -> bool:
         return member_id in self._records
 
-    def __iter__(self) -> Iterator[Record]:
-        return iter(self._records.values())
-
     def get(self, member_id: str) -> Record | None:
         return self._records.get(member_id)
+
+    def values(self) -> Iterable[Record]:
+        return self._records.values()
+
+
+class Membership:
+    """The member table. Merge is the only way a record changes state.
+
+    Optionally layered over a SharedView: records are copied into this table the first time
+    they change (or are ``own``ed), and removals of shared records are remembered in ``_gone``.
+    """
+
+    def __init__(self, max_members: int) -> None:
+        self._records: dict[str, Record] = {}  # this view's own records
+        self._max_members = max_members
+        self._live = 0  # ALIVE + SUSPECT records, kept current so no caller scans the table
+        self._base: SharedView | None = None
+        self._gone: set[str] = set()  # shared ids removed from this view
+        self._shadowed = 0  # own records whose id is also in the base
+
+    def attach_base(self, base: SharedView) -> None:
+        """Layer this table over ``base``; allowed while the table holds at most this node's own record."""
+        if self._base is not None or len(self._records) > 1:
+            raise ValueError("a shared base can only be attached to a fresh table")
+        self._base = base
+        for mid in self._records:
+            shared = base.get(mid)
+            if shared is not None:
+                self._shadowed += 1
+                self._live -= shared.state in LIVE_STATES
+        self._live += len(base.live_ids)
+
+    def __len__(self) -> int:
+        base = 0 if self._base is None else len(self._base) - self._shadowed - len(self._gone)
+        return len(self._records) + base
+
+    def __contains__(self, member_id: str) -> bool:
+        return self.get(member_id) is not None
+
+    def __iter__(self) -> Iterator[Record]:
+        yield from self._records.values()
+        if self._base is not None:
+            own, gone = self._records, self._gone
+            for rec in self._base.values():
+                if rec.id not in own and rec.id not in gone:
+                    yield rec
+
+    def get(self, member_id: str) -> Record | None:
+        """The record (read-only: mutate only through merge, remove or ``own``)."""
+        rec = self._records.get(member_id)
+        if rec is None and self._base is not None and member_id not in self._gone:
+            rec = self._base.get(member_id)
+        return rec
+
+    def own(self, member_id: str) -> Record | None:
+        """The record, copied out of the shared base first if need be, so that it may be mutated."""
+        rec = self._records.get(member_id)
+        if rec is not None or self._base is None or member_id in self._gone:
+            return rec
+        shared = self._base.get(member_id)
+        if shared is None:
+            return None
+        rec = dataclasses.replace(shared)
+        self._records[member_id] = rec
+        self._shadowed += 1
+        return rec
 
     @property
     def live_count(self) -> int:
@@ -117,9 +201,9 @@ class Membership:
         tombstones, so that the result does not depend on arrival order; a new
         member beyond ``max_members`` is refused (None).
         """
-        rec = self._records.get(member.id)
+        rec = self.get(member.id)
         if rec is None:
-            if len(self._records) >= self._max_members:
+            if len(self) >= self._max_members:
                 return None
             # Interned strings: a simulator holds thousands of views of the same members.
             rec = Record(
@@ -133,12 +217,16 @@ class Membership:
                 labels=dict(member.labels) if member.labels else NO_LABELS,
                 detector=detector if state == DEAD else "",
             )
-            self._records[member.id] = rec
+            self._records[rec.id] = rec
+            if rec.id in self._gone:  # a shared record removed earlier comes back as our own
+                self._gone.discard(rec.id)
+                self._shadowed += 1
             if state in LIVE_STATES:
                 self._live += 1
             return Change(member.id, None, state, member.incarnation, False)
         if not supersedes(member.incarnation, state, rec.incarnation, rec.state):
             return None
+        rec = self.own(member.id) or rec
         old_state = rec.state
         old_incarnation = rec.incarnation
         addr_changed = False
@@ -164,7 +252,13 @@ class Membership:
 
     def remove(self, member_id: str) -> Record | None:
         """Forget a record entirely (tombstone cleanup)."""
-        rec = self._records.pop(member_id, None)
-        if rec is not None and rec.state in LIVE_STATES:
+        rec = self.get(member_id)
+        if rec is None:
+            return None
+        if self._records.pop(member_id, None) is not None and self._base is not None and member_id in self._base:
+            self._shadowed -= 1
+        if self._base is not None and member_id in self._base:
+            self._gone.add(member_id)
+        if rec.state in LIVE_STATES:
             self._live -= 1
         return rec

@@ -75,6 +75,7 @@ from swimfd.membership import (
     Change,
     Membership,
     Record,
+    SharedView,
 )
 from swimfd.pb import swim_pb2 as pb
 from swimfd.piggyback import BroadcastQueue, retransmit_limit
@@ -119,7 +120,7 @@ class Node:
         assert self._self is not None
         self._queue = BroadcastQueue()
         self._health = LocalHealth(config.awareness_max_multiplier)
-        self._prober = Prober(config, rng, self._health, now)
+        self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
         self._suspicions: dict[str, Suspicion] = {}
         self._susp_heap: list[tuple[float, int, str, int]] = []
@@ -202,6 +203,37 @@ class Node:
             self._queue.push(self._self_update())
         if self._election is not None:
             # The election must see the members before it starts, or it would claim with nobody above it.
+            self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
+            self._election_step(self._election.start(now), now, out)
+        self._after(now, out)
+        return out
+
+    def bootstrap_shared(self, view: SharedView, now: float) -> Output:
+        """Bootstrap from a static member list shared by many nodes (the simulator's n^2 problem).
+
+        Equivalent to ``bootstrap`` with the same members, except that no member_joined events are
+        returned (a simulator does not log the static list) and the records stay shared with every
+        other node bootstrapped from ``view`` until they change here (copy-on-write). Must be the
+        first membership call on this node.
+        """
+        out = Output()
+        mine = view.get(self._id)
+        if mine is not None:
+            self._about_me(mine.to_member(), mine.state, now)  # e.g. a previous life of ours in the list
+        self._members.attach_base(view)
+        self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
+        if self._hb is not None:
+            for mid in view.live_ids:
+                if mid != self._id:
+                    rec = view.get(mid)
+                    assert rec is not None
+                    self._hb.track(mid, rec.incarnation, now)
+        for rec in view.values():
+            if rec.state == DEAD and rec.id != self._id:
+                self._prober.add_dead(rec.id)
+        if not self._left:
+            self._queue.push(self._self_update())
+        if self._election is not None:
             self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
             self._election_step(self._election.start(now), now, out)
         self._after(now, out)
@@ -347,6 +379,10 @@ class Node:
         self._prober.enabled = False
         return out
 
+    def _is_live(self, member_id: str) -> bool:
+        rec = self._members.get(member_id)
+        return rec is not None and rec.state in LIVE_STATES
+
     # ================================================================ merging
     def _apply(
         self,
@@ -418,7 +454,8 @@ class Node:
         mid = rec.id
         # --- component bookkeeping
         if new in LIVE_STATES:
-            self._prober.add(mid)
+            if old not in LIVE_STATES:
+                self._prober.add(mid)
             # A new life or a refutation is proof of life: (re)start its heartbeat.
             if self._hb is not None and (old not in LIVE_STATES or change.incarnation > change.old_incarnation):
                 self._hb.track(mid, rec.incarnation, now)
@@ -427,7 +464,8 @@ class Node:
             if self._hb is not None:
                 self._hb.mark_dead(mid, rec.incarnation, now)
         else:  # LEFT
-            self._prober.remove(mid)
+            if old in LIVE_STATES:
+                self._prober.remove(mid)
             self._prober.remove_dead(mid)
             if self._hb is not None:
                 self._hb.forget(mid)
@@ -537,7 +575,7 @@ class Node:
         for s in step.sends:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
         for mid in step.acked:
-            rec = self._members.get(mid)
+            rec = self._members.own(mid)
             if rec is not None:
                 rec.last_ack = now
 

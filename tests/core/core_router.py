@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from swimfd.config import Config
 from swimfd.events import MembershipEvent
+from swimfd.membership import SharedView
 from swimfd.node import Node
 from swimfd.pb import swim_pb2 as pb
 
@@ -44,10 +45,15 @@ class Router:
             self._dispatch(node.id, node.bootstrap(bootstrap, self.now))
         return node
 
-    def cluster(self, n: int) -> list[Node]:
+    def cluster(self, n: int, shared: bool = False) -> list[Node]:
         members = [member(i) for i in range(1, n + 1)]
+        view = SharedView(members, self.now) if shared else None
         for i in range(1, n + 1):
-            self.add(i, members)
+            if view is None:
+                self.add(i, members)
+            else:
+                node = self.add(i)
+                self._dispatch(node.id, node.bootstrap_shared(view, self.now))
         return list(self.nodes.values())
 
     def _dispatch(self, sender: str, out) -> None:
