@@ -277,7 +277,7 @@ class Simulator:
         tick_at = self._tick_at
         protocol_error = self._protocol_error
         emit = self._emit
-        reschedule = self._reschedule
+        schedule_tick = self._schedule_tick
         while heap and heap[0][0] <= until:
             t, _, kind, dst, payload, src = pop(heap)
             self.now = t
@@ -297,7 +297,10 @@ class Simulator:
                     continue
                 if out.messages or out.events:
                     emit(dst, out, t)
-                reschedule(dst, node, t)
+                # inlined _reschedule: this path runs once per delivered message
+                deadline = node.next_deadline()
+                if deadline < tick_at[dst]:
+                    schedule_tick(dst, deadline if deadline > t else t)
             elif kind == _TICK:
                 if tick_at.get(dst) != t:
                     continue  # superseded by an earlier deadline
