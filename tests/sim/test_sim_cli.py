@@ -96,3 +96,30 @@ def test_run_reports_errors_clearly(tmp_path, capsys) -> None:
     f.write_text('{"probe_intervall": 1}')
     assert run(args("--nodes", "5", "--config", str(f))) == 2
     assert "unknown key(s) probe_intervall" in capsys.readouterr().err
+
+
+def test_run_beyond_the_memory_budget_is_refused_before_it_starts(capsys) -> None:
+    assert run(args("--nodes", "2000", "--max-rss-gb", "0.05")) == 3
+    err = capsys.readouterr().err
+    assert "2000 members would need about" in err and "memory grows as n^2" in err and "(--max-rss-gb)" in err
+
+
+def test_sim_table_lists_results_and_refused_cells() -> None:
+    from swimfd.sim_table import table
+
+    ns = argparse.Namespace(kill=10, loss=0.05, duration=60.0, seed=1)
+    done = {
+        "detect_first_s": {"p50": 1.0, "p95": 2.0, "max": 3.0},
+        "detect_all_s": {"p50": 4.0, "p95": 5.0, "max": 6.25},
+        "detected_by_all": 10,
+        "killed": 10,
+        "false_positives": 0,
+        "msgs_per_node_s": 2.345,
+        "bytes_per_node_s": 1234.4,
+        "converged": True,
+        "wall_s": 12.4,
+    }
+    text = table([("swim", 100, done), ("hybrid", 10000, {"error": "would need about 40 GiB"})], ns)
+    assert "| swim | 100 | 1.0 / 2.0 / 3.0 | 4.0 / 5.0 / 6.2 | 10/10 | 0 | 2.35 | 1,234 | yes | 12 |" in text
+    assert "| hybrid | 10,000 | not run |" in text
+    assert "- hybrid, n = 10,000: would need about 40 GiB" in text
