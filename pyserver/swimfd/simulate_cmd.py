@@ -134,6 +134,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-rss-gb", type=float, default=12.0, help="abort cleanly if the simulator grows beyond this (default 12)"
     )
+    p.add_argument(
+        "--dissemination",
+        action="store_true",
+        help="model go-diss: local failures and leaves are broadcast as notices to every member",
+    )
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -152,6 +157,7 @@ class Scenario:
     paused_inbound: PausedInbound
     convergence_sample: int | None
     max_rss_bytes: int
+    dissemination: bool = False
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -194,6 +200,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         paused_inbound=args.paused_inbound,
         convergence_sample=args.convergence_sample or None,
         max_rss_bytes=int(args.max_rss_gb * 2**30),
+        dissemination=args.dissemination,
     )
 
 
@@ -248,7 +255,13 @@ def build(sc: Scenario) -> tuple[Simulator, dict[str, list[str]]]:
     """The simulator with the scenario's faults scheduled, and who got which fault."""
     net = Network(loss=sc.loss, delay=sc.delay, seed=sc.seed)
     sim = Simulator(
-        sc.nodes, sc.config, seed=sc.seed, network=net, paused_inbound=sc.paused_inbound, warmup=sc.fault_at
+        sc.nodes,
+        sc.config,
+        seed=sc.seed,
+        network=net,
+        paused_inbound=sc.paused_inbound,
+        warmup=sc.fault_at,
+        dissemination=sc.dissemination,
     )
     pick = random.Random(f"swimfd-scenario-{sc.seed}")
     chosen = pick.sample(sim.ids, sc.kill + (sc.pause.count if sc.pause else 0))
@@ -309,6 +322,7 @@ def run_scenario(sc: Scenario) -> dict[str, Any]:
         "seed": sc.seed,
         "election": sc.config.election,
         "paused_inbound": sc.paused_inbound,
+        "dissemination": sc.dissemination,
     }
     result["faults"] = {k: len(v) for k, v in faults.items()}
     result["wall_s"] = round(wall, 2)
@@ -328,7 +342,8 @@ def summary(r: dict[str, Any]) -> str:
     p = r["params"]
     lines = [
         f"swimfd simulation: {p['nodes']} members, mode {p['mode']}, loss {p['loss']:.0%}, seed {p['seed']}, "
-        f"{p['duration']:g} virtual s in {r['wall_s']:.1f} s wall",
+        f"{p['duration']:g} virtual s in {r['wall_s']:.1f} s wall"
+        + (", with go-diss notices" if p["dissemination"] else ""),
     ]
     faults = r["faults"]
     lines.append(

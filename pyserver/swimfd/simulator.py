@@ -40,7 +40,7 @@ from typing import Any, Literal, Protocol
 
 from swimfd import sim_metrics
 from swimfd.config import PROTOCOL_VERSION, Config
-from swimfd.events import MembershipEvent, Output
+from swimfd.events import EventName, MembershipEvent, Output, Source
 from swimfd.network import Network
 from swimfd.pb import swim_pb2 as pb
 
@@ -50,7 +50,7 @@ Boot = Literal["together", "staggered"]
 # Process states.
 _NOT_STARTED, _RUNNING, _PAUSED, _CRASHED, _STOPPED = range(5)
 # Heap entry kinds; an entry is (time, seq, kind, member id, payload, sender id).
-_DELIVER, _TICK, _CALL = range(3)
+_DELIVER, _TICK, _CALL, _NOTICE = range(4)
 # A node whose deadline does not move past `now` after a tick is re-ticked this much later, never in a busy loop.
 _MIN_TICK_GAP = 1e-3
 _JOIN_RETRY = 1.0
@@ -66,6 +66,7 @@ class SimNode(Protocol):
     def receive(self, envelope: pb.Envelope, now: float) -> Output: ...
     def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]: ...
     def leave(self, now: float) -> Output: ...
+    def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]: ...
     def view(self) -> list[pb.MembershipView]: ...
 
 
@@ -112,6 +113,7 @@ class Simulator:
         warmup: float = 0.0,
         boot: Boot = "together",
         record_bootstrap_events: bool = False,
+        dissemination: bool = False,
     ) -> None:
         """n members with ids "1".."n", each bootstrapped with the full list
         (the static MEMBERS deployment). Each member's timers start at a seeded
@@ -123,6 +125,13 @@ class Simulator:
         steady state). boot="staggered": each process starts at its phase, as
         an uncoordinated deployment would; members still booting miss the first
         probes, get suspected and refute (start-up noise).
+
+        dissemination=True models go-diss next to every member: a
+        member_failed a core decides locally (source local) is broadcast as a
+        FAILED notice to every other member's core (apply_notice), and a leave
+        as LEFT_CLUSTER; each member's go-diss drops notices it has already
+        seen (member, incarnation, kind). Notices travel as reliable RPCs
+        (retried), so partitions stop them but loss does not.
 
         The initial members' bootstrap events (each learning the static list:
         n * (n - 1) member_joined) are not logged unless
@@ -150,6 +159,8 @@ class Simulator:
         self.leave_grace = 2 * config.probe_interval if leave_grace is None else float(leave_grace)
         self.warmup = float(warmup)
         self.record_bootstrap_events = record_bootstrap_events
+        self.dissemination = dissemination
+        self._diss_seen: dict[str, set[tuple[str, int, int]]] = {}
 
         self._factory = node_factory
         self._protocol_error: type[Exception] = protocol_error or _NeverRaised
@@ -175,6 +186,8 @@ class Simulator:
         self.undelivered = 0  # reached a member that was down, paused or unknown
         self.oversize = 0  # larger than config.max_message_bytes: the runtime would refuse it
         self.protocol_errors = 0  # receive() refused the envelope
+        self.notices_sent = 0  # dissemination=True: go-diss notices, apart from detector traffic
+        self.notice_bytes = 0
         self._warm_counts = (0, 0)
 
         initial = [self._new_member(mid) for mid in self.ids]
@@ -255,6 +268,9 @@ class Simulator:
             node = self.nodes[member_id]
             self.truth.left[member_id] = now
             self._emit(member_id, node.leave(now), now)
+            if self.dissemination:
+                me = self.members[member_id]
+                self._broadcast(member_id, pb.LEFT_CLUSTER, member_id, me.incarnation, me.addr, "", now)
             self._reschedule(member_id, node, now)
             self._call(now + self.leave_grace, self._stop_action(member_id))
 
@@ -307,8 +323,10 @@ class Simulator:
                 tick_at[dst] = math.inf
                 if status[dst] == _RUNNING:
                     self._tick(dst, t)
-            else:
+            elif kind == _CALL:
                 payload(t)
+            else:
+                self._deliver_notice(dst, payload, t)
         self.now = until
 
     # -------------------------------------------------------------- output --
@@ -385,6 +403,8 @@ class Simulator:
                 "undelivered": self.undelivered,
                 "oversize": self.oversize,
                 "protocol_errors": self.protocol_errors,
+                "notices": self.notices_sent,
+                "notice_bytes": self.notice_bytes,
             },
         }
 
@@ -518,6 +538,10 @@ class Simulator:
     def _emit(self, src: str, out: Output, now: float) -> None:
         if out.events:
             self.events.extend((src, ev) for ev in out.events)
+            if self.dissemination:
+                for ev in out.events:
+                    if ev.name == EventName.MEMBER_FAILED and ev.source == Source.LOCAL:
+                        self._broadcast(src, pb.FAILED, ev.member, ev.incarnation, ev.addr, ev.detector or "", now)
         messages = out.messages
         if not messages:
             return
@@ -549,6 +573,56 @@ class Simulator:
         self._seq = seq
         self.sent_messages += len(messages)
         self.sent_bytes += sent_bytes
+
+    # --------------------------------------------------------- go-diss model --
+
+    def _broadcast(
+        self, origin: str, kind: int, member: str, incarnation: int, addr: str, detector: str, now: float
+    ) -> None:
+        key = (member, incarnation, kind)
+        seen = self._diss_seen.setdefault(origin, set())
+        if key in seen:
+            return  # go-diss answers "duplicate" and broadcasts nothing
+        seen.add(key)
+        state = pb.DEAD if kind == pb.FAILED else pb.LEFT
+        update = pb.Update(member=pb.Member(id=member, addr=addr, incarnation=incarnation, state=state))
+        update.detector = detector
+        setattr(update, "from", origin)
+        header = pb.Header(
+            version=PROTOCOL_VERSION,
+            cluster=self.config.cluster,
+            sender=origin,
+            sender_addr=self.members[origin].diss_addr,
+        )
+        notice = pb.Notice(header=header, kind=kind, update=update, origin=origin)
+        size = notice.ByteSize()
+        for peer in self.ids:
+            if peer == origin or self._status.get(peer) in (_CRASHED, _STOPPED):
+                continue
+            self.notices_sent += 1
+            self.notice_bytes += size
+            if not self.network.reachable(origin, peer):
+                continue
+            self._push(now + self.network.delay_sample(), _NOTICE, peer, notice, origin)
+
+    def _deliver_notice(self, member_id: str, notice: pb.Notice, now: float) -> None:
+        if self._status.get(member_id) != _RUNNING:
+            self.undelivered += 1
+            return
+        u = notice.update
+        key = (u.member.id, u.member.incarnation, notice.kind)
+        seen = self._diss_seen.setdefault(member_id, set())
+        if key in seen:
+            return
+        seen.add(key)
+        node = self.nodes[member_id]
+        try:
+            _applied, out = node.apply_notice(notice, now)
+        except self._protocol_error:
+            self.protocol_errors += 1
+            return
+        self._emit(member_id, out, now)
+        self._reschedule(member_id, node, now)
 
 
 class _NeverRaised(Exception):

@@ -144,3 +144,29 @@ def test_cli_run_is_identical_across_processes_with_different_hash_seeds() -> No
     assert first["false_positives"] == 0 and first["converged"] is True
     assert first["faults"] == {"killed": 2, "paused": 1, "partitioned": 0}
     assert first["messages"]["lost"] > 0 and first["msgs_per_node_s"] > 0
+
+
+def test_go_diss_model_spreads_a_local_failure_and_a_leave_to_everyone_at_once() -> None:
+    n = 30
+    cfg = Config(mode="swim", election=False)
+    sim = Simulator(n, cfg, seed=61, dissemination=True)
+    sim.crash("9", at=WARMUP)
+    sim.leave("4", at=WARMUP)
+    sim.run(WARMUP + detection_bound(cfg, n))
+    failed = [(o, e) for o, e in sim.events if e.name == "member_failed" and e.member == "9"]
+    local = [e.at for _, e in failed if e.source == "local"]
+    assert local, "some survivor's own detector decided"
+    survivors = {m for m in sim.ids if m not in ("9", "4")}
+    assert {o for o, _ in failed} == survivors
+    # a notice is one reliable RPC away (delay <= 10 ms) from the first local decision
+    assert all(e.at <= min(local) + 0.010 for _, e in failed)
+    assert any(e.source == "notice" for _, e in failed)
+    left: dict[str, float] = {}
+    for o, e in sim.events:
+        if e.name == "member_left" and e.member == "4" and o != "4":
+            left.setdefault(o, e.at)
+    assert set(left) == survivors
+    assert max(left.values()) <= WARMUP + 0.010  # the LEFT_CLUSTER notice reached everyone within one delay
+    # every go-diss that broadcast sent one notice to each member not known to be down
+    assert sim.notices_sent > 0 and sim.notice_bytes > sim.notices_sent
+    assert wrong_failures(sim) == []
