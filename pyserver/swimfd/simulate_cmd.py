@@ -227,25 +227,30 @@ class Preflight:
 def preflight(config: Config, n: int, sample: int = 2) -> Preflight:
     """Bootstrap a few cores with the full n-member list and measure them.
 
-    Every member keeps a view of all n, so memory and start-up time grow as
-    n^2; measuring two cores predicts both before the real run can exhaust the
-    shared machine."""
+    Every member keeps a view of all n; cores that share one immutable view of
+    the static list (Node.bootstrap_shared) keep only their own changes and an
+    O(n) probe order. Measuring two cores predicts memory and start-up time
+    before the real run can exhaust the shared machine."""
+    from swimfd.membership import SharedView
     from swimfd.node import Node
 
     members = [member_record(str(k), k) for k in range(1, n + 1)]
+    view = SharedView(members, 0.0)
+
+    def boot(k: int) -> Node:
+        node = Node(config, members[k], random.Random(k), 0.0)
+        node.bootstrap_shared(view, 0.0)
+        return node
+
     started = time.perf_counter()
     for k in range(sample):
-        Node(config, members[k], random.Random(k), 0.0).bootstrap(members, 0.0)
+        boot(k)
     seconds = (time.perf_counter() - started) / sample
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        keep = []
-        for k in range(sample):
-            node = Node(config, members[k], random.Random(k), 0.0)
-            node.bootstrap(members, 0.0)
-            keep.append(node)
-        used = (tracemalloc.get_traced_memory()[0] - base) / sample
+        keep = [boot(k) for k in range(sample)]
+        used = (tracemalloc.get_traced_memory()[0] - base) / len(keep)
     finally:
         tracemalloc.stop()
     return Preflight(bytes_per_member=used, bootstrap_s_per_member=seconds)
@@ -285,9 +290,9 @@ def run_scenario(sc: Scenario) -> dict[str, Any]:
     if pre.total_bytes(sc.nodes) > sc.max_rss_bytes:
         raise MemoryBudgetExceeded(
             f"{sc.nodes} members would need about {pre.total_bytes(sc.nodes) / 2**30:.1f} GiB "
-            f"({pre.bytes_per_member / 2**20:.1f} MiB of view per member, measured on a bootstrapped core; "
-            f"memory grows as n^2) and about {pre.bootstrap_s(sc.nodes) / 60:.0f} min just to bootstrap; "
-            f"the budget is {sc.max_rss_bytes / 2**30:.1f} GiB (--max-rss-gb)"
+            f"({pre.bytes_per_member / 2**20:.2f} MiB per member, measured on a bootstrapped core) "
+            f"and about {pre.bootstrap_s(sc.nodes) / 60:.0f} min just to bootstrap; "
+            f"the budget is {sc.max_rss_bytes / 2**30:.2f} GiB (--max-rss-gb)"
         )
     sim, faults = build(sc)
     # Run in slices so a run that would exhaust the shared machine stops with a clear error instead;
@@ -299,8 +304,8 @@ def run_scenario(sc: Scenario) -> dict[str, Any]:
         sim.run(t)
         if _rss_bytes() > sc.max_rss_bytes:
             raise MemoryBudgetExceeded(
-                f"simulator memory passed {sc.max_rss_bytes / 2**30:.1f} GiB at virtual t={t:.0f}s "
-                f"with {sc.nodes} members (each member keeps a full view: memory grows as n^2); "
+                f"simulator memory passed {sc.max_rss_bytes / 2**30:.2f} GiB at virtual t={t:.0f}s "
+                f"with {sc.nodes} members; "
                 "use fewer --nodes or raise --max-rss-gb"
             )
     result = sim.result(convergence_sample=sc.convergence_sample)

@@ -171,6 +171,7 @@ class Simulator:
         self._tick_at: dict[str, float] = {}
         self._inbox: dict[str, list[tuple[pb.Envelope, str]]] = {}
         self._not_before: dict[str, float] = {}  # a member's first tick waits for its phase
+        self._shared: Any = None  # swimfd.membership.SharedView of the static list, built on first use
         self._next_index = 1
 
         self.ids: list[str] = [str(k) for k in range(1, n + 1)]
@@ -432,13 +433,26 @@ class Simulator:
             self._status[member_id] = _RUNNING
             self.truth.started[member_id] = now
             node = self.nodes[member_id]
-            out = node.bootstrap(self._initial, now)
-            if not self.record_bootstrap_events:
-                out.events.clear()
+            shared = getattr(node, "bootstrap_shared", None)
+            if shared is not None and not self.record_bootstrap_events:
+                # Cores that can share one immutable view of the static list keep only their own changes:
+                # n views of n members would otherwise be n^2 records.
+                out = shared(self._shared_view(), now)
+            else:
+                out = node.bootstrap(self._initial, now)
+                if not self.record_bootstrap_events:
+                    out.events.clear()
             self._emit(member_id, out, now)
             self._reschedule(member_id, node, now)
 
         return act
+
+    def _shared_view(self) -> Any:
+        if self._shared is None:
+            from swimfd.membership import SharedView
+
+            self._shared = SharedView(self._initial, 0.0)
+        return self._shared
 
     def _join_action(self, member: pb.Member, seed_id: str, attempts: int) -> Callable[[float], None]:
         def act(now: float) -> None:

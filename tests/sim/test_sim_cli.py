@@ -99,9 +99,9 @@ def test_run_reports_errors_clearly(tmp_path, capsys) -> None:
 
 
 def test_run_beyond_the_memory_budget_is_refused_before_it_starts(capsys) -> None:
-    assert run(args("--nodes", "2000", "--max-rss-gb", "0.05")) == 3
+    assert run(args("--nodes", "10000", "--max-rss-gb", "0.5")) == 3
     err = capsys.readouterr().err
-    assert "2000 members would need about" in err and "memory grows as n^2" in err and "(--max-rss-gb)" in err
+    assert "10000 members would need about" in err and "MiB per member" in err and "(--max-rss-gb)" in err
 
 
 def test_sim_table_lists_results_and_refused_cells() -> None:
