@@ -104,7 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-rss-gb", type=float, default=8.0)
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="wall seconds per cell")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="no runs: render the table from earlier runs' .json files (cells in the order given)",
+    )
     args = p.parse_args(argv)
+    if args.merge:
+        cells = []
+        for path in args.merge:
+            for cell in json.loads(Path(path).read_text()):
+                cells.append((cell.pop("mode"), cell.pop("n"), cell))
+        return _write(cells, args)
     sizes = [int(x) for x in args.nodes.split(",") if x]
     modes = [m for m in args.modes.split(",") if m]
     for m in modes:
@@ -121,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             cells.append((mode, n, r))
             status = r["error"] if "error" in r else f"done in {r['wall_s']:.0f} s"
             print(f"sim-table: {mode} n={n}: {status}", file=sys.stderr)
+    return _write(cells, args)
+
+
+def _write(cells: list[tuple[str, int, dict[str, Any]]], args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table(cells, args))
