@@ -77,10 +77,11 @@ bench: venv build $(ML_NODE)
 N ?= 5
 MODE ?= swim
 CONFIG ?=
+ARGS ?=
 .PHONY: run-cluster stop-cluster kill-node pause-node cluster-status
 
 run-cluster: venv build
-	deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
+	NODE_ARGS="$(ARGS)" deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
 
 stop-cluster:
 	deploy/cluster.sh stop

@@ -2,6 +2,7 @@
 # A local swimfd cluster on loopback, one detector (plus its go-diss child) per node.
 #
 #   deploy/cluster.sh start [N=5] [MODE=swim] [CONFIG_FILE]   start N nodes in the background
+#                                            (NODE_ARGS="--feign-failure ..." adds flags to every node)
 #   deploy/cluster.sh stop                   SIGTERM every node (graceful leave), SIGKILL after 10 s
 #   deploy/cluster.sh kill K                 SIGKILL node K (a crash: no leave message)
 #   deploy/cluster.sh pause K SECONDS        SIGSTOP node K, SIGCONT it after SECONDS (at most 600)
@@ -37,6 +38,10 @@ start() {
   for ((k = 1; k <= n; k++)); do members+="${members:+,}127.0.0.1:$(det_port "$k")"; done
   local extra=()
   [[ -n $config ]] && extra=(--config "$config")
+  # Extra detector flags for every node, split on white space (flags take no spaces).
+  local node_args=()
+  read -r -a node_args <<<"${NODE_ARGS:-}"
+  extra+=("${node_args[@]}")
   for ((k = 1; k <= n; k++)); do
     # setsid: the nodes outlive this script and a Ctrl-C typed in its terminal.
     setsid "$PY" "$ROOT/pyserver/failure_detector.py" --id "$k" --members "$members" --mode "$mode" \

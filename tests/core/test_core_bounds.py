@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from swimfd.bounds import detection_bound, dissemination_periods, first_probe_periods
 from swimfd.config import Config
 

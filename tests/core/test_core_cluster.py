@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from core_router import Router, member
+
 from swimfd.bounds import detection_bound
 from swimfd.config import Config
 from swimfd.pb import swim_pb2 as pb

@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swimfd.config import Config
 from swimfd.membership import ALIVE, DEAD, LEFT, SUSPECT, Membership, supersedes
 from swimfd.node import Node

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from swimfd.config import Config
 from swimfd.events import EventName, Source
 from swimfd.node import Node, ProtocolError

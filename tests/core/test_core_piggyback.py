@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from swimfd.pb import swim_pb2 as pb
 from swimfd.piggyback import BroadcastQueue, retransmit_limit
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from swimfd.config import Config
 from swimfd.health import LocalHealth
 from swimfd.pb import swim_pb2 as pb

@@ -6,6 +6,7 @@ import random
 
 import pytest
 from core_router import Router, member
+
 from swimfd.bounds import detection_bound
 from swimfd.config import Config
 from swimfd.membership import ALIVE, DEAD, LEFT, Membership, SharedView

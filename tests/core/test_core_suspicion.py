@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from swimfd.config import Config
 from swimfd.suspicion import Suspicion, expected_confirmations, suspicion_min_max, suspicion_timeout
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bully_cluster import BullyCluster
+
 from swimfd.config import Config
 from swimfd.events import EventName
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from swimfd.config import PROTOCOL_VERSION, Config
 from swimfd.node import Node, ProtocolError
 from swimfd.pb import swim_pb2 as pb

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 from feigning_node import FeigningNode
+
 from swimfd.bounds import detection_bound
 from swimfd.config import Config
 from swimfd.events import EventName

@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swimfd.config import PROTOCOL_VERSION, Config
 from swimfd.election import Election, ElectionError, ElectionStep, Phase, identities, identity_key
 from swimfd.events import EventName, MembershipEvent, Source

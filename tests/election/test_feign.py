@@ -6,6 +6,7 @@ import random
 
 import pytest
 from bully_cluster import BullyCluster
+
 from swimfd.config import Config
 from swimfd.events import EventName
 from swimfd.feign import FeignSchedule

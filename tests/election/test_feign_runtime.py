@@ -11,6 +11,7 @@ import json
 import random
 
 import pytest
+
 from swimfd.config import Config
 from swimfd.logs import make_logger
 from swimfd.runtime import Runtime

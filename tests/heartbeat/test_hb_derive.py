@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hb_helpers import Lockstep, config
+
 from swimfd.heartbeat import derive_t_fail
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 from hb_helpers import config, gossip, gossiper
+
 from swimfd.heartbeat import HeartbeatGossipError, derive_t_fail
 
 EPS = 1e-6

@@ -9,6 +9,7 @@ import statistics
 import numpy as np
 import pytest
 from hb_helpers import config, gossip, gossiper
+
 from swimfd.phi import MIN_SAMPLES, PhiWindows, phi, threshold_z
 
 

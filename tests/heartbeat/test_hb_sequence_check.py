@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hb_helpers import Lockstep, config
+
 from swimfd.target_selection import expected_senders
 
 IDS = ["a", "b", "c", "d", "e"]

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from hb_helpers import Lockstep, config
+
 from swimfd.target_selection import (
     binary_offsets,
     expected_senders,

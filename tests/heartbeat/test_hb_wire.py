@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hb_helpers import gossip, gossiper
+
 from swimfd.heartbeat import _packed_uint64
 from swimfd.pb import swim_pb2 as pb
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
 from swimfd.auth import Signer
 from swimfd.config import Config
 from swimfd.pb import swim_pb2 as pb

@@ -20,6 +20,7 @@ from pathlib import Path
 import grpc
 import pytest
 from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
+
 from swimfd.auth import Signer
 from swimfd.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb

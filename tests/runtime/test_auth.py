@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
+
 from swimfd.auth import AuthError, KeyFileError, Signer, compute_mac, read_key
 from swimfd.pb import swim_pb2 as pb
 

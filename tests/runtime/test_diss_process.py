@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from swimfd.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.logs import make_logger
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from swimfd.runtime_cli import UsageError, add_arguments, parse_settings, split_hostport
 
 MEMBERS = "localhost:50051,localhost:50052,localhost:50053"

@@ -18,6 +18,7 @@ import grpc
 import grpc.aio
 import pytest
 from fake_core import FakeCore
+
 from swimfd.config import Config
 from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.logs import make_logger

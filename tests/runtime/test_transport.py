@@ -9,6 +9,7 @@ import random
 
 import grpc
 import pytest
+
 from swimfd.auth import Signer
 from swimfd.diss_process import DissCommand
 from swimfd.events import EventName, MembershipEvent, Source
