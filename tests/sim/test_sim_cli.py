@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import pytest
+
 from swimfd.simulate_cmd import (
     PartitionSpec,
     PauseSpec,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from echo_node import EchoError, EchoNode, SharedEnvelopeNode, echo_factory
+
 from swimfd.config import Config
 from swimfd.network import Network
 from swimfd.pb import swim_pb2 as pb

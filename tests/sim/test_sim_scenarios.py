@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+
 from swimfd.bounds import detection_bound, dissemination_periods
 from swimfd.config import Config
 from swimfd.network import Network
