@@ -51,14 +51,16 @@ build: $(GO_DISS)
 $(GO_DISS): $(shell find go-diss -name '*.go' -o -name go.mod -o -name go.sum 2>/dev/null)
 	cd go-diss && go build -o $(GO_DISS) ./cmd/go-diss
 
-test: venv build proto-check
-	cd go-diss && go vet ./... && go test -race -count=1 ./...
+# lint first: CI runs `make test`, so style and vet problems fail it too.
+test: venv build proto-check lint
+	cd go-diss && go test -race -count=1 ./...
 	$(VPY) -m pytest -q
 
 lint: venv
 	$(VENV)/bin/ruff check pyserver tests
 	$(VENV)/bin/ruff format --check pyserver tests
 	cd go-diss && go vet ./...
+	cd bench/memberlist && go vet ./...
 
 clean:
 	rm -rf $(BIN) run results

@@ -58,6 +58,21 @@ class Record:
     detector: str = ""  # for DEAD: which detector decided
     last_ack: float = -math.inf  # when this member last answered one of our probes (first-hand evidence)
 
+    @classmethod
+    def from_member(cls, m: pb.Member, state: int, now: float, detector: str = "") -> Record:
+        # Interned strings: a simulator holds thousands of views of the same members.
+        return cls(
+            id=sys.intern(m.id),
+            addr=sys.intern(m.addr),
+            diss_addr=sys.intern(m.diss_addr),
+            incarnation=m.incarnation,
+            state=state,
+            last_change=now,
+            priority=m.priority,
+            labels=dict(m.labels) if m.labels else NO_LABELS,
+            detector=detector,
+        )
+
     def to_member(self) -> pb.Member:
         m = pb.Member(
             id=self.id,
@@ -100,16 +115,8 @@ class SharedView:
             if not m.id or m.id in recs:
                 continue
             state = m.state if m.state in KNOWN_STATES else ALIVE
-            recs[sys.intern(m.id)] = Record(
-                id=sys.intern(m.id),
-                addr=sys.intern(m.addr),
-                diss_addr=sys.intern(m.diss_addr),
-                incarnation=m.incarnation,
-                state=state,
-                last_change=now,
-                priority=m.priority,
-                labels=dict(m.labels) if m.labels else NO_LABELS,
-            )
+            rec = Record.from_member(m, state, now)
+            recs[rec.id] = rec
         self._records = recs
         self.live_ids: tuple[str, ...] = tuple(r.id for r in recs.values() if r.state in LIVE_STATES)
 
@@ -205,18 +212,7 @@ class Membership:
         if rec is None:
             if len(self) >= self._max_members:
                 return None
-            # Interned strings: a simulator holds thousands of views of the same members.
-            rec = Record(
-                id=sys.intern(member.id),
-                addr=sys.intern(member.addr),
-                diss_addr=sys.intern(member.diss_addr),
-                incarnation=member.incarnation,
-                state=state,
-                last_change=now,
-                priority=member.priority,
-                labels=dict(member.labels) if member.labels else NO_LABELS,
-                detector=detector if state == DEAD else "",
-            )
+            rec = Record.from_member(member, state, now, detector if state == DEAD else "")
             self._records[rec.id] = rec
             if rec.id in self._gone:  # a shared record removed earlier comes back as our own
                 self._gone.discard(rec.id)

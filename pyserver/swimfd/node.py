@@ -199,14 +199,7 @@ class Node:
                 continue
             state = m.state if m.state in KNOWN_STATES else ALIVE
             self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
-        if not self._left:
-            self._queue.push(self._self_update())
-        if self._election is not None:
-            # The election must see the members before it starts, or it would claim with nobody above it.
-            self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
-            self._election_step(self._election.start(now), now, out)
-        self._after(now, out)
-        return out
+        return self._bootstrapped(now, out)
 
     def bootstrap_shared(self, view: SharedView, now: float) -> Output:
         """Bootstrap from a static member list shared by many nodes (the simulator's n^2 problem).
@@ -231,9 +224,14 @@ class Node:
         for rec in view.values():
             if rec.state == DEAD and rec.id != self._id:
                 self._prober.add_dead(rec.id)
+        return self._bootstrapped(now, out)
+
+    def _bootstrapped(self, now: float, out: Output) -> Output:
+        """The common end of both bootstraps: announce ourselves and start the election."""
         if not self._left:
             self._queue.push(self._self_update())
         if self._election is not None:
+            # The election must see the members before it starts, or it would claim with nobody above it.
             self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
             self._election_step(self._election.start(now), now, out)
         self._after(now, out)

@@ -1,4 +1,5 @@
 import pytest
+
 from swimfd.bench.logparse import Event, StatsSample
 from swimfd.bench.metrics import (
     Fault,

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from swimfd.bench.procstat import TreeMonitor, children, parse_hwm_kb, parse_stat, read
 
 # A /proc/<pid>/stat line whose command name holds a space and a parenthesis.

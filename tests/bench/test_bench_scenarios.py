@@ -1,4 +1,5 @@
 import pytest
+
 from swimfd.bench.scenarios import SCENARIOS, SYSTEMS, default_detect_timeout, plan, suspicion_max_s
 
 
