@@ -54,6 +54,7 @@ $(GO_DISS): $(shell find go-diss -name '*.go' -o -name go.mod -o -name go.sum 2>
 # lint first: CI runs `make test`, so style and vet problems fail it too.
 test: venv build proto-check lint
 	cd go-diss && go test -race -count=1 ./...
+	cd bench/memberlist && go test -race -count=1 ./...
 	$(VPY) -m pytest -q
 
 lint: venv
