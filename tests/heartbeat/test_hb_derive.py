@@ -5,14 +5,18 @@ from __future__ import annotations
 import pytest
 from hb_helpers import Lockstep, config
 
-from swimfd.heartbeat import derive_t_fail
+from swimfd.heartbeat import derive_t_fail, rounds_to_reach
 
 
 def test_small_case_computed_by_hand():
     # n = 3, fanout 1: q = 1/2; p0 = 2/3; p1 = 2/3 * (1/2)^(3 * 1/3) = 1/3;
-    # p2 = 1/3 * (1/2)^(3 * 2/3) = 1/12 <= 0.1 -> r = 2, T_fail = (2 + 1) * interval.
-    assert derive_t_fail(3, 0.5, 1, 0.1) == pytest.approx(1.5)
-    assert derive_t_fail(3, 0.5, 1, 0.08) == pytest.approx(2.0)  # 1/12 > 0.08: one more round
+    # p2 = 1/3 * (1/2)^(3 * 2/3) = 1/12 <= 0.1 -> r = 2.
+    assert rounds_to_reach(3, 1, 0.1) == 2
+    assert rounds_to_reach(3, 1, 0.08) == 3  # 1/12 > 0.08: one more round
+    # derive_t_fail spreads p_mistake over the n (n - 1) = 6 ordered pairs: 0.6 / 6 = 0.1 per pair,
+    # so T_fail = (2 + 1) * interval; 0.48 / 6 = 0.08 needs one round more.
+    assert derive_t_fail(3, 0.5, 1, 0.6) == pytest.approx(1.5)
+    assert derive_t_fail(3, 0.5, 1, 0.48) == pytest.approx(2.0)
 
 
 def test_monotone_in_n():
@@ -55,3 +59,18 @@ def test_no_false_failures_with_the_derived_timeout_under_random_gossip():
     for r in range(1, 200):
         cluster.round(r)
     assert all(not step.failed for steps in cluster.steps.values() for step in steps)
+
+
+def test_p_mistake_bounds_the_whole_groups_false_failures_per_round():
+    # p_mistake is per round for the whole group, so over R rounds the expected number of false
+    # failures is at most p_mistake * R. Bounding each (observer, subject) pair by p_mistake instead
+    # (T_fail 9 s here, not 16 s) gave 865 false failures in this run: every wrong tombstone stops a
+    # member relaying the subject's heartbeat, and the misses cascade.
+    ids = [f"m{i:02d}" for i in range(30)]
+    p_mistake, rounds = 0.05, 1000
+    cfg = config(t_fail=None, p_mistake=p_mistake, gossip_target="random")
+    cluster = Lockstep(ids, cfg)
+    for r in range(1, rounds + 1):
+        cluster.round(r)
+    false_failures = sum(len(step.failed) for steps in cluster.steps.values() for step in steps)
+    assert false_failures <= p_mistake * rounds
