@@ -24,6 +24,13 @@ progress can still veto the SWIM suspicion; the tombstone comes with SWIM's ``ma
 ``T_fail`` is ``config.t_fail`` or, when that is None, :func:`derive_t_fail` for the current
 number of alive members (recomputed whenever it changes).
 
+Pauses: the gossiper asks to be ticked at least once per ``gossip_interval``. A tick more than two
+intervals after the previous one means this process was not running (SIGSTOP, a suspended VM), so
+the time beyond one interval is not counted as anyone's silence; otherwise a member resuming after
+a pause longer than ``T_fail`` would declare everyone failed. The others have meanwhile declared
+it failed; the node tells it so when it gossips (``Node._tell_if_dead``), and it restarts with a
+higher incarnation.
+
 Rounds are global: round ``r`` starts at ``r * gossip_interval`` on the core's clock, so members
 sharing a time base share round numbers, which the round-robin schedules and ``sequence_check``
 rely on.
@@ -183,6 +190,7 @@ class HeartbeatGossiper:
         self._deadline: float | None = None  # cached earliest fail/cleanup deadline
         self._round = self._round_of(now)
         self._next_gossip = (self._round + 1) * self._interval
+        self._last_tick = now
         self._seen: dict[int, set[str]] = {}  # sequence_check: round -> senders heard
         self._checked_round = self._round  # rounds <= this are already checked
         self._add_slot(self_id, 0, now)
@@ -317,6 +325,14 @@ class HeartbeatGossiper:
         if self._pending:
             self._flush()
         step = HeartbeatStep()
+        # next_deadline is never more than one interval away, so a tick later than that means this
+        # process was not running (SIGSTOP, a suspended VM): its own silence, not the members',
+        # explains the missing increases. Without this, a member resuming after a pause longer
+        # than T_fail declared every other member failed and then gossiped to nobody.
+        overdue = now - self._last_tick - self._interval
+        self._last_tick = now
+        if overdue > self._interval:
+            self._excuse(overdue, now)
         self._detect(now, step)  # first, so that members failing now are not gossiped any more
         if now >= self._next_gossip:
             # now >= (round + 1) * interval, but floor(now / interval) can round down by one ulp.
@@ -502,6 +518,13 @@ class HeartbeatGossiper:
             step.removed = self._ids[expired].tolist()
             for member_id in step.removed:
                 self._remove_slot(self._index[member_id])
+        self._deadline = None
+
+    def _excuse(self, overdue: float, now: float) -> None:
+        """Do not count ``overdue`` seconds, during which we were not running, as anyone's silence."""
+        n = self._n
+        if n > 1:
+            np.minimum(self._last[1:n] + overdue, now, out=self._last[1:n])
         self._deadline = None
 
     # ------------------------------------------------------------------ sequence check

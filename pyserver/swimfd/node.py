@@ -90,6 +90,7 @@ class ProtocolError(ValueError):
 
 ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
 _NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
+_TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
 MAX_ID_LEN = 256
 MAX_ADDR_LEN = 512
 MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
@@ -127,6 +128,7 @@ class Node:
         self._counter = itertools.count()
         self._left = False
         self._self_update_queued_for = -math.inf
+        self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
 
         self._hb: Any | None = None
@@ -313,6 +315,7 @@ class Node:
             if self._hb is not None:
                 self._heartbeat_step(self._hb.on_gossip(sender, envelope.gossip, now), now, out)
                 self._prober_step(self._prober.tick(now), now, out)  # rule (a) may have asked for a probe
+                self._tell_if_dead(sender, sender_addr, now, out)
         elif body in ELECTION_BODIES and self._election is not None:
             self._election_step(self._election.receive(sender, envelope, now), now, out)
         self._after(now, out)
@@ -605,6 +608,24 @@ class Node:
             self._prober.remove_dead(mid)
             self._queue.drop(mid)
             out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
+
+    def _tell_if_dead(self, sender: str, sender_addr: str, now: float, out: Output) -> None:
+        """Answer gossip from a member we hold dead, at most once per gossip round.
+
+        Heartbeat gossip never lists tombstones and nobody gossips to them, so a member declared
+        dead while it was paused would never learn it. Our DEAD update about it rides on the answer
+        (buddy system): it refutes with a higher incarnation, which revives it everywhere.
+        """
+        rec = self._members.get(sender)
+        if rec is None or rec.state != DEAD:
+            return
+        told = self._told_dead.get(sender)
+        if told is not None and now - told < self._cfg.gossip_interval:
+            return
+        if len(self._told_dead) >= _TOLD_DEAD_MAX:
+            self._told_dead.clear()  # bounded; the worst case is one extra answer each
+        self._told_dead[sender] = now
+        self._send(sender, sender_addr, "gossip", pb.HeartbeatGossip(), out)
 
     def _election_step(self, step: Any, now: float, out: Output) -> None:
         """Wrap swimfd.election's messages (ElectionMessage: to, addr, field, body) in envelopes."""

@@ -54,3 +54,28 @@ class Lockstep:
             if (drop and (sender, to) in drop) or (silent and to in silent):
                 continue
             self.steps[to].append(self.nodes[to].on_gossip(sender, msg, now))
+
+
+def advance(g: HeartbeatGossiper, until: float, max_ticks: int = 100_000) -> HeartbeatStep:
+    """Tick at every deadline before ``until``, then at ``until``, as a running process does
+    (a tick much later than the gossiper's own deadline means the process was paused, which the
+    gossiper excuses). Returns every tick's output combined."""
+    total = HeartbeatStep()
+    for _ in range(max_ticks):
+        t = g.next_deadline()
+        if t >= until:
+            break
+        _combine(total, g.tick(t))
+    else:
+        raise AssertionError(f"more than {max_ticks} ticks before {until}")
+    _combine(total, g.tick(until))
+    return total
+
+
+def _combine(total: HeartbeatStep, step: HeartbeatStep) -> None:
+    total.gossip.extend(step.gossip)
+    total.failed.extend(step.failed)
+    total.removed.extend(step.removed)
+    total.progressed.extend(step.progressed)
+    total.unknown.extend(step.unknown)
+    total.missed.extend(step.missed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hb_helpers import config, gossip, gossiper
+from hb_helpers import advance, config, gossip, gossiper
 
 from swimfd.heartbeat import HeartbeatGossipError, derive_t_fail
 
@@ -85,57 +85,57 @@ def test_tick_bumps_own_counter_once_per_round_and_sends_sorted_alive_list():
 def test_failure_exactly_after_t_fail_and_reported_once():
     g = gossiper("a", ["b"])
     g.on_gossip("b", gossip([("b", 0, 3)]), 2.0)
-    assert g.tick(2.0 + 5.0 - EPS).failed == []
+    assert advance(g, 2.0 + 5.0 - EPS).failed == []
     assert g.next_deadline() == pytest.approx(7.0)
-    assert g.tick(7.0).failed == ["b"]
+    assert advance(g, 7.0).failed == ["b"]
     assert g.is_tombstone("b")
-    assert g.tick(7.5).failed == []
-    assert g.tick(20.0).failed == []
+    assert advance(g, 7.5).failed == []
+    assert advance(g, 20.0).failed == []
 
 
 def test_tombstone_is_not_gossiped_and_stale_gossip_cannot_revive_it():
     g = gossiper("a", ["b", "c"])
     g.on_gossip("c", gossip([("b", 0, 3), ("c", 0, 1)]), 1.0)
     g.on_gossip("c", gossip([("c", 0, 2)]), 4.0)  # c stays fresh; b last moved at 1.0
-    assert g.tick(6.0).failed == ["b"]
+    assert advance(g, 6.0).failed == ["b"]
     step = g.on_gossip("c", gossip([("b", 0, 1000), ("c", 0, 3)]), 6.5)
     assert step.progressed == ["c"]
     assert g.counter("b") == 3
     assert g.is_tombstone("b")
     assert g.tracked() == ["a", "c"]
-    sent = g.tick(7.0).gossip
+    sent = advance(g, 7.0).gossip
     assert [list(msg.ids) for _, msg in sent] == [["a", "c"]]
 
 
 def test_tombstone_expires_at_t_cleanup_then_member_is_unknown():
     g = gossiper("a", ["b"])
     assert g.t_cleanup == 10.0  # default 2 * t_fail
-    assert g.tick(5.0).failed == ["b"]  # tracked at 0, never heard
-    assert g.tick(15.0 - EPS).removed == []
+    assert advance(g, 5.0).failed == ["b"]  # tracked at 0, never heard
+    assert advance(g, 15.0 - EPS).removed == []
     assert g.next_deadline() == pytest.approx(15.0)
-    assert g.tick(15.0).removed == ["b"]
+    assert advance(g, 15.0).removed == ["b"]
     assert g.counter("b") is None
     assert g.on_gossip("c", gossip([("b", 0, 1000)]), 15.5).unknown == ["b"]
-    assert g.tick(100.0).removed == []
+    assert advance(g, 100.0).removed == []
 
 
 def test_explicit_t_cleanup():
     g = gossiper("a", ["b"], config(t_cleanup=7.0))
-    assert g.tick(5.0).failed == ["b"]
-    assert g.tick(12.0 - EPS).removed == []
-    assert g.tick(12.0).removed == ["b"]
+    assert advance(g, 5.0).failed == ["b"]
+    assert advance(g, 12.0 - EPS).removed == []
+    assert advance(g, 12.0).removed == ["b"]
 
 
 def test_higher_incarnation_revives_a_tombstone_which_can_fail_again():
     g = gossiper("a", ["b"])
-    assert g.tick(5.0).failed == ["b"]
+    assert advance(g, 5.0).failed == ["b"]
     step = g.on_gossip("b", gossip([("b", 1, 0)]), 6.0)
     assert step.progressed == ["b"]
     assert not g.is_tombstone("b")
     assert "b" in g.tracked()
-    assert g.tick(7.0).gossip[0][1].ids[:] == ["a", "b"]
-    assert g.tick(11.0 - EPS).failed == []
-    assert g.tick(11.0).failed == ["b"]
+    assert advance(g, 7.0).gossip[0][1].ids[:] == ["a", "b"]
+    assert advance(g, 11.0 - EPS).failed == []
+    assert advance(g, 11.0).failed == ["b"]
 
 
 def test_mark_dead_makes_a_silent_tombstone():
@@ -246,13 +246,13 @@ def test_invalid_incarnation_is_rejected():
 
 def test_hybrid_expiry_is_evidence_member_stays_tracked_and_can_expire_again():
     g = gossiper("a", ["b"], config(mode="hybrid"))
-    assert g.tick(5.0).failed == ["b"]
+    assert advance(g, 5.0).failed == ["b"]
     assert not g.is_tombstone("b")
-    assert g.tick(5.5).failed == []  # once per staleness episode
-    assert list(g.tick(6.0).gossip[0][1].ids) == ["a", "b"]
+    assert advance(g, 5.5).failed == []  # once per staleness episode
+    assert list(advance(g, 6.0).gossip[0][1].ids) == ["a", "b"]
     assert g.on_gossip("b", gossip([("b", 0, 1)]), 7.0).progressed == ["b"]
-    assert g.tick(12.0 - EPS).failed == []
-    assert g.tick(12.0).failed == ["b"]
+    assert advance(g, 12.0 - EPS).failed == []
+    assert advance(g, 12.0).failed == ["b"]
     g.mark_dead("b", 0, 13.0)  # SWIM confirmed it
     assert g.is_tombstone("b")
     assert g.on_gossip("c", gossip([("b", 0, 2)]), 14.0).progressed == []
@@ -304,9 +304,31 @@ def test_duplicate_entries_in_one_message_never_move_a_counter_backwards():
 
 def test_a_restart_listed_twice_revives_once():
     g = gossiper("a", ["b"])
-    assert g.tick(5.0).failed == ["b"]
+    assert advance(g, 5.0).failed == ["b"]
     g.on_gossip("c", gossip([("b", 1, 0), ("b", 1, 0)]), 6.0)
     assert g.tracked() == ["a", "b"]
-    assert g.tick(11.0).failed == ["b"]
+    assert advance(g, 11.0).failed == ["b"]
     assert g.tracked() == ["a"]
-    assert [list(msg.ids) for _, msg in g.tick(12.0).gossip] == []  # alone: nobody to gossip to
+    assert [list(msg.ids) for _, msg in advance(g, 12.0).gossip] == []  # alone: nobody to gossip to
+
+
+def test_a_late_tick_excuses_the_time_we_were_not_running():
+    # b's counter last moved at 2.0; then this process stops (no tick from 2.0 until 20.0, far
+    # past T_fail = 5). Our own silence explains the missing increases: b keeps the time it had
+    # left (T_fail - 0 s at the pause, less the one interval a tick may legitimately wait).
+    g = gossiper("a", ["b"])
+    advance(g, 2.0)
+    g.on_gossip("b", gossip([("b", 0, 3)]), 2.0)
+    step = g.tick(20.0)
+    assert step.failed == []
+    assert not g.is_tombstone("b")
+    assert g.staleness("b", 20.0) == pytest.approx(1.0)  # 18 s gap, one interval of it counted
+    assert advance(g, 24.0 - EPS).failed == []
+    assert advance(g, 24.0).failed == ["b"]  # silent while we ran again: failed T_fail later
+
+
+def test_a_tick_up_to_two_intervals_late_is_not_excused():
+    g = gossiper("a", ["b"])
+    g.on_gossip("b", gossip([("b", 0, 3)]), 0.0)
+    advance(g, 3.0)
+    assert g.tick(5.0).failed == ["b"]  # 2 s since the last tick = 2 intervals: normal lag

@@ -14,6 +14,7 @@ import pytest
 
 from swimfd.bounds import detection_bound, dissemination_periods
 from swimfd.config import Config
+from swimfd.heartbeat import derive_t_fail
 from swimfd.network import Network
 from swimfd.pb import swim_pb2 as pb
 from swimfd.simulator import Simulator
@@ -83,6 +84,30 @@ def test_member_paused_shorter_than_the_suspicion_timeout_refutes_and_is_never_f
     assert suspected_by, "precondition: the paused member was suspected while it slept"
     assert sim.nodes[sleeper].me.incarnation >= 1  # it refuted by raising its own incarnation
     assert wrong_failures(sim) == []
+    for m in sim.ids:
+        assert sim.view_of(m).get(sleeper) == pb.ALIVE, f"{m} does not see {sleeper} alive"
+    assert sim.result()["converged"]
+
+
+def test_heartbeat_member_paused_past_t_fail_is_failed_then_comes_back() -> None:
+    # van Renesse gossip has no refutation of its own: the paused member must not declare everyone
+    # failed when it resumes (its own silence explains theirs), and the first member that holds it
+    # dead and hears its gossip tells it so, so that it restarts with a higher incarnation.
+    n = 20
+    cfg = Config(mode="heartbeat", election=False)
+    sim = Simulator(n, cfg, seed=17)
+    sleeper = "7"
+    t_fail = derive_t_fail(n, cfg.gossip_interval, cfg.gossip_fanout, cfg.p_mistake)
+    pause = 2 * t_fail
+    sim.pause(sleeper, at=WARMUP, duration=pause)
+    sim.run(WARMUP + pause)
+    failed_by = set(failed_reports(sim, sleeper))
+    assert failed_by == set(sim.ids) - {sleeper}, "precondition: everyone declared the sleeper failed"
+    sim.run(WARMUP + pause + 2 * t_fail)
+    assert [f for f in wrong_failures(sim) if f[1] != sleeper] == []  # nobody else, and not by the sleeper
+    assert sim.nodes[sleeper].me.incarnation >= 1  # it learned it was declared dead and restarted
+    revived_by = {o for o, e in sim.events if e.name == "member_alive" and e.member == sleeper}
+    assert revived_by == failed_by
     for m in sim.ids:
         assert sim.view_of(m).get(sleeper) == pb.ALIVE, f"{m} does not see {sleeper} alive"
     assert sim.result()["converged"]
