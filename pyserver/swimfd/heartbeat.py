@@ -22,7 +22,7 @@ is reported in ``failed`` once per staleness episode but stays tracked and gossi
 progress can still veto the SWIM suspicion; the tombstone comes with SWIM's ``mark_dead``.
 
 ``T_fail`` is ``config.t_fail`` or, when that is None, :func:`derive_t_fail` for the current
-number of alive members (recomputed whenever it changes).
+number of tracked members, tombstones included until cleanup (recomputed whenever it changes).
 
 Pauses: the gossiper asks to be ticked at least once per ``gossip_interval``. A tick more than two
 intervals after the previous one means this process was not running (SIGSTOP, a suspended VM), so
@@ -203,7 +203,10 @@ class HeartbeatGossiper:
             return self._cfg.t_fail
         if self._pending:
             self._flush()
-        n = max(1, len(self._ring))
+        # Tombstones count until cleanup: the survivors' staleness built up while the failed members
+        # were in the group, so T_fail must not shrink the moment they are declared (at n = 4 -> 2
+        # it fell from 6.5 s to 1 s and declared the last live peer failed with them).
+        n = max(1, self._n)
         if n != self._t_fail_n:
             self._t_fail = derive_t_fail(n, self._interval, self._cfg.gossip_fanout, self._cfg.p_mistake)
             self._t_fail_n = n

@@ -216,7 +216,26 @@ def test_derived_t_fail_follows_membership_size():
     assert g.t_cleanup == 2 * g.t_fail
     assert g.t_fail > derive_t_fail(10, 0.5, 1, 1e-4)
     g.mark_dead("m0", 0, 1.0)
+    assert g.t_fail == derive_t_fail(100, 0.5, 1, 1e-4)  # a tombstone counts until cleanup
+    g.forget("m0")
     assert g.t_fail == derive_t_fail(99, 0.5, 1, 1e-4)
+
+
+def test_t_fail_does_not_shrink_when_members_are_declared_failed():
+    # Five members, T_fail 7.5 s at n = 5. d and e are never heard and are declared failed at 7.5;
+    # b and c were last heard at 1.5. Had T_fail been re-derived for the 3 live members (5.0 s) at
+    # that instant, b and c, silent for 6 s, would have been declared failed with them.
+    cfg = config(t_fail=None, gossip_interval=0.5, p_mistake=1e-6)
+    g = gossiper("a", ["b", "c", "d", "e"], cfg)
+    assert g.t_fail == derive_t_fail(5, 0.5, 1, 1e-6) == 7.5
+    g.on_gossip("b", gossip([("b", 0, 1), ("c", 0, 1)]), 1.5)
+    assert sorted(advance(g, 7.5).failed) == ["d", "e"]
+    assert g.t_fail == 7.5
+    assert advance(g, 9.0 - EPS).failed == []  # b and c silent for 7.5 - EPS s, not failed
+    assert sorted(advance(g, 9.0).failed) == ["b", "c"]
+    assert g.t_fail == 7.5
+    assert sorted(advance(g, 7.5 + g.t_cleanup).removed) == ["d", "e"]
+    assert g.t_fail == derive_t_fail(3, 0.5, 1, 1e-6)
 
 
 def test_next_deadline_is_the_earliest_of_gossip_failure_and_cleanup():
