@@ -66,6 +66,15 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
+async def serve(add_servicer: Callable[[Any, grpc.aio.Server], None], servicer: Any, port: int) -> grpc.aio.Server:
+    """A started gRPC server on 127.0.0.1:port with one fake servicer (stop it with stop(None))."""
+    server = grpc.aio.server()
+    add_servicer(servicer, server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    return server
+
+
 def run(coro: Awaitable[None]) -> None:
     asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
 
@@ -189,10 +198,7 @@ def test_a_stalled_peer_never_stalls_the_tick_loop() -> None:
     async def main() -> None:
         peer_port, port = free_port(), free_port()
         peer = StalledPeer()
-        server = grpc.aio.server()
-        swim_pb2_grpc.add_FailureDetectorServicer_to_server(peer, server)
-        server.add_insecure_port(f"127.0.0.1:{peer_port}")
-        await server.start()
+        server = await serve(swim_pb2_grpc.add_FailureDetectorServicer_to_server, peer, peer_port)
         rt, _ = make_runtime(settings("1", port, members=(f"127.0.0.1:{port}", f"127.0.0.1:{peer_port}")))
         await rt.start()
         try:
@@ -279,10 +285,7 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
     async def main() -> None:
         diss_port, port = free_port(), free_port()
         diss = RecordingDiss()
-        server = grpc.aio.server()
-        swim_pb2_grpc.add_DisseminationServicer_to_server(diss, server)
-        server.add_insecure_port(f"127.0.0.1:{diss_port}")
-        await server.start()
+        server = await serve(swim_pb2_grpc.add_DisseminationServicer_to_server, diss, diss_port)
         s = settings("1", port, members=(f"127.0.0.1:{port}", "127.0.0.1:1"), key=b"k")
         s = dataclasses.replace(s, diss_addr=f"127.0.0.1:{diss_port}")
         rt, buf = make_runtime(s)
