@@ -44,6 +44,7 @@ class Config:
     nack_fraction: float = 0.8  # proxy sends a nack at this fraction of probe_timeout
     max_piggyback: int = 16  # updates piggybacked on one message
     dead_probe_interval: float = 30.0  # re-probe known-dead members this often, so healed partitions merge
+    tombstone_ttl: float = 3600.0  # a DEAD or LEFT member is forgotten (member_removed) this long after
 
     # --- hybrid rule (swimfd.hybrid) ---
     hybrid_stale_after: float | None = None  # heartbeat staleness that triggers an early probe; None: derived from n
@@ -96,6 +97,7 @@ def validate(c: Config) -> None:
         "probe_timeout",
         "gossip_interval",
         "dead_probe_interval",
+        "tombstone_ttl",
         "election_timeout",
         "leader_wait_timeout",
         "leader_probe_min",

@@ -129,6 +129,8 @@ class Node:
         self._left = False
         self._self_update_queued_for = -math.inf
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
+        self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
+        self._next_sweep = math.inf  # earliest time a tombstone expires
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
 
         self._hb: Any | None = None
@@ -252,6 +254,8 @@ class Node:
         if self._left:
             return out
         self._expire_suspicions(now, out)
+        if now >= self._next_sweep:
+            self._expire_tombstones(now, out)
         if self._hb is not None:
             self._heartbeat_step(self._hb.tick(now), now, out)
         if self._hybrid is not None:
@@ -271,7 +275,7 @@ class Node:
     def next_deadline(self) -> float:
         if self._left:
             return math.inf
-        t = self._prober.next_deadline()
+        t = min(self._prober.next_deadline(), self._next_sweep)
         if self._susp_heap:
             t = min(t, self._susp_heap[0][0])
         if self._hb is not None:
@@ -470,6 +474,11 @@ class Node:
             self._prober.remove_dead(mid)
             if self._hb is not None:
                 self._hb.forget(mid)
+        if new in LIVE_STATES:
+            self._tombstones.pop(mid, None)
+        elif mid not in self._tombstones:
+            self._tombstones[mid] = now
+            self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
         if new == SUSPECT:
             self._start_suspicion(rec, from_id, now)
         else:
@@ -604,10 +613,29 @@ class Node:
                 continue
             if self._prober.enabled:
                 continue  # hybrid: keep the SWIM tombstone, so dead-probing can re-merge a healed partition
-            self._members.remove(mid)
-            self._prober.remove_dead(mid)
-            self._queue.drop(mid)
-            out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
+            self._forget(rec, now, out)
+
+    def _expire_tombstones(self, now: float, out: Output) -> None:
+        """Forget DEAD and LEFT members tombstone_ttl after they became so (bounded memory under churn)."""
+        ttl = self._cfg.tombstone_ttl
+        for mid, since in list(self._tombstones.items()):
+            if since + ttl <= now:
+                rec = self._members.get(mid)
+                if rec is not None and rec.state not in LIVE_STATES:
+                    self._forget(rec, now, out)
+                self._tombstones.pop(mid, None)
+        self._next_sweep = min(self._tombstones.values(), default=math.inf) + ttl
+
+    def _forget(self, rec: Record, now: float, out: Output) -> None:
+        mid = rec.id
+        self._members.remove(mid)
+        self._prober.remove_dead(mid)
+        self._queue.drop(mid)
+        self._tombstones.pop(mid, None)
+        self._told_dead.pop(mid, None)
+        if self._hb is not None:
+            self._hb.forget(mid)
+        out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
 
     def _tell_if_dead(self, sender: str, sender_addr: str, now: float, out: Output) -> None:
         """Answer gossip from a member we hold dead, at most once per gossip round.
