@@ -29,6 +29,10 @@ const MaxClusterLen = 128
 // Python side's default max_message_bytes.
 const MaxMessageBytes = 4 * 1024 * 1024
 
+// MaxConcurrentRPCs bounds the calls the service handles at once; it matches
+// the Python detector's grpc.aio maximum_concurrent_rpcs.
+const MaxConcurrentRPCs = 256
+
 // ErrHelp is returned when -h/--help was asked for; usage has been printed.
 var ErrHelp = flag.ErrHelp
 

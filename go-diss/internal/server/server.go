@@ -88,11 +88,28 @@ func New(o Options) *Server {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { pb.RegisterDisseminationServer(g, s) }
 
-// ServerOptions bound the size of every message, in and out.
+// ServerOptions bound the size of every message, in and out, and the calls in flight.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(config.MaxMessageBytes),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(ConcurrencyLimit(config.MaxConcurrentRPCs)),
+	}
+}
+
+// ConcurrencyLimit refuses a call with ResourceExhausted while max calls are
+// already in flight, so a flood of Notify or Join calls cannot pile up
+// goroutines and memory; callers retry with backoff.
+func ConcurrencyLimit(max int) grpc.UnaryServerInterceptor {
+	slots := make(chan struct{}, max)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+			return handler(ctx, req)
+		default:
+			return nil, status.Errorf(codes.ResourceExhausted, "%s: more than %d calls in flight", info.FullMethod, max)
+		}
 	}
 }
 
