@@ -382,6 +382,7 @@ class Node:
             env.updates.append(upd)
             out.messages.append(Outbound(target, rec.addr, env))
         self._prober.enabled = False
+        self._prober.dead_probing = False
         return out
 
     def _is_live(self, member_id: str) -> bool:
@@ -607,13 +608,8 @@ class Node:
             else:
                 dead = pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation)
                 self._apply(dead, DEAD, self._id, "heartbeat", now, Source.LOCAL, out)
-        for mid in step.removed:
-            rec = self._members.get(mid)
-            if rec is None or rec.state in LIVE_STATES:
-                continue
-            if self._prober.enabled:
-                continue  # hybrid: keep the SWIM tombstone, so dead-probing can re-merge a healed partition
-            self._forget(rec, now, out)
+        # step.removed: the gossiper forgot a tombstone (T_cleanup). The member table keeps the DEAD
+        # record until tombstone_ttl, so dead-probing can still re-merge a healed partition.
 
     def _expire_tombstones(self, now: float, out: Output) -> None:
         """Forget DEAD and LEFT members tombstone_ttl after they became so (bounded memory under churn)."""

@@ -107,6 +107,10 @@ class Prober:
         self._dead_index: dict[str, int] = {}
         self._next_dead_probe = now + config.dead_probe_interval
         self.enabled = True
+        # Known-dead members are re-probed even when round-robin probing is off (heartbeat mode):
+        # it is how the two sides of a healed partition, or a member declared dead while paused,
+        # learn of each other again.
+        self.dead_probing = True
 
     # ------------------------------------------------------------ membership
     def __contains__(self, member_id: str) -> bool:
@@ -200,7 +204,7 @@ class Prober:
     # ------------------------------------------------------------ timers
     def next_deadline(self) -> float:
         if not self.enabled:
-            return float("inf")
+            return self._next_dead_probe if self.dead_probing and self._dead else float("inf")
         t = self._next_period
         for p in self._probes.values():
             if not p.acked and not p.indirect_sent:
@@ -263,6 +267,8 @@ class Prober:
         """Advance timers; urgent probes requested since the last call start now."""
         step = ProberStep()
         if not self.enabled:
+            if self.dead_probing:
+                self._probe_dead(now, step)
             return step
         for probe in list(self._probes.values()):
             if now >= probe.end_at:
@@ -294,13 +300,16 @@ class Prober:
                 step.sends.append(
                     Send(px.requester, px.requester_addr, "nack", pb.Nack(seq=px.requester_seq, subject=px.target))
                 )
-        if self._dead and now >= self._next_dead_probe:
+        self._probe_dead(now, step)
+        return step
+
+    def _probe_dead(self, now: float, step: ProberStep) -> None:
+        if now < self._next_dead_probe:
+            return
+        if self._dead:
             target = self._dead[self._rng.randrange(len(self._dead))]
             step.sends.append(Send(target, "", "ping", pb.Ping(seq=self._new_seq(), target=target)))
-            self._next_dead_probe = now + self._cfg.dead_probe_interval
-        elif now >= self._next_dead_probe:
-            self._next_dead_probe = now + self._cfg.dead_probe_interval
-        return step
+        self._next_dead_probe = now + self._cfg.dead_probe_interval
 
     # ------------------------------------------------------------ messages
     def on_ack(self, seq: int, now: float) -> ProberStep:

@@ -113,7 +113,7 @@ def test_heartbeat_member_paused_past_t_fail_is_failed_then_comes_back() -> None
     assert sim.result()["converged"]
 
 
-@pytest.mark.parametrize("mode", ["swim", "hybrid"])
+@pytest.mark.parametrize("mode", ["swim", "heartbeat", "hybrid"])
 def test_partition_that_heals_converges_back_to_one_view(mode: str) -> None:
     n = 20
     cfg = Config(mode=mode, election=False)
