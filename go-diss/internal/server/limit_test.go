@@ -24,47 +24,42 @@ func TestConcurrencyLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			limit := ConcurrencyLimit(tc.max)
-			release := make(chan struct{})
 			entered := make(chan struct{})
-			done := make(chan struct{})
-			blocked := func(ctx context.Context, req any) (any, error) {
-				entered <- struct{}{}
-				<-release
-				return "blocked", nil
-			}
-			for i := 0; i < tc.inFlight; i++ {
-				go func() {
-					defer func() { done <- struct{}{} }()
-					if _, err := limit(ctx(t), nil, info, blocked); err != nil {
-						t.Errorf("blocked call: %v", err)
+			// block starts n calls that stay inside the handler until the returned func is called,
+			// which waits for them to return.
+			block := func(n int) (finish func()) {
+				release := make(chan struct{})
+				done := make(chan struct{})
+				handler := func(ctx context.Context, req any) (any, error) {
+					entered <- struct{}{}
+					<-release
+					return "blocked", nil
+				}
+				for i := 0; i < n; i++ {
+					go func() {
+						defer func() { done <- struct{}{} }()
+						if _, err := limit(ctx(t), nil, info, handler); err != nil {
+							t.Errorf("blocked call: %v", err)
+						}
+					}()
+					<-entered
+				}
+				return func() {
+					close(release)
+					for i := 0; i < n; i++ {
+						<-done
 					}
-				}()
-				<-entered
+				}
 			}
+			finish := block(tc.inFlight)
 			quick := func(ctx context.Context, req any) (any, error) { return "ok", nil }
 			_, err := limit(ctx(t), nil, info, quick)
 			if got := status.Code(err); got != tc.want {
 				t.Fatalf("probe call: code %v, want %v (err %v)", got, tc.want, err)
 			}
-			close(release)
-			for i := 0; i < tc.inFlight; i++ {
-				<-done
-			}
+			finish()
 			// Every slot is free again once the calls have returned: max calls fit at once.
-			release = make(chan struct{})
-			for i := 0; i < tc.max; i++ {
-				go func() {
-					defer func() { done <- struct{}{} }()
-					if _, err := limit(ctx(t), nil, info, blocked); err != nil {
-						t.Errorf("after release: %v", err)
-					}
-				}()
-				<-entered
-			}
-			close(release)
-			for i := 0; i < tc.max; i++ {
-				<-done
-			}
+			block(tc.max)()
 		})
 	}
 }
