@@ -616,10 +616,10 @@ class Node:
         ttl = self._cfg.tombstone_ttl
         for mid, since in list(self._tombstones.items()):
             if since + ttl <= now:
+                del self._tombstones[mid]
                 rec = self._members.get(mid)
                 if rec is not None and rec.state not in LIVE_STATES:
                     self._forget(rec, now, out)
-                self._tombstones.pop(mid, None)
         self._next_sweep = min(self._tombstones.values(), default=math.inf) + ttl
 
     def _forget(self, rec: Record, now: float, out: Output) -> None:
@@ -627,7 +627,6 @@ class Node:
         self._members.remove(mid)
         self._prober.remove_dead(mid)
         self._queue.drop(mid)
-        self._tombstones.pop(mid, None)
         self._told_dead.pop(mid, None)
         if self._hb is not None:
             self._hb.forget(mid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Sequence
 
@@ -73,9 +74,5 @@ def advance(g: HeartbeatGossiper, until: float, max_ticks: int = 100_000) -> Hea
 
 
 def _combine(total: HeartbeatStep, step: HeartbeatStep) -> None:
-    total.gossip.extend(step.gossip)
-    total.failed.extend(step.failed)
-    total.removed.extend(step.removed)
-    total.progressed.extend(step.progressed)
-    total.unknown.extend(step.unknown)
-    total.missed.extend(step.missed)
+    for f in dataclasses.fields(HeartbeatStep):  # every field is a list
+        getattr(total, f.name).extend(getattr(step, f.name))
