@@ -102,4 +102,4 @@ cluster-status:
 # budget are listed as not run, with the measured estimate). Writes results/sim-table.md and .json.
 .PHONY: sim-table
 sim-table: venv
-	$(VPY) -m swimfd.sim_table --out results/sim-table.md --nodes 100,1000,10000
+	$(VPY) -m swimfd.sim.table --out results/sim-table.md --nodes 100,1000,10000

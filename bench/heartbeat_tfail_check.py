@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pyserver"))
 
-from swimfd.heartbeat import rounds_to_reach
+from swimfd.core.heartbeat import rounds_to_reach
 
 CASES = ((10, 1, 1e-2), (10, 1, 1e-3), (20, 1, 1e-2), (50, 1, 1e-2), (50, 2, 1e-2), (100, 1, 1e-3))
 

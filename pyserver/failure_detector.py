@@ -5,7 +5,7 @@ NODE_ID=1 MEMBERS=localhost:50051,localhost:50052,localhost:50053 python pyserve
 
 import sys
 
-from swimfd.runtime_cli import main
+from swimfd.commands.run import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
 import sys
 
-from swimfd.cli import main
+from swimfd.commands.main import main
 
 sys.exit(main())

@@ -1,6 +1,6 @@
 """A tiny deterministic message router for core tests: virtual clock, fixed delay, optional crashes.
 
-It is deliberately minimal (the real simulator is swimfd.simulator); it exists so the core's
+It is deliberately minimal (the real simulator is swimfd.sim.engine); it exists so the core's
 tests do not depend on another owner's code.
 """
 
@@ -12,10 +12,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swimfd.config import Config
-from swimfd.events import MembershipEvent
-from swimfd.membership import SharedView
-from swimfd.node import Node
+from swimfd.core.config import Config
+from swimfd.core.events import MembershipEvent
+from swimfd.core.membership import SharedView
+from swimfd.core.node import Node
 from swimfd.pb import swim_pb2 as pb
 
 

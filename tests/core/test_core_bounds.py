@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swimfd.bounds import detection_bound, dissemination_periods, first_probe_periods
-from swimfd.config import Config
+from swimfd.core.bounds import detection_bound, dissemination_periods, first_probe_periods
+from swimfd.core.config import Config
 
 
 def test_dissemination_periods_is_the_retransmit_limit() -> None:

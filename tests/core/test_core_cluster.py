@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from core_router import Router, member
 
-from swimfd.bounds import detection_bound
-from swimfd.config import Config
+from swimfd.core.bounds import detection_bound
+from swimfd.core.config import Config
 from swimfd.pb import swim_pb2 as pb
 
 FAILURE_EVENTS = ("member_failed", "member_suspected")
@@ -102,7 +102,7 @@ def test_healed_partition_merges_again() -> None:
 
 
 def test_election_hook_elects_and_re_elects_after_the_leader_fails() -> None:
-    pytest.importorskip("swimfd.election")
+    pytest.importorskip("swimfd.core.election")
     r = Router(Config(election=True), seed=2)
     r.cluster(6)
     r.run(15.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swimfd.health import LocalHealth
+from swimfd.core.health import LocalHealth
 
 
 def test_score_is_clamped_to_0_and_max_minus_1() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from core_router import Router
 
-from swimfd.config import Config, ConfigError
-from swimfd.hybrid import HybridRule, gossip_rounds_to_all, stale_after
+from swimfd.core.config import Config, ConfigError
+from swimfd.core.hybrid import HybridRule, gossip_rounds_to_all, stale_after
 from swimfd.pb import swim_pb2 as pb
 
 

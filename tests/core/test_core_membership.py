@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swimfd.config import Config
-from swimfd.membership import ALIVE, DEAD, LEFT, SUSPECT, Membership, supersedes
-from swimfd.node import Node
+from swimfd.core.config import Config
+from swimfd.core.membership import ALIVE, DEAD, LEFT, SUSPECT, Membership, supersedes
+from swimfd.core.node import Node
 from swimfd.pb import swim_pb2 as pb
 
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from swimfd.config import Config
-from swimfd.events import EventName, Source
-from swimfd.node import Node, ProtocolError
+from swimfd.core.config import Config
+from swimfd.core.events import EventName, Source
+from swimfd.core.node import Node, ProtocolError
 from swimfd.pb import swim_pb2 as pb
 
 CFG = Config(election=False)

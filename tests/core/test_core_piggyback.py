@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from swimfd.core.piggyback import BroadcastQueue, retransmit_limit
 from swimfd.pb import swim_pb2 as pb
-from swimfd.piggyback import BroadcastQueue, retransmit_limit
 
 
 def _u(mid: str, inc: int = 0, state: int = pb.ALIVE) -> pb.Update:

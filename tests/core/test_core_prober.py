@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from swimfd.config import Config
-from swimfd.health import LocalHealth
+from swimfd.core.config import Config
+from swimfd.core.health import LocalHealth
+from swimfd.core.prober import Prober
 from swimfd.pb import swim_pb2 as pb
-from swimfd.prober import Prober
 
 
 def _prober(n: int, seed: int = 7, **cfg) -> tuple[Prober, LocalHealth]:

@@ -7,10 +7,10 @@ import random
 import pytest
 from core_router import Router, member
 
-from swimfd.bounds import detection_bound
-from swimfd.config import Config
-from swimfd.membership import ALIVE, DEAD, LEFT, Membership, SharedView
-from swimfd.node import Node
+from swimfd.core.bounds import detection_bound
+from swimfd.core.config import Config
+from swimfd.core.membership import ALIVE, DEAD, LEFT, Membership, SharedView
+from swimfd.core.node import Node
 from swimfd.pb import swim_pb2 as pb
 
 CFG = Config(election=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swimfd.config import Config
-from swimfd.suspicion import Suspicion, expected_confirmations, suspicion_min_max, suspicion_timeout
+from swimfd.core.config import Config
+from swimfd.core.suspicion import Suspicion, expected_confirmations, suspicion_min_max, suspicion_timeout
 
 
 def test_lan_n100_min_max_and_confirmations() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from swimfd.config import Config, ConfigError
-from swimfd.events import EventName
-from swimfd.simulator import Simulator
+from swimfd.core.config import Config, ConfigError
+from swimfd.core.events import EventName
+from swimfd.sim.engine import Simulator
 
 TTL = 100.0
 

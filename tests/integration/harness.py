@@ -24,10 +24,10 @@ from typing import Any
 
 import grpc
 
-from swimfd.auth import Signer
-from swimfd.config import Config
+from swimfd.core.config import Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
+from swimfd.runtime.auth import Signer
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = REPO / "pyserver" / "failure_detector.py"

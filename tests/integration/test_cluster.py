@@ -21,10 +21,10 @@ import grpc
 import pytest
 from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
 
-from swimfd.auth import Signer
-from swimfd.bounds import detection_bound
+from swimfd.core.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
+from swimfd.runtime.auth import Signer
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from harness import FAST, GO_DISS, REPO, LocalCluster, wait_for
 
-from swimfd.bounds import detection_bound
-from swimfd.config import Config
+from swimfd.core.bounds import detection_bound
+from swimfd.core.config import Config
 from swimfd.pb import swim_pb2 as pb
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-from swimfd.config import PROTOCOL_VERSION, Config
-from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
-from swimfd.node import ProtocolError
+from swimfd.core.config import PROTOCOL_VERSION, Config
+from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.node import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 
 

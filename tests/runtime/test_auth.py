@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
-from swimfd.auth import AuthError, KeyFileError, Signer, compute_mac, read_key
 from swimfd.pb import swim_pb2 as pb
+from swimfd.runtime.auth import AuthError, KeyFileError, Signer, compute_mac, read_key
 
 VECTOR = Path(__file__).resolve().parents[2] / "go-diss" / "internal" / "auth" / "testdata" / "vector.json"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from swimfd.diss_process import DissCommand, DissProcess, DissStartError
-from swimfd.logs import make_logger
+from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
+from swimfd.runtime.logs import make_logger
 
 
 def _script(tmp_path: Path, body: str) -> str:

@@ -19,13 +19,13 @@ import grpc.aio
 import pytest
 from fake_core import FakeCore
 
-from swimfd.config import Config
-from swimfd.events import EventName, MembershipEvent, Outbound, Output, Source
-from swimfd.logs import make_logger
+from swimfd.core.config import Config
+from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime import Runtime, StartError
-from swimfd.runtime_cli import RuntimeSettings
+from swimfd.runtime.logs import make_logger
+from swimfd.runtime.process import Runtime, StartError
+from swimfd.runtime.settings import RuntimeSettings
 
 
 def free_port() -> int:

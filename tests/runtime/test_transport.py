@@ -10,13 +10,13 @@ import random
 import grpc
 import pytest
 
-from swimfd.auth import Signer
-from swimfd.diss_process import DissCommand
-from swimfd.events import EventName, MembershipEvent, Source
-from swimfd.logs import event_fields, make_logger
-from swimfd.members_cmd import as_dict, format_table
+from swimfd.commands.members import as_dict, format_table
+from swimfd.core.events import EventName, MembershipEvent, Source
 from swimfd.pb import swim_pb2 as pb
-from swimfd.transport import ChannelCache, FaultInjector, Rejected, Transport, check_header
+from swimfd.runtime.auth import Signer
+from swimfd.runtime.diss_process import DissCommand
+from swimfd.runtime.logs import event_fields, make_logger
+from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, check_header
 
 
 def _env(cluster: str = "c", version: int = 1) -> pb.Envelope:

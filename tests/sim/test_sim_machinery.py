@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from echo_node import EchoError, EchoNode, SharedEnvelopeNode, echo_factory
 
-from swimfd.config import Config
-from swimfd.network import Network
+from swimfd.core.config import Config
 from swimfd.pb import swim_pb2 as pb
-from swimfd.simulator import SimulationError, Simulator
+from swimfd.sim.engine import SimulationError, Simulator
+from swimfd.sim.network import Network
 
 CONFIG = Config(election=False)
 
@@ -205,7 +205,7 @@ def test_foreign_envelopes_are_counted_not_fatal() -> None:
     foreign = pb.Envelope(header=pb.Header(version=1, cluster="other", sender="x"), ping=pb.Ping(seq=1))
 
     def inject(now: float) -> None:
-        from swimfd.events import Outbound, Output
+        from swimfd.core.events import Outbound, Output
 
         sim._emit("1", Output(messages=[Outbound("2", "", foreign)]), now)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from swimfd.events import EventName, MembershipEvent, Source
-from swimfd.sim_metrics import (
+from swimfd.core.events import EventName, MembershipEvent, Source
+from swimfd.sim.metrics import (
     Truth,
     convergence,
     detections,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swimfd.network import Network, NetworkError
+from swimfd.sim.network import Network, NetworkError
 
 
 def fates(net: Network, src: str, dst: str, count: int) -> list[float | None]:

@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
-from swimfd.bounds import detection_bound, dissemination_periods
-from swimfd.config import Config
-from swimfd.heartbeat import derive_t_fail
-from swimfd.network import Network
+from swimfd.core.bounds import detection_bound, dissemination_periods
+from swimfd.core.config import Config
+from swimfd.core.heartbeat import derive_t_fail
+from swimfd.core.suspicion import suspicion_min_max
 from swimfd.pb import swim_pb2 as pb
-from swimfd.simulator import Simulator
-from swimfd.suspicion import suspicion_min_max
+from swimfd.sim.engine import Simulator
+from swimfd.sim.network import Network
 
 WARMUP = 10.0
 

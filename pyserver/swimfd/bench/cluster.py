@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import IO
 
 from swimfd.bench import procstat
+from swimfd.core.config import MODES as SWIMFD_MODES
+from swimfd.runtime.settings import DISS_PORT_OFFSET
+from swimfd.runtime.transport import FAULT_INJECTION_ENV
 
-FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
-SWIMFD_MODES = ("swim", "heartbeat", "hybrid")
 MEMBERLIST = "memberlist"
-DISS_PORT_OFFSET = 10  # runtime default: go-diss listens on detector port + 10 (CONTRACTS 8)
+
 PORT_RANGE = (41000, 49000)  # away from the runtime's default 5005x ports other tests use
 
 

@@ -1,0 +1,1 @@
+"""The command-line entry points: `python -m swimfd COMMAND`, one module per command, named for it."""

@@ -1,0 +1,105 @@
+"""`python -m swimfd members --target host:port [--json]`: print a running node's view.
+
+Usage: ``python -m swimfd members --target localhost:50051 [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import grpc
+
+from swimfd.core.config import PROTOCOL_VERSION
+from swimfd.pb import swim_pb2 as pb
+from swimfd.pb import swim_pb2_grpc
+from swimfd.runtime.auth import KeyFileError, Signer, read_key
+
+COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", required=True, help="detector address host:port of the node to ask")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
+    parser.add_argument(
+        "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
+    )
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+
+
+def fetch(target: str, timeout: float, cluster: str = "", key: bytes | None = None) -> pb.MembersReply:
+    req = pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
+    Signer(key).sign(req)
+    with grpc.insecure_channel(target) as channel:
+        stub = swim_pb2_grpc.FailureDetectorStub(channel)
+        reply: pb.MembersReply = stub.Members(req, timeout=timeout)
+        return reply
+
+
+def as_dict(reply: pb.MembersReply) -> dict[str, Any]:
+    members = []
+    for mv in sorted(reply.members, key=lambda v: _id_key(v.member.id)):
+        m = mv.member
+        members.append(
+            {
+                "id": m.id,
+                "addr": m.addr,
+                "diss_addr": m.diss_addr,
+                "state": pb.MemberState.Name(m.state),
+                "incarnation": m.incarnation,
+                "heartbeat": m.heartbeat,
+                "last_change": round(mv.last_change, 3),
+                "priority": m.priority,
+                "labels": dict(m.labels),
+            }
+        )
+    leader = None
+    if reply.HasField("leader") and reply.leader.leader.id:
+        leader = {"id": reply.leader.leader.id, "priority": reply.leader.leader.priority, "term": reply.leader.term}
+    return {"self_id": reply.self_id, "mode": reply.mode, "leader": leader, "members": members}
+
+
+def _id_key(member_id: str) -> tuple[int, int | str]:
+    # Numeric ids sort numerically (2 before 10), others after them by name.
+    return (0, int(member_id)) if member_id.isdigit() else (1, member_id)
+
+
+def format_table(view: dict[str, Any], now: float) -> str:
+    rows = [list(COLUMNS)]
+    for m in view["members"]:
+        age = max(now - m["last_change"], 0.0)
+        changed = time.strftime("%H:%M:%S", time.localtime(m["last_change"])) + f" ({age:.0f}s ago)"
+        rows.append([str(m[c]) for c in COLUMNS[:-1]] + [changed])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    leader = view["leader"]
+    lead = f"leader {leader['id']} (term {leader['term']})" if leader else "leader none"
+    head = f"node {view['self_id']}  mode {view['mode']}  {lead}"
+    return "\n".join([head, *lines])
+
+
+def run(args: argparse.Namespace) -> int:
+    key = None
+    if args.cluster_key_file:
+        try:
+            key = read_key(args.cluster_key_file)
+        except KeyFileError as e:
+            print(f"swimfd members: error: {e}", file=sys.stderr)
+            return 2
+    try:
+        reply = fetch(args.target, args.timeout, args.cluster, key)
+    except grpc.RpcError as e:
+        code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"
+        detail = e.details() if isinstance(e, grpc.Call) else str(e)
+        print(f"swimfd members: error: {args.target}: {code}: {detail}", file=sys.stderr)
+        return 1
+    view = as_dict(reply)
+    if args.json:
+        print(json.dumps(view, indent=2))
+    else:
+        print(format_table(view, time.time()))
+    return 0

@@ -1,0 +1,185 @@
+"""Protocol configuration: one validated dataclass.
+
+SWIM defaults follow hashicorp/memberlist's LAN profile so that comparisons are
+like for like; heartbeat defaults follow van Renesse et al. (Middleware 1998)
+with T_cleanup = 2 * T_fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Mode = Literal["swim", "heartbeat", "hybrid"]
+GossipTarget = Literal["random", "round_robin", "binary_round_robin", "sequence_check"]
+HeartbeatDetector = Literal["fixed", "phi"]
+
+MODES: tuple[str, ...] = ("swim", "heartbeat", "hybrid")
+GOSSIP_TARGETS: tuple[str, ...] = ("random", "round_robin", "binary_round_robin", "sequence_check")
+HEARTBEAT_DETECTORS: tuple[str, ...] = ("fixed", "phi")
+PROTOCOL_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    cluster: str = "swimfd"
+    mode: Mode = "swim"
+
+    # --- SWIM + Lifeguard (memberlist LAN defaults) ---
+    probe_interval: float = 1.0  # seconds per protocol period
+    probe_timeout: float = 0.5  # wait for a direct ack
+    indirect_checks: int = 3  # k proxies for ping-req
+    suspicion_mult: int = 4  # Min suspicion = mult * max(1, log10 n) * interval
+    suspicion_max_timeout_mult: int = 6  # Max suspicion = this * Min
+    retransmit_mult: int = 4  # an update is sent mult * ceil(log10(n + 1)) times
+    awareness_max_multiplier: int = 8  # local health score ranges over [0, max - 1]
+    nack_fraction: float = 0.8  # proxy sends a nack at this fraction of probe_timeout
+    max_piggyback: int = 16  # updates piggybacked on one message
+    dead_probe_interval: float = 30.0  # re-probe known-dead members this often, so healed partitions merge
+    tombstone_ttl: float = 3600.0  # a DEAD or LEFT member is forgotten (member_removed) this long after
+
+    # --- hybrid rule (swimfd.core.hybrid) ---
+    hybrid_stale_after: float | None = None  # heartbeat staleness that triggers an early probe; None: derived from n
+
+    # --- van Renesse heartbeat gossip ---
+    gossip_interval: float = 0.5  # T_gossip
+    gossip_fanout: int = 1  # M members per round
+    gossip_target: GossipTarget = "random"
+    t_fail: float | None = None  # None: derived from p_mistake
+    p_mistake: float = 1e-6  # target probability of a wrong failure decision
+    t_cleanup: float | None = None  # None: 2 * t_fail
+    heartbeat_detector: HeartbeatDetector = "fixed"
+    phi_threshold: float = 8.0
+    phi_window: int = 32  # inter-arrival samples kept per member (Hayashibara SRDS 2004)
+    phi_min_std: float = 0.1  # floor on the fitted standard deviation (seconds)
+    phi_acceptable_pause: float = 3.0  # added to the fitted mean, as Akka's acceptable-heartbeat-pause
+
+    # --- bully election (Garcia-Molina 1982) ---
+    election: bool = True  # run the bully election on top of membership
+    priority: int = 0  # election identity is (priority, id); highest wins
+    election_timeout: float = 1.0  # wait for GotIt from higher members
+    leader_wait_timeout: float = 3.0  # after a GotIt, wait this long for IAmLeader
+    leader_probe_min: float = 0.5  # leader probes at random intervals in [min, max]
+    leader_probe_max: float = 3.0
+    feign_after_max: float = 10.0  # --feign-failure: next fake failure after U(0, this) s
+    feign_duration_min: float = 1.0  # ... lasting U(min, max) s
+    feign_duration_max: float = 4.0
+
+    # --- runtime bounds (the core enforces the ones about content) ---
+    max_members: int = 65536
+    max_message_bytes: int = 4 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _require(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def validate(c: Config) -> None:
+    _require(bool(c.cluster) and len(c.cluster) <= 128, "cluster: must be 1-128 characters")
+    _require(c.mode in MODES, f"mode: {c.mode!r} is not one of {', '.join(MODES)}")
+    for name in (
+        "probe_interval",
+        "probe_timeout",
+        "gossip_interval",
+        "dead_probe_interval",
+        "tombstone_ttl",
+        "election_timeout",
+        "leader_wait_timeout",
+        "leader_probe_min",
+        "leader_probe_max",
+        "feign_after_max",
+        "feign_duration_min",
+        "feign_duration_max",
+        "phi_min_std",
+    ):
+        v = getattr(c, name)
+        _require(
+            isinstance(v, int | float) and math.isfinite(v) and v > 0,
+            f"{name}: must be a positive number of seconds, got {v!r}",
+        )
+    _require(
+        c.probe_timeout < c.probe_interval,
+        f"probe_timeout ({c.probe_timeout}) must be shorter than probe_interval ({c.probe_interval})",
+    )
+    for name, lo in (
+        ("indirect_checks", 0),
+        ("suspicion_mult", 1),
+        ("suspicion_max_timeout_mult", 1),
+        ("retransmit_mult", 1),
+        ("awareness_max_multiplier", 1),
+        ("max_piggyback", 0),
+        ("gossip_fanout", 1),
+        ("max_members", 2),
+        ("max_message_bytes", 1024),
+        ("phi_window", 2),
+    ):
+        v = getattr(c, name)
+        _require(
+            isinstance(v, int) and not isinstance(v, bool) and v >= lo, f"{name}: must be an integer >= {lo}, got {v!r}"
+        )
+    _require(
+        c.leader_probe_min <= c.leader_probe_max,
+        f"leader_probe_min ({c.leader_probe_min}) must be <= leader_probe_max ({c.leader_probe_max})",
+    )
+    _require(
+        c.feign_duration_min <= c.feign_duration_max,
+        f"feign_duration_min ({c.feign_duration_min}) must be <= feign_duration_max ({c.feign_duration_max})",
+    )
+    _require(
+        isinstance(c.priority, int) and not isinstance(c.priority, bool),
+        f"priority: must be an integer, got {c.priority!r}",
+    )
+    _require(0 < c.nack_fraction < 1, f"nack_fraction: must be in (0, 1), got {c.nack_fraction!r}")
+    _require(
+        c.gossip_target in GOSSIP_TARGETS,
+        f"gossip_target: {c.gossip_target!r} is not one of {', '.join(GOSSIP_TARGETS)}",
+    )
+    _require(
+        c.heartbeat_detector in HEARTBEAT_DETECTORS,
+        f"heartbeat_detector: {c.heartbeat_detector!r} is not one of {', '.join(HEARTBEAT_DETECTORS)}",
+    )
+    _require(0 < c.p_mistake < 1, f"p_mistake: must be in (0, 1), got {c.p_mistake!r}")
+    _require(c.phi_threshold > 0, f"phi_threshold: must be positive, got {c.phi_threshold!r}")
+    _require(
+        isinstance(c.phi_acceptable_pause, int | float) and 0 <= c.phi_acceptable_pause < math.inf,
+        f"phi_acceptable_pause: must be a non-negative number of seconds, got {c.phi_acceptable_pause!r}",
+    )
+    if c.hybrid_stale_after is not None:
+        _require(
+            isinstance(c.hybrid_stale_after, int | float)
+            and math.isfinite(c.hybrid_stale_after)
+            and c.hybrid_stale_after > c.gossip_interval,
+            f"hybrid_stale_after ({c.hybrid_stale_after!r}) must be longer than gossip_interval ({c.gossip_interval})",
+        )
+    if c.t_fail is not None:
+        _require(
+            c.t_fail > c.gossip_interval,
+            f"t_fail ({c.t_fail}) must be longer than gossip_interval ({c.gossip_interval})",
+        )
+    if c.t_cleanup is not None:
+        t_fail = c.t_fail if c.t_fail is not None else 0.0
+        _require(c.t_cleanup >= t_fail, f"t_cleanup ({c.t_cleanup}) must be >= t_fail ({t_fail})")
+
+
+def from_dict(raw: dict[str, Any], origin: str = "config") -> Config:
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
+    try:
+        return Config(**raw)
+    except TypeError as e:
+        raise ConfigError(f"{origin}: {e}") from e

@@ -1,0 +1,792 @@
+"""The protocol core: one member's SWIM + heartbeat state machine.
+
+CONTRACT (the simulator and the gRPC runtime both drive exactly this API):
+
+* Pure: no sockets, no clock reads, no global randomness. Time is passed in as
+  ``now`` (seconds, monotonic, any origin); randomness comes from the injected
+  ``random.Random``.
+* Every call returns an ``Output`` (messages to send + membership events).
+* The driver calls ``tick(now)`` no later than ``next_deadline()``; calling it
+  earlier or more often is harmless.
+* ``receive`` validates the envelope header (version, cluster) and raises
+  ``ProtocolError`` for malformed or foreign messages without changing state.
+
+    node = Node(config, me, rng, now)
+    out = node.bootstrap(static_members, now)   # MEMBERS list or a join reply
+    out = node.tick(now)
+    out = node.receive(envelope, now)           # replies come back as Outbound
+    reply, out = node.handle_join(join_request, now)
+    applied, out = node.apply_notice(notice, now)
+    out = node.leave(now)
+    node.view()                                 # list[pb.MembershipView]
+
+Composition: ``membership`` (table + precedence), ``piggyback`` (broadcast
+queue), ``prober`` (SWIM probing, Lifeguard nacks), ``suspicion`` (Lifeguard
+timeouts), ``health`` (local health multiplier), ``heartbeat`` (van Renesse
+gossip, H2) and ``hybrid`` (the rule combining both detectors). Modes:
+``swim`` runs the prober only, ``heartbeat`` the gossiper only (failure after
+T_fail, tombstones forgotten after T_cleanup), ``hybrid`` both plus the rule.
+
+Beyond SWIM (DSN 2002) and Lifeguard (arXiv 1707.00788), each for a failure
+mode seen in simulation or in memberlist's issue tracker:
+
+* LEFT outranks DEAD at the same incarnation (a leaver is never reported failed);
+  a DEAD update whose ``from`` is its subject means LEFT.
+* A member that hears its own id at its incarnation with another address (a
+  previous life after a restart) raises its incarnation, so the new address wins.
+* A stale accusation (older incarnation) makes the subject re-send its current
+  Alive, for the sender evidently missed the refutation.
+* A node that starts a suspicion from its own failed probe probes the suspect
+  once more at once, so the suspicion reaches it even when gossip is congested.
+* A node with only second-hand evidence (it neither raised nor confirmed the
+  suspicion) probes the subject before confirming, and starts over if the
+  subject answered it during the suspicion.
+* A probe whose period the node itself overran (it was paused) blames the
+  node's health, not the target.
+* Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
+  so the sides of a healed partition find each other and refute.
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import itertools
+import math
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf.message import Message
+
+from swimfd.core.config import PROTOCOL_VERSION, Config, ConfigError
+from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.health import LocalHealth
+from swimfd.core.hybrid import HybridRule
+from swimfd.core.membership import (
+    ALIVE,
+    DEAD,
+    KNOWN_STATES,
+    LEFT,
+    LIVE_STATES,
+    RANK,
+    STATE_NAMES,
+    SUSPECT,
+    Change,
+    Membership,
+    Record,
+    SharedView,
+)
+from swimfd.core.piggyback import BroadcastQueue, retransmit_limit
+from swimfd.core.prober import Prober, ProberStep
+from swimfd.core.suspicion import Suspicion, expected_confirmations, suspicion_min_max
+from swimfd.pb import swim_pb2 as pb
+
+
+class ProtocolError(ValueError):
+    """A message that is malformed, from another cluster or protocol version,
+    or otherwise not acceptable. The node's state is unchanged."""
+
+
+ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
+_NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
+_TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
+MAX_ID_LEN = 256
+MAX_ADDR_LEN = 512
+MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
+
+
+def _optional_module(name: str) -> Any | None:
+    """Modules written in parallel by other owners; absent ones leave their hook inactive."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return None
+
+
+class Node:
+    def __init__(self, config: Config, me: pb.Member, rng: random.Random, now: float) -> None:
+        if not me.id or len(me.id) > MAX_ID_LEN:
+            raise ValueError(f"member id must be 1-{MAX_ID_LEN} characters, got {me.id!r}")
+        self._cfg = config
+        self._rng = rng
+        self._id = me.id
+        self._members = Membership(config.max_members)
+        own = pb.Member()
+        own.CopyFrom(me)
+        self._members.merge(own, ALIVE, now)
+        self._self = self._members.get(me.id)
+        assert self._self is not None
+        self._queue = BroadcastQueue()
+        self._health = LocalHealth(config.awareness_max_multiplier)
+        self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
+        self._prober.enabled = config.mode in ("swim", "hybrid")
+        self._suspicions: dict[str, Suspicion] = {}
+        self._susp_heap: list[tuple[float, int, str, int]] = []
+        self._counter = itertools.count()
+        self._left = False
+        self._self_update_queued_for = -math.inf
+        self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
+        self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
+        self._next_sweep = math.inf  # earliest time a tombstone expires
+        self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
+
+        self._hb: Any | None = None
+        if config.mode in ("heartbeat", "hybrid"):
+            heartbeat = _optional_module("swimfd.core.heartbeat")
+            if heartbeat is None:
+                raise ConfigError(f"mode {config.mode!r} needs swimfd.core.heartbeat, which is not installed")
+            self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
+            # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
+            # update) ignore heartbeats gossiped under an older one.
+            self._hb.track(me.id, me.incarnation, now)
+        self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
+
+        self._election: Any | None = None
+        if config.election:
+            election = _optional_module("swimfd.core.election")
+            if election is not None:
+                ident = pb.ElectionIdentity(priority=me.priority or config.priority, id=me.id)
+                self._election = election.Election(config, ident, rng, now)
+
+    # ================================================================ public API
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def me(self) -> pb.Member:
+        m = self._self.to_member()
+        if self._hb is not None:
+            m.heartbeat = self._hb.counter(self._id) or 0
+        return m
+
+    @property
+    def config(self) -> Config:
+        return self._cfg
+
+    @property
+    def health(self) -> int:
+        """Lifeguard local health score (0 is healthy)."""
+        return self._health.score
+
+    @property
+    def has_left(self) -> bool:
+        return self._left
+
+    def member(self, member_id: str) -> Record | None:
+        """The record for one member (read-only use), or None."""
+        return self._members.get(member_id)
+
+    def members_alive(self) -> list[pb.Member]:
+        return [r.to_member() for r in self._members if r.state in LIVE_STATES]
+
+    def view(self) -> list[pb.MembershipView]:
+        out = []
+        for r in self._members:
+            m = r.to_member()
+            if self._hb is not None:
+                m.heartbeat = self._hb.counter(r.id) or 0
+            out.append(pb.MembershipView(member=m, last_change=r.last_change))
+        return out
+
+    def leader(self) -> pb.LeaderInfo | None:
+        return self._election.leader() if self._election is not None else None
+
+    def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output:
+        """Learn a static member list or a join reply; announce ourselves."""
+        out = Output()
+        for m in members:
+            if not m.id:
+                continue
+            state = m.state if m.state in KNOWN_STATES else ALIVE
+            self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
+        return self._bootstrapped(now, out)
+
+    def bootstrap_shared(self, view: SharedView, now: float) -> Output:
+        """Bootstrap from a static member list shared by many nodes (the simulator's n^2 problem).
+
+        Equivalent to ``bootstrap`` with the same members, except that no member_joined events are
+        returned (a simulator does not log the static list) and the records stay shared with every
+        other node bootstrapped from ``view`` until they change here (copy-on-write). Must be the
+        first membership call on this node.
+        """
+        out = Output()
+        mine = view.get(self._id)
+        if mine is not None:
+            self._about_me(mine.to_member(), mine.state, now)  # e.g. a previous life of ours in the list
+        self._members.attach_base(view)
+        self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
+        if self._hb is not None:
+            for mid in view.live_ids:
+                if mid != self._id:
+                    rec = view.get(mid)
+                    assert rec is not None
+                    self._hb.track(mid, rec.incarnation, now)
+        for rec in view.values():
+            if rec.state == DEAD and rec.id != self._id:
+                self._prober.add_dead(rec.id)
+        return self._bootstrapped(now, out)
+
+    def _bootstrapped(self, now: float, out: Output) -> Output:
+        """The common end of both bootstraps: announce ourselves and start the election."""
+        if not self._left:
+            self._queue.push(self._self_update())
+        if self._election is not None:
+            # The election must see the members before it starts, or it would claim with nobody above it.
+            self._election_step(self._election.on_members(self.members_alive(), [], now), now, out)
+            self._election_step(self._election.start(now), now, out)
+        self._after(now, out)
+        return out
+
+    def start_election(self, now: float, reason: str = "recovered") -> Output:
+        """Start a bully election (a feigned failure just ended, see swimfd.core.feign); no-op without election."""
+        out = Output()
+        if self._election is not None and not self._left:
+            self._election_step(self._election.start(now, reason), now, out)
+            self._after(now, out)
+        return out
+
+    def tick(self, now: float) -> Output:
+        out = Output()
+        if self._left:
+            return out
+        self._expire_suspicions(now, out)
+        if now >= self._next_sweep:
+            self._expire_tombstones(now, out)
+        if self._hb is not None:
+            self._heartbeat_step(self._hb.tick(now), now, out)
+        if self._hybrid is not None:
+            for mid in self._hybrid.newly_stale(now):
+                self._prober.request_probe(mid)  # rule (a)
+                s = self._suspicions.get(mid)
+                if s is not None and not s.corroborated:
+                    s.corroborated = True  # rule (b): went stale while suspected
+                    self._schedule(s)
+            self._expire_suspicions(now, out)
+        self._prober_step(self._prober.tick(now), now, out)
+        if self._election is not None:
+            self._election_step(self._election.tick(now), now, out)
+        self._after(now, out)
+        return out
+
+    def next_deadline(self) -> float:
+        if self._left:
+            return math.inf
+        t = min(self._prober.next_deadline(), self._next_sweep)
+        if self._susp_heap:
+            t = min(t, self._susp_heap[0][0])
+        if self._hb is not None:
+            t = min(t, self._hb.next_deadline())
+        if self._hybrid is not None:
+            t = min(t, self._hybrid.next_deadline())
+        if self._election is not None:
+            t = min(t, self._election.next_deadline())
+        return t
+
+    def receive(self, envelope: pb.Envelope, now: float) -> Output:
+        body = self._validate_envelope(envelope)
+        out = Output()
+        if self._left:
+            return out  # a left member answers nothing; its LEFT update is already out
+        sender = envelope.header.sender
+        sender_addr = envelope.header.sender_addr
+        for upd in envelope.updates[: self._cfg.max_piggyback]:
+            state = _asserted_state(upd)
+            self._apply(upd.member, state, getattr(upd, "from"), upd.detector, now, Source.GOSSIP, out)
+        if body == "ping":
+            ping = envelope.ping
+            # A ping meant for a previous owner of this address is dropped, not answered.
+            if not ping.target or ping.target == self._id:
+                self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out)
+        elif body == "ack":
+            self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
+            if self._hybrid is not None:
+                self._prober_step(self._prober.tick(now), now, out)  # the next queued early probe may start
+        elif body == "nack":
+            self._prober.on_nack(envelope.nack.seq)
+        elif body == "ping_req":
+            req = envelope.ping_req
+            rec = self._members.get(req.target)
+            target_addr = req.target_addr or (rec.addr if rec is not None else "")
+            if req.target != self._id:
+                self._prober_step(self._prober.on_ping_req(sender, sender_addr, req, target_addr, now), now, out)
+            else:  # asked to probe ourselves: we are evidently alive
+                self._send(sender, sender_addr, "ack", pb.Ack(seq=req.seq, subject=self._id), out)
+        elif body == "gossip":
+            if self._hb is not None:
+                self._heartbeat_step(self._hb.on_gossip(sender, envelope.gossip, now), now, out)
+                self._prober_step(self._prober.tick(now), now, out)  # rule (a) may have asked for a probe
+                self._tell_if_dead(sender, sender_addr, now, out)
+        elif body in ELECTION_BODIES and self._election is not None:
+            self._election_step(self._election.receive(sender, envelope, now), now, out)
+        self._after(now, out)
+        return out
+
+    def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
+        _check_header(request.header, self._cfg)
+        joiner = request.member
+        _check_member(joiner, "join request member")
+        if joiner.id == self._id:
+            raise ProtocolError(f"join request uses this node's own id {joiner.id!r}")
+        if not joiner.addr:
+            raise ProtocolError("join request member has no addr")
+        existing = self._members.get(joiner.id)
+        if existing is None and len(self._members) >= self._cfg.max_members:
+            raise ProtocolError(f"membership is full ({self._cfg.max_members} members)")
+        out = Output()
+        if not self._left:
+            self._apply(joiner, ALIVE, joiner.id, "", now, Source.JOIN, out)
+        reply = pb.JoinReply(header=self._header_copy())
+        reply.members.extend(r.to_member() for r in self._members)
+        self._after(now, out)
+        return reply, out
+
+    def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
+        _check_header(notice.header, self._cfg)
+        if notice.kind not in _NOTICE_STATE:
+            raise ProtocolError(f"notice kind {notice.kind} is not known")
+        if not notice.HasField("update"):
+            raise ProtocolError("notice has no update")
+        _check_member(notice.update.member, "notice member")
+        out = Output()
+        if self._left:
+            return False, out
+        upd = notice.update
+        state = _NOTICE_STATE[notice.kind]
+        from_id = getattr(upd, "from") or notice.origin
+        if state == DEAD and from_id == upd.member.id:
+            state = LEFT  # same convention as gossip: a member's own death notice means it left
+        applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
+        self._after(now, out)
+        return applied, out
+
+    def leave(self, now: float) -> Output:
+        out = Output()
+        if self._left:
+            return out
+        self._left = True
+        self._members.merge(pb.Member(id=self._id, incarnation=self._self.incarnation), LEFT, now)
+        upd = self._self_update()
+        out.events.append(self._event(EventName.MEMBER_LEFT, self._self, now, Source.LOCAL))
+        n = self._members.live_count
+        limit = retransmit_limit(self._cfg.retransmit_mult, n)
+        # Tell a few members directly (each then gossips it); the rest learn by infection.
+        for target in self._prober.random_members(limit, {self._id}):
+            rec = self._members.get(target)
+            if rec is None:
+                continue
+            env = pb.Envelope(header=self._header_copy(), ping=pb.Ping(seq=0, target=target))
+            env.updates.append(upd)
+            out.messages.append(Outbound(target, rec.addr, env))
+        self._prober.enabled = False
+        self._prober.dead_probing = False
+        return out
+
+    def _is_live(self, member_id: str) -> bool:
+        rec = self._members.get(member_id)
+        return rec is not None and rec.state in LIVE_STATES
+
+    # ================================================================ merging
+    def _apply(
+        self,
+        member: pb.Member,
+        state: int,
+        from_id: str,
+        detector: str,
+        now: float,
+        source: Source,
+        out: Output,
+        rebroadcast: bool = True,
+    ) -> bool:
+        """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
+        mid = member.id
+        if mid == self._id:
+            self._about_me(member, state, now)
+            return False
+        rec = self._members.get(mid)
+        if rec is not None:
+            # Fast path: most gossip repeats what we know. Only a newer assertion changes the view.
+            inc = member.incarnation
+            if inc < rec.incarnation or (inc == rec.incarnation and RANK[state] <= RANK[rec.state]):
+                if state == SUSPECT and rec.state == SUSPECT and inc == rec.incarnation and from_id:
+                    # Lifeguard: another member independently suspects the same incarnation.
+                    s = self._suspicions.get(mid)
+                    if s is not None and s.incarnation == inc and s.confirm(from_id):
+                        self._schedule(s)
+                        if rebroadcast:
+                            self._queue.push(_update(rec, from_id))
+                return False
+        if state == DEAD and not detector:
+            detector = "swim"
+        change = self._members.merge(member, state, now, detector)
+        if change is None:
+            return False
+        rec = self._members.get(member.id)
+        assert rec is not None
+        self._on_change(rec, change, from_id, detector, now, source, out)
+        if rebroadcast:
+            self._queue.push(_update(rec, from_id))
+        return True
+
+    def _about_me(self, member: pb.Member, state: int, now: float) -> None:
+        """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
+        if self._left or member.incarnation >= MAX_INCARNATION:
+            return  # nothing can outbid the top of the uint64 range: ignore rather than overflow
+        me = self._self
+        outbid = member.incarnation > me.incarnation or (
+            # Someone holds our id at our incarnation with another address: a previous life of ours.
+            member.incarnation == me.incarnation and bool(member.addr) and member.addr != me.addr
+        )
+        if (state == ALIVE and outbid) or (state != ALIVE and member.incarnation >= me.incarnation):
+            me.incarnation = member.incarnation + 1
+            if state != ALIVE:
+                self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
+            self._queue.push(self._self_update())
+            if self._hb is not None:
+                self._hb.track(self._id, me.incarnation, now)
+        elif state != ALIVE and self._self_update_queued_for < now:
+            # A stale accusation: its sender missed our refutation. Send our current Alive again
+            # (same incarnation, so no new suspicion cycle); at most once per instant.
+            self._self_update_queued_for = now
+            self._queue.push(self._self_update())
+
+    def _on_change(
+        self, rec: Record, change: Change, from_id: str, detector: str, now: float, source: Source, out: Output
+    ) -> None:
+        old, new = change.old_state, change.new_state
+        mid = rec.id
+        # --- component bookkeeping
+        if new in LIVE_STATES:
+            if old not in LIVE_STATES:
+                self._prober.add(mid)
+            # A new life or a refutation is proof of life: (re)start its heartbeat.
+            if self._hb is not None and (old not in LIVE_STATES or change.incarnation > change.old_incarnation):
+                self._hb.track(mid, rec.incarnation, now)
+        elif new == DEAD:
+            self._prober.add_dead(mid)
+            if self._hb is not None:
+                self._hb.mark_dead(mid, rec.incarnation, now)
+        else:  # LEFT
+            if old in LIVE_STATES:
+                self._prober.remove(mid)
+            self._prober.remove_dead(mid)
+            if self._hb is not None:
+                self._hb.forget(mid)
+        if new in LIVE_STATES:
+            self._tombstones.pop(mid, None)
+        elif mid not in self._tombstones:
+            self._tombstones[mid] = now
+            self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
+        if new == SUSPECT:
+            self._start_suspicion(rec, from_id, now)
+        else:
+            self._suspicions.pop(mid, None)
+        # --- events: one per change of the member's state as this node sees it
+        ev = out.events
+        if old is None:
+            if new in LIVE_STATES:
+                ev.append(self._event(EventName.MEMBER_JOINED, rec, now, source))
+        elif new in LIVE_STATES and old not in LIVE_STATES:
+            name = EventName.MEMBER_JOINED if old == LEFT else EventName.MEMBER_ALIVE
+            ev.append(self._event(name, rec, now, source, extra={"previous": _state_name(old)}))
+        elif new == ALIVE and old == SUSPECT:
+            ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source))
+        elif new == ALIVE and change.addr_changed:
+            ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source, extra={"addr_changed": True}))
+        if new == SUSPECT and old != SUSPECT:
+            ev.append(self._event(EventName.MEMBER_SUSPECTED, rec, now, source, extra={"by": from_id}))
+        elif new == DEAD and old in LIVE_STATES:
+            ev.append(self._event(EventName.MEMBER_FAILED, rec, now, source, detector=detector or "swim"))
+        elif new == LEFT and old is not None and old != LEFT:
+            ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
+
+    # ================================================================ suspicion
+    def _start_suspicion(self, rec: Record, origin: str, now: float) -> None:
+        if self._cfg.mode == "heartbeat":
+            return  # pure van Renesse: only T_fail decides
+        n = self._members.live_count
+        lo, hi = suspicion_min_max(self._cfg, n)
+        s = Suspicion(rec.id, rec.incarnation, now, lo, hi, expected_confirmations(self._cfg, n), origin)
+        if self._hybrid is not None and self._hybrid.is_stale(rec.id, now):
+            s.corroborated = True  # rule (b)
+        self._suspicions[rec.id] = s
+        self._schedule(s)
+
+    def _schedule(self, s: Suspicion) -> None:
+        heapq.heappush(self._susp_heap, (s.deadline(), next(self._counter), s.member, s.incarnation))
+
+    def _expire_suspicions(self, now: float, out: Output) -> None:
+        heap = self._susp_heap
+        while heap and heap[0][0] <= now:
+            _, _, mid, inc = heapq.heappop(heap)
+            s = self._suspicions.get(mid)
+            if s is None or s.incarnation != inc:
+                continue
+            hy = self._hybrid
+            if hy is not None and not s.corroborated and hy.is_stale(mid, now):
+                s.corroborated = True  # rule (b), heartbeat went stale while suspected
+                self._schedule(s)
+            if s.deadline() > now:
+                continue  # a stale heap entry: every deadline change pushed its own entry
+            if hy is not None and hy.vetoes(mid, s.start, now):
+                # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
+                s.start = now
+                s.confirmers.clear()
+                s.corroborated = hy.is_stale(mid, now)
+                self._schedule(s)
+                self._prober.request_probe(mid)
+                continue
+            rec = self._members.get(mid)
+            if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
+                self._suspicions.pop(mid, None)
+                continue
+            if self._id != s.origin and self._id not in s.confirmers:
+                # No first-hand evidence: we only heard the suspicion. We may have missed the refutation
+                # (lossy gossip), so look for ourselves before confirming: one probe, carrying the
+                # suspicion (buddy system); the subject re-asserts its newer Alive in the ack.
+                if rec.last_ack > s.start:  # it answered us during the suspicion: start over
+                    s.start = now
+                    s.confirmers.clear()
+                    s.final_check = False
+                    self._schedule(s)
+                    continue
+                if not s.final_check:
+                    s.final_check = True
+                    self._prober.request_probe(mid)
+                    heapq.heappush(
+                        self._susp_heap,
+                        (now + self._health.scale(self._cfg.probe_interval), next(self._counter), mid, inc),
+                    )
+                    continue
+            detector = hy.detector(mid, now) if hy is not None else "swim"
+            dead = pb.Member(id=mid, addr=rec.addr, incarnation=inc)
+            self._apply(dead, DEAD, self._id, detector, now, Source.LOCAL, out)
+
+    def _suspect(self, mid: str, now: float, out: Output) -> None:
+        """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
+        rec = self._members.get(mid)
+        if rec is None or rec.state not in LIVE_STATES:
+            return
+        was = rec.state
+        self._apply(
+            pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
+        )
+        if was == ALIVE:
+            # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
+            # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
+            self._prober.request_probe(mid)
+
+    # ================================================================ components
+    def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
+        for mid in step.failed:  # first, so that pings built below already carry the new suspicion
+            self._suspect(mid, now, out)
+        for s in step.sends:
+            self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
+        for mid in step.acked:
+            rec = self._members.own(mid)
+            if rec is not None:
+                rec.last_ack = now
+
+    def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
+        for target, msg in step.gossip:
+            self._send(target, "", "gossip", msg, out)
+        for mid in step.failed:
+            rec = self._members.get(mid)
+            if rec is None or rec.state not in LIVE_STATES:
+                continue
+            if self._hybrid is not None:
+                # Rule (d): T_fail alone only raises a SWIM suspicion, and not even that when an ack
+                # from the member is newer than its last heartbeat increase (its gossip path is broken).
+                silent = self._hb.staleness(mid, now)
+                if silent is not None and rec.last_ack > now - silent:
+                    self._prober.request_probe(mid)
+                else:
+                    self._suspect(mid, now, out)
+            else:
+                dead = pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation)
+                self._apply(dead, DEAD, self._id, "heartbeat", now, Source.LOCAL, out)
+        # step.removed: the gossiper forgot a tombstone (T_cleanup). The member table keeps the DEAD
+        # record until tombstone_ttl, so dead-probing can still re-merge a healed partition.
+
+    def _expire_tombstones(self, now: float, out: Output) -> None:
+        """Forget DEAD and LEFT members tombstone_ttl after they became so (bounded memory under churn)."""
+        ttl = self._cfg.tombstone_ttl
+        for mid, since in list(self._tombstones.items()):
+            if since + ttl <= now:
+                del self._tombstones[mid]
+                rec = self._members.get(mid)
+                if rec is not None and rec.state not in LIVE_STATES:
+                    self._forget(rec, now, out)
+        self._next_sweep = min(self._tombstones.values(), default=math.inf) + ttl
+
+    def _forget(self, rec: Record, now: float, out: Output) -> None:
+        mid = rec.id
+        self._members.remove(mid)
+        self._prober.remove_dead(mid)
+        self._queue.drop(mid)
+        self._told_dead.pop(mid, None)
+        if self._hb is not None:
+            self._hb.forget(mid)
+        out.events.append(self._event(EventName.MEMBER_REMOVED, rec, now, Source.LOCAL))
+
+    def _tell_if_dead(self, sender: str, sender_addr: str, now: float, out: Output) -> None:
+        """Answer gossip from a member we hold dead, at most once per gossip round.
+
+        Heartbeat gossip never lists tombstones and nobody gossips to them, so a member declared
+        dead while it was paused would never learn it. Our DEAD update about it rides on the answer
+        (buddy system): it refutes with a higher incarnation, which revives it everywhere.
+        """
+        rec = self._members.get(sender)
+        if rec is None or rec.state != DEAD:
+            return
+        told = self._told_dead.get(sender)
+        if told is not None and now - told < self._cfg.gossip_interval:
+            return
+        if len(self._told_dead) >= _TOLD_DEAD_MAX:
+            self._told_dead.clear()  # bounded; the worst case is one extra answer each
+        self._told_dead[sender] = now
+        self._send(sender, sender_addr, "gossip", pb.HeartbeatGossip(), out)
+
+    def _election_step(self, step: Any, now: float, out: Output) -> None:
+        """Wrap swimfd.core.election's messages (ElectionMessage: to, addr, field, body) in envelopes."""
+        for msg in step.send:
+            rec = self._members.get(msg.to)
+            addr = "" if rec is not None and rec.addr else msg.addr  # our view's address first
+            self._send(msg.to, addr, msg.field, msg.body, out)
+        out.events.extend(step.events)
+        for m in step.learned:
+            if m.id:
+                state = m.state if m.state in KNOWN_STATES else ALIVE
+                self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
+
+    def _after(self, now: float, out: Output) -> None:
+        """Keep size-dependent parameters current and tell the election about membership events."""
+        if self._election is not None and any(
+            e.name not in (EventName.ELECTION_STARTED, EventName.LEADER_ELECTED) for e in out.events
+        ):
+            self._election_step(self._election.on_members(self.members_alive(), out.events, now), now, out)
+
+    # ================================================================ sending
+    def _header_copy(self) -> pb.Header:
+        h = pb.Header()
+        h.CopyFrom(self._header)
+        h.sender_addr = self._self.addr
+        return h
+
+    def _send(self, to: str, addr: str, field: str, body: Message, out: Output, ping_req: bool = False) -> None:
+        rec = self._members.get(to)
+        if not addr:
+            if rec is None or not rec.addr:
+                return  # no way to reach it
+            addr = rec.addr
+        env = pb.Envelope(header=self._header_copy())
+        getattr(env, field).CopyFrom(body)
+        if ping_req:
+            target = self._members.get(env.ping_req.target)
+            if target is not None:
+                env.ping_req.target_addr = target.addr
+        budget = self._cfg.max_piggyback
+        skip = ""
+        if rec is not None and rec.state in (SUSPECT, DEAD) and budget > 0:
+            # Buddy system (Lifeguard): our suspicion of the receiver rides first, so it can refute at once.
+            env.updates.append(_update(rec, self._id))
+            budget -= 1
+            skip = to
+        if budget > 0 and len(self._queue):
+            limit = retransmit_limit(self._cfg.retransmit_mult, self._members.live_count)
+            env.updates.extend(self._queue.take(budget, limit, skip))
+        out.messages.append(Outbound(to, addr, env))
+
+    def _self_update(self) -> pb.Update:
+        return _update(self._self, self._id)
+
+    def _event(
+        self,
+        name: EventName,
+        rec: Record,
+        now: float,
+        source: Source,
+        detector: str | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> MembershipEvent:
+        return MembershipEvent(
+            name=name,
+            member=rec.id,
+            incarnation=rec.incarnation,
+            at=now,
+            source=source,
+            detector=detector,
+            addr=rec.addr,
+            extra=extra or {},
+        )
+
+    # ================================================================ validation
+    def _validate_envelope(self, env: pb.Envelope) -> str:
+        _check_header(env.header, self._cfg)
+        body = env.WhichOneof("body")
+        if body is None:
+            raise ProtocolError("envelope has no body")
+        if not env.header.sender:
+            raise ProtocolError("envelope header has no sender")
+        if len(env.header.sender) > MAX_ID_LEN or len(env.header.sender_addr) > MAX_ADDR_LEN:
+            raise ProtocolError("envelope header sender or sender_addr too long")
+        for upd in env.updates[: self._cfg.max_piggyback]:
+            _check_member(upd.member, "update member")
+            if upd.member.state not in KNOWN_STATES:
+                raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
+        if body == "ping_req" and not env.ping_req.target:
+            raise ProtocolError("ping_req has no target")
+        if body in ELECTION_BODIES and self._election is not None:
+            try:
+                self._election.validate(env.header.sender, env)
+            except ValueError as e:
+                raise ProtocolError(str(e)) from e
+            if body == "elect":
+                for m in env.elect.members:  # merged like a join: same checks as gossiped members
+                    _check_member(m, "elect member")
+        if body == "gossip":
+            g = env.gossip
+            if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
+                raise ProtocolError("gossip arrays differ in length")
+            if len(g.ids) > self._cfg.max_members:
+                raise ProtocolError("gossip lists more members than max_members")
+        return body
+
+
+# ==================================================================== helpers
+def _check_header(h: pb.Header, cfg: Config) -> None:
+    if h.version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version {h.version} is not supported (this node speaks {PROTOCOL_VERSION})")
+    if h.cluster != cfg.cluster:
+        raise ProtocolError(f"cluster {h.cluster!r} is not this node's cluster {cfg.cluster!r}")
+
+
+def _check_member(m: pb.Member, what: str) -> None:
+    mid = m.id
+    if not mid:
+        raise ProtocolError(f"{what} has an empty id")
+    if len(mid) > MAX_ID_LEN or len(m.addr) > MAX_ADDR_LEN or len(m.diss_addr) > MAX_ADDR_LEN:
+        raise ProtocolError(f"{what} id or address too long")
+
+
+def _asserted_state(upd: pb.Update) -> int:
+    """A DEAD assertion made by the subject itself means it left (memberlist's convention)."""
+    if upd.member.state == DEAD and getattr(upd, "from") == upd.member.id:
+        return LEFT
+    return upd.member.state
+
+
+def _update(rec: Record, from_id: str) -> pb.Update:
+    """The gossip form of a record. Every assertion carries the life's addresses and metadata, so
+    whichever assertion about a new incarnation arrives first teaches them (order independence)."""
+    u = pb.Update(member=rec.to_member(), detector=rec.detector if rec.state == DEAD else "")
+    u.member.heartbeat = 0  # the heartbeat counter travels in HeartbeatGossip, not in updates
+    setattr(u, "from", from_id)  # `from` is a Python keyword
+    return u
+
+
+def _state_name(state: int | None) -> str:
+    return STATE_NAMES.get(state or 0, "unknown")

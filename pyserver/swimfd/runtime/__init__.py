@@ -1,0 +1,1 @@
+"""The gRPC process around the core: server, transport, authentication, logs and the go-diss child."""

@@ -1,0 +1,587 @@
+"""The asyncio runtime around the pure protocol core.
+
+One event loop owns the Node. The tick path never awaits a peer: it calls
+``node.tick``, hands every Outbound to a bounded pool of send tasks (each RPC
+with its own deadline) and goes back to sleep until ``node.next_deadline()``
+or until an incoming message may have moved that deadline. Replies that come
+back inline in a DeliverReply are fed to the core as ordinary messages.
+
+Epoch time appears only at the edges: the core runs on ``time.monotonic`` and
+the runtime adds a fixed offset when it logs events or answers Members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from swimfd.core.config import PROTOCOL_VERSION
+from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.feign import FeignSchedule
+from swimfd.core.node import Node, ProtocolError
+from swimfd.pb import swim_pb2 as pb
+from swimfd.pb import swim_pb2_grpc
+from swimfd.runtime.auth import Signer
+from swimfd.runtime.diss_client import DissClient, RateLimit
+from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
+from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
+from swimfd.runtime.server import make_server
+from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
+from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
+
+MAX_SLEEP = 1.0  # wake at least this often even if the core has nothing scheduled
+STATS_EVERY = 5.0  # transport_stats cadence (bench reads these lines)
+MAX_INFLIGHT = 64  # concurrent outgoing RPCs
+MAX_PENDING = 4096  # queued outgoing messages before new ones are dropped (and counted)
+LEAVE_FLUSH = 1.0  # seconds to let LEFT updates and the leave broadcast go out on shutdown
+JOIN_TIMEOUT = 2.0
+DISS_READY_TIMEOUT = 3.0
+
+NodeFactory = Callable[..., Node]
+
+
+class StartError(RuntimeError):
+    """The node cannot start (e.g. its port is taken); the message is one line."""
+
+
+def rpc_timeout_for(probe_interval: float) -> float:
+    """Deadline of one Deliver: long enough for a loaded peer, never longer than a protocol period
+    (a later ack is useless to the core), and bounded so a paused peer costs little."""
+    return min(max(probe_interval, 0.2), 5.0)
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (one line), or None when it can."""
+    host = host.removeprefix("[").removesuffix("]")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        return f"cannot resolve {host!r}: {e.strerror}"
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(sockaddr)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    return f"port {port} is already in use"
+                return e.strerror or str(e)
+    return None
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        log: Logger,
+        *,
+        node_factory: NodeFactory = Node,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.config
+        self.log = log
+        self._clock = clock
+        self.epoch_offset = wall() - clock()
+        self._rng = rng if rng is not None else random.Random(os.urandom(16))
+        self.signer = Signer(settings.cluster_key)
+        fault = FaultInjector(settings.test_loss, random.Random(self._rng.random())) if settings.test_loss else None
+        self.transport = Transport(
+            cluster=self.config.cluster,
+            signer=self.signer,
+            max_message_bytes=self.config.max_message_bytes,
+            rpc_timeout=rpc_timeout_for(self.config.probe_interval),
+            fault=fault,
+        )
+        me = pb.Member(
+            id=settings.node_id,
+            addr=settings.advertise,
+            diss_addr=settings.diss_addr,
+            # Epoch seconds: a restarted member comes back with a higher incarnation and is accepted.
+            incarnation=int(wall()),
+            state=pb.ALIVE,
+            priority=self.config.priority,
+        )
+        self.node = node_factory(self.config, me, self._rng, self.now())
+        self.diss = DissClient(
+            addr=settings.diss_addr,
+            signer=self.signer,
+            header=self.header,
+            log=log,
+            max_message_bytes=self.config.max_message_bytes,
+        )
+        self.diss_process: DissProcess | None = None
+        self.server: grpc.aio.Server | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._started = False
+        self._send_slots = asyncio.Semaphore(MAX_INFLIGHT)
+        self._pending = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._warn_queue = RateLimit(10.0)
+        self._warn_protocol = RateLimit(10.0)
+        self._warn_core = RateLimit(10.0)
+        self.send_dropped = 0
+        self.protocol_errors = 0
+        # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
+        feign_rng = random.Random(self._rng.random())
+        self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
+        self._feigning = False
+
+    # ----------------------------------------------------------------- basics
+
+    def now(self) -> float:
+        return self._clock()
+
+    def header(self) -> pb.Header:
+        me = self.node.me
+        return pb.Header(
+            version=PROTOCOL_VERSION, cluster=self.config.cluster, sender=me.id, sender_addr=self.settings.advertise
+        )
+
+    def silenced(self) -> bool:
+        """True while this node must neither send nor accept protocol messages (feigned failure hook)."""
+        return self._feigning
+
+    def _poll_feign(self) -> None:
+        """Enter or leave a feigned failure; on recovery start an election (swimfd.core.feign)."""
+        if self.feign is None:
+            return
+        now = self.now()
+        state = self.feign.poll(now)
+        if state.down and not self._feigning:
+            _, end = self.feign.window()
+            self.log.info("feign_started", duration_s=round(end - now, 3))
+        self._feigning = state.down
+        if state.recovered and not state.down:
+            self.log.info("feign_ended")
+            with contextlib.suppress(Rejected):
+                self._core("start_election", lambda: self.node.start_election(now, "recovered"))
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ---------------------------------------------------------- core outputs
+
+    def apply(self, out: Output, inline_to: str | None = None) -> list[pb.Envelope]:
+        """Log events, report confirmed changes, send messages; return those to answer inline."""
+        for event in out.events:
+            self._on_event(event)
+        replies: list[pb.Envelope] = []
+        for ob in out.messages:
+            if inline_to is not None and ob.to == inline_to:
+                signed = self.transport.sign_reply(ob.envelope)
+                if signed is not None:
+                    replies.append(signed)
+            else:
+                self.send(ob)
+        # Anything the core did may have moved its next deadline.
+        self._wake.set()
+        return replies
+
+    def _on_event(self, event: MembershipEvent) -> None:
+        log_event(self.log, event, self.epoch_offset)
+        if event.name == EventName.MEMBER_FAILED and event.source == Source.LOCAL:
+            self._spawn(self._report(pb.FAILED, event))
+
+    async def _report(self, kind: pb.NoticeKind.ValueType, event: MembershipEvent) -> None:
+        member = self._member(event.member)
+        if member is None:
+            member = pb.Member(id=event.member, addr=event.addr, incarnation=event.incarnation)
+        subject = pb.Member()
+        subject.CopyFrom(member)
+        subject.incarnation = event.incarnation
+        subject.state = {pb.FAILED: pb.DEAD, pb.JOINED: pb.ALIVE, pb.LEFT_CLUSTER: pb.LEFT}[kind]
+        update = pb.Update(member=subject, detector=event.detector or "")
+        setattr(update, "from", self.settings.node_id)
+        ack = await self.diss.report(kind, update)
+        if ack is not None:
+            self.log.debug("report_sent", kind=pb.NoticeKind.Name(kind), member=event.member, duplicate=ack.duplicate)
+
+    def _member(self, member_id: str) -> pb.Member | None:
+        for mv in self.node.view():
+            if mv.member.id == member_id:
+                return mv.member
+        return None
+
+    def send(self, ob: Outbound) -> None:
+        if self.silenced() or ob.to == self.settings.node_id:
+            return
+        if not ob.addr:
+            # The core knows no address for this member yet; nothing to dial.
+            self.transport.stats.send_failures += 1
+            return
+        if self._pending >= MAX_PENDING:
+            self.send_dropped += 1
+            if self._warn_queue.allow():
+                self.log.warning(
+                    "send_queue_full",
+                    pending=self._pending,
+                    dropped=self.send_dropped,
+                    suppressed=self._warn_queue.take_suppressed(),
+                )
+            return
+        self._pending += 1
+        self._spawn(self._deliver(ob))
+
+    async def _deliver(self, ob: Outbound) -> None:
+        try:
+            async with self._send_slots:
+                try:
+                    replies = await self.transport.deliver(ob.addr, ob.envelope)
+                except TransportError:
+                    # Unreachable peers are the detector's business, not an error of ours.
+                    return
+        finally:
+            self._pending -= 1
+        for env in replies:
+            if self._stopping or self.silenced():
+                return
+            with contextlib.suppress(Rejected):  # already counted and logged by _core
+                self._core("receive", lambda env=env: self.node.receive(env, self.now()))
+
+    def _core(self, what: str, call: Callable[[], Output], inline_to: str | None = None) -> list[pb.Envelope]:
+        """Run one core call; a bad message is counted, a core bug is logged, neither stops the node."""
+        try:
+            out = call()
+        except ProtocolError as e:
+            self.protocol_errors += 1
+            if self._warn_protocol.allow():
+                self.log.warning(
+                    "protocol_error", call=what, detail=str(e), suppressed=self._warn_protocol.take_suppressed()
+                )
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
+        except Exception as e:
+            if self._warn_core.allow():
+                self.log.error("core_error", call=what, suppressed=self._warn_core.take_suppressed(), exc_info=True)
+            raise Rejected(grpc.StatusCode.INTERNAL, f"{what} failed: {type(e).__name__}") from e
+        return self.apply(out, inline_to)
+
+    # ------------------------------------------------------------ RPC handlers
+
+    def note_rejected(self, rpc: str, e: Rejected) -> None:
+        self.transport.stats.rejected_in += 1
+        self.log.debug("rpc_rejected", rpc=rpc, code=e.code.name, detail=e.detail)
+
+    def on_deliver(self, env: pb.Envelope) -> list[pb.Envelope]:
+        stats = self.transport.stats
+        stats.msgs_recv += 1
+        stats.bytes_recv += env.ByteSize()
+        check_header(env, self.config.cluster, self.signer)
+        fault = self.transport.fault
+        if self._stopping or self.silenced():
+            return []
+        if fault is not None and fault.drop():
+            stats.dropped_in += 1
+            return []
+        return self._core("receive", lambda: self.node.receive(env, self.now()), inline_to=env.header.sender)
+
+    def on_join(self, req: pb.JoinRequest) -> pb.JoinReply:
+        check_header(req, self.config.cluster, self.signer)
+        if not req.HasField("member") or not req.member.id or not req.member.addr:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "join request needs member.id and member.addr")
+        if self._stopping:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "this node is leaving")
+        holder: list[pb.JoinReply] = []
+
+        def call() -> Output:
+            reply, out = self.node.handle_join(req, self.now())
+            holder.append(reply)
+            return out
+
+        self._core("join", call)
+        reply = holder[0]
+        reply.header.CopyFrom(self.header())
+        self.signer.sign(reply)
+        joined = MembershipEvent(
+            EventName.MEMBER_JOINED,
+            req.member.id,
+            req.member.incarnation,
+            self.now(),
+            Source.JOIN,
+            addr=req.member.addr,
+        )
+        self._spawn(self._report(pb.JOINED, joined))
+        return reply
+
+    def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
+        check_header(req, self.config.cluster, self.signer)
+        if not req.HasField("member") or not req.member.id:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "leave request needs member.id")
+        member = pb.Member()
+        member.CopyFrom(req.member)
+        member.state = pb.LEFT
+        update = pb.Update(member=member)
+        setattr(update, "from", member.id)
+        notice = pb.Notice(header=req.header, kind=pb.LEFT_CLUSTER, update=update, origin=member.id)
+        self._core("leave", lambda: self.node.apply_notice(notice, self.now())[1])
+        reply = pb.LeaveReply(header=self.header())
+        self.signer.sign(reply)
+        return reply
+
+    def on_notify(self, notice: pb.Notice) -> pb.NoticeAck:
+        check_header(notice, self.config.cluster, self.signer)
+        if not notice.HasField("update") or not notice.update.member.id:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "notice needs update.member.id")
+        applied: list[bool] = []
+
+        def call() -> Output:
+            ok, out = self.node.apply_notice(notice, self.now())
+            applied.append(ok)
+            return out
+
+        self._core("notify", call)
+        ack = pb.NoticeAck(header=self.header(), applied=applied[0])
+        self.signer.sign(ack)
+        return ack
+
+    def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
+        # Observers (the members command) may leave the cluster name empty on a
+        # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
+        if self.signer.key is not None and not req.header.cluster:
+            raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
+        if self.signer.key is not None or req.header.cluster:
+            check_header(req, self.config.cluster, self.signer)
+        reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
+        for mv in self.node.view():
+            item = reply.members.add()
+            item.CopyFrom(mv)
+            item.last_change = mv.last_change + self.epoch_offset
+        leader = self._leader()
+        if leader is not None:
+            reply.leader.CopyFrom(leader)
+        self.signer.sign(reply)
+        return reply
+
+    def _leader(self) -> pb.LeaderInfo | None:
+        leader_fn = getattr(self.node, "leader", None)
+        return leader_fn() if callable(leader_fn) else None
+
+    # ----------------------------------------------------------------- loops
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            self._poll_feign()
+            if self.now() >= self.node.next_deadline() and not self.silenced():
+                with contextlib.suppress(Rejected):
+                    self._core("tick", lambda: self.node.tick(self.now()))
+            deadline = self.node.next_deadline()
+            if self.feign is not None:
+                deadline = min(deadline, self.feign.next_deadline())
+            delay = min(max(deadline - self.now(), 0.001), MAX_SLEEP)
+            self._wake.clear()
+            wake = loop.create_task(self._wake.wait())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake, delay)
+
+    async def _stats_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(STATS_EVERY)
+            self.log_stats()
+
+    def log_stats(self) -> None:
+        self.log.info(
+            "transport_stats",
+            **self.transport.stats.as_dict(),
+            send_dropped=self.send_dropped,
+            pending=self._pending,
+            channels=len(self.transport.channels),
+            protocol_errors=self.protocol_errors,
+            reports_failed=self.diss.reports_failed,
+        )
+
+    async def _join_loop(self) -> None:
+        """Join through the seeds in random order until one answers; retry with backoff while none does."""
+        seeds = list(self.settings.seeds)
+        backoff = 0.5
+        while not self._stopping:
+            self._rng.shuffle(seeds)
+            errors: list[str] = []
+            for seed in seeds:
+                try:
+                    reply = await self._join_once(seed)
+                except (grpc.aio.AioRpcError, Rejected) as e:
+                    code = e.code().name if isinstance(e, grpc.aio.AioRpcError) else e.code.name
+                    errors.append(f"{seed}: {code}")
+                    continue
+                if self._stopping:
+                    return
+                with contextlib.suppress(Rejected):
+                    self._core("bootstrap", lambda reply=reply: self.node.bootstrap(reply.members, self.now()))
+                self.log.info("joined", seed=seed, members=len(reply.members))
+                return
+            self.log.warning("join_failed", errors=errors, retry_in=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _join_once(self, seed: str) -> pb.JoinReply:
+        req = pb.JoinRequest(header=self.header(), member=self.node.me)
+        self.signer.sign(req)
+        stub = swim_pb2_grpc.FailureDetectorStub(self.transport.channels.get(seed))
+        reply: pb.JoinReply = await stub.Join(req, timeout=JOIN_TIMEOUT)
+        check_header(reply, self.config.cluster, self.signer)
+        return reply
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        host, port = split_hostport(self.settings.bind, "--bind")
+        # Checked first so the usual case gets a precise reason and no gRPC core error on stderr.
+        problem = bind_problem(host, port)
+        if problem is not None:
+            raise StartError(f"cannot listen on {self.settings.bind}: {problem}")
+        server = make_server(self, self.config.max_message_bytes)
+        try:
+            bound = server.add_insecure_port(self.settings.bind)
+        except RuntimeError:
+            bound = 0
+        if bound == 0:
+            raise StartError(f"cannot listen on {self.settings.bind}: {bind_problem(host, port) or 'gRPC refused it'}")
+        await server.start()
+        self.server = server
+        self._started = True
+
+        if self.settings.diss_listen is not None:
+            self.diss_process = DissProcess(
+                DissCommand(
+                    binary=self.settings.go_diss,
+                    node_id=self.settings.node_id,
+                    listen=self.settings.diss_listen,
+                    detector=self._local_detector_addr(),
+                    cluster=self.config.cluster,
+                    key_file=self.settings.cluster_key_file,
+                    log_file=_diss_log_file(self.settings.log_file),
+                    log_level=self.settings.log_level,
+                ),
+                self.log,
+            )
+            try:
+                await self.diss_process.start()
+            except DissStartError as e:
+                self.log.warning("dissemination_unavailable", detail=str(e))
+                self.diss_process = None
+
+        statics = [
+            pb.Member(id=str(i + 1), addr=addr, diss_addr=diss_addr_for(addr, "MEMBERS"), state=pb.ALIVE)
+            for i, addr in enumerate(self.settings.members)
+            if str(i + 1) != self.settings.node_id
+        ]
+        with contextlib.suppress(Rejected):
+            self._core("bootstrap", lambda: self.node.bootstrap(statics, self.now()))
+
+        self._loops = [
+            asyncio.get_running_loop().create_task(c)
+            for c in (self._tick_loop(), self._stats_loop(), self._check_diss())
+        ]
+        if self.settings.seeds:
+            self._loops.append(asyncio.get_running_loop().create_task(self._join_loop()))
+        if self.diss_process is not None:
+            self._loops.append(asyncio.get_running_loop().create_task(self.diss_process.supervise()))
+        self.log.info(
+            "node_started",
+            addr=self.settings.advertise,
+            bind=self.settings.bind,
+            diss_addr=self.settings.diss_addr,
+            mode=self.config.mode,
+            cluster=self.config.cluster,
+            members=len(self.settings.members),
+            seeds=list(self.settings.seeds),
+            incarnation=self.node.me.incarnation,
+            pid=os.getpid(),
+            test_loss=self.settings.test_loss,
+        )
+
+    async def _check_diss(self) -> None:
+        await self.diss.wait_ready(DISS_READY_TIMEOUT)
+
+    def _local_detector_addr(self) -> str:
+        host, port = split_hostport(self.settings.bind, "--bind")
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        return f"{host}:{port}"
+
+    async def stop(self, graceful: bool = True) -> None:
+        """Leave the cluster (graceful), then stop serving, stop go-diss and close channels."""
+        if not self._started:
+            await self.diss.close()
+            await self.transport.channels.close()
+            return
+        if self.diss_process is not None:
+            self.diss_process.hold()
+        if graceful and not self._stopping:
+            self.log.info("node_leaving")
+            with contextlib.suppress(Rejected):
+                self._core("leave", lambda: self.node.leave(self.now()))
+            me = pb.Member()
+            me.CopyFrom(self.node.me)
+            me.state = pb.LEFT
+            await self.diss.leave(me)
+            await self._drain(LEAVE_FLUSH)
+        self._stopping = True
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self.server is not None:
+            await self.server.stop(grace=0.5)
+        if self.diss_process is not None:
+            await self.diss_process.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.log_stats()
+        await self.diss.close()
+        await self.transport.channels.close()
+        self.log.info("node_stopped")
+
+    async def _drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for queued sends and reports to finish."""
+        deadline = self.now() + timeout
+        while self._tasks and self.now() < deadline:
+            await asyncio.wait(list(self._tasks), timeout=max(deadline - self.now(), 0.0))
+
+
+def _diss_log_file(log_file: str | None) -> str | None:
+    if log_file is None:
+        return None
+    stem = log_file.removesuffix(".log")
+    return f"{stem}.diss.log"
+
+
+async def serve(settings: RuntimeSettings) -> int:
+    """Run one node until SIGTERM/SIGINT, then leave gracefully; returns the exit code."""
+    try:
+        stream = open_log_stream(settings.log_file)
+    except OSError as e:
+        raise StartError(f"--log-file: cannot open {settings.log_file}: {e.strerror}") from e
+    log = make_logger(stream, settings.node_id, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime(settings, log)
+    try:
+        await runtime.start()
+    except StartError:
+        await runtime.stop(graceful=False)
+        raise
+    await stop.wait()
+    await runtime.stop(graceful=True)
+    return 0

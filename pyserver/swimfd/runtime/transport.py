@@ -1,0 +1,234 @@
+"""Detector-to-detector transport: cached gRPC channels, signing, bounds and counters.
+
+Every call carries a deadline and every message is bounded in size, so a slow,
+paused or hostile peer costs at most one deadline and never an unbounded
+buffer. Channels are cached per address (one HTTP/2 connection per peer) and
+reconnect quickly, so that a restarted peer is reachable again within a
+protocol period instead of after gRPC's default backoff of up to two minutes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+import grpc
+import grpc.aio
+
+from swimfd.core.config import PROTOCOL_VERSION
+from swimfd.pb import swim_pb2 as pb
+from swimfd.pb import swim_pb2_grpc
+from swimfd.runtime.auth import AuthError, Signer
+
+FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
+
+
+class TransportError(Exception):
+    """A message could not be delivered (peer unreachable, deadline, refusal)."""
+
+    def __init__(self, addr: str, code: str, detail: str) -> None:
+        super().__init__(f"{addr}: {code}: {detail}")
+        self.addr = addr
+        self.code = code
+        self.detail = detail
+
+
+class Rejected(Exception):
+    """An incoming message that must not reach the core; ``code`` is the gRPC status to answer with."""
+
+    def __init__(self, code: grpc.StatusCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class TransportStats:
+    """Cumulative counters, logged as ``transport_stats`` (bench reads them)."""
+
+    msgs_sent: int = 0
+    bytes_sent: int = 0
+    msgs_recv: int = 0
+    bytes_recv: int = 0
+    send_failures: int = 0
+    dropped_out: int = 0  # fault injection, outgoing
+    dropped_in: int = 0  # fault injection, incoming
+    rejected_in: int = 0  # refused by header/mac/size checks
+    oversize_out: int = 0  # never sent: larger than max_message_bytes
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class FaultInjector:
+    """Test-only message loss: each Deliver message in either direction is dropped with probability ``loss``."""
+
+    loss: float
+    rng: random.Random
+
+    def drop(self) -> bool:
+        return self.loss > 0 and self.rng.random() < self.loss
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+    ]
+
+
+class ChannelCache:
+    """At most ``capacity`` open channels, least recently used evicted first."""
+
+    def __init__(self, max_message_bytes: int, capacity: int = 1024) -> None:
+        self._options = channel_options(max_message_bytes)
+        self._capacity = capacity
+        self._channels: OrderedDict[str, grpc.aio.Channel] = OrderedDict()
+        self._evicted: list[grpc.aio.Channel] = []
+
+    def get(self, addr: str) -> grpc.aio.Channel:
+        ch = self._channels.get(addr)
+        if ch is not None:
+            self._channels.move_to_end(addr)
+            return ch
+        ch = grpc.aio.insecure_channel(addr, options=self._options)
+        self._channels[addr] = ch
+        while len(self._channels) > self._capacity:
+            _, old = self._channels.popitem(last=False)
+            # Closed later: closing now would cancel calls still in flight on it.
+            self._evicted.append(old)
+        return ch
+
+    def __len__(self) -> int:
+        return len(self._channels)
+
+    async def close_evicted(self) -> None:
+        evicted, self._evicted = self._evicted, []
+        for ch in evicted:
+            await ch.close(grace=1.0)
+
+    async def close(self) -> None:
+        await self.close_evicted()
+        channels = list(self._channels.values())
+        self._channels.clear()
+        for ch in channels:
+            await ch.close(grace=None)
+
+
+class Transport:
+    """Sends envelopes to peers and checks the ones that arrive."""
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        signer: Signer,
+        max_message_bytes: int,
+        rpc_timeout: float,
+        fault: FaultInjector | None = None,
+        channels: ChannelCache | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.signer = signer
+        self.max_message_bytes = max_message_bytes
+        self.rpc_timeout = rpc_timeout
+        self.fault = fault
+        self.channels = channels if channels is not None else ChannelCache(max_message_bytes)
+        self.stats = TransportStats()
+
+    # ---------------------------------------------------------------- outgoing
+
+    def prepare(self, envelope: pb.Envelope) -> pb.Envelope | None:
+        """A signed copy of ``envelope`` ready to send, or None when it must not be sent.
+
+        Copies so that an envelope the core may still hold is never modified.
+        """
+        if self.fault is not None and self.fault.drop():
+            self.stats.dropped_out += 1
+            return None
+        out = pb.Envelope()
+        out.CopyFrom(envelope)
+        self.signer.sign(out)
+        if out.ByteSize() > self.max_message_bytes:
+            self.stats.oversize_out += 1
+            return None
+        return out
+
+    async def deliver(self, addr: str, envelope: pb.Envelope, timeout: float | None = None) -> list[pb.Envelope]:
+        """Send one envelope; return the replies the peer sent back inline (already checked).
+
+        Raises TransportError on any failure; replies that fail the checks are
+        dropped (counted in ``rejected_in``), not raised, because the message
+        itself was delivered.
+        """
+        out = self.prepare(envelope)
+        if out is None:
+            return []
+        stub = swim_pb2_grpc.FailureDetectorStub(self.channels.get(addr))
+        # Counted when attempted: a message to a dead peer still costs bandwidth.
+        self.stats.msgs_sent += 1
+        self.stats.bytes_sent += out.ByteSize()
+        try:
+            reply: pb.DeliverReply = await stub.Deliver(out, timeout=timeout or self.rpc_timeout)
+        except grpc.aio.AioRpcError as e:
+            self.stats.send_failures += 1
+            raise TransportError(addr, e.code().name, e.details() or "") from e
+        accepted: list[pb.Envelope] = []
+        for env in reply.replies:
+            if self.admit(env):
+                accepted.append(env)
+        return accepted
+
+    def sign_reply(self, envelope: pb.Envelope) -> pb.Envelope | None:
+        """Prepare an inline reply; counted as sent (it crosses the network in the DeliverReply)."""
+        out = self.prepare(envelope)
+        if out is not None:
+            self.stats.msgs_sent += 1
+            self.stats.bytes_sent += out.ByteSize()
+        return out
+
+    # ---------------------------------------------------------------- incoming
+
+    def admit(self, envelope: pb.Envelope) -> bool:
+        """Count an incoming envelope and decide whether it reaches the core (loss injection and checks)."""
+        self.stats.msgs_recv += 1
+        self.stats.bytes_recv += envelope.ByteSize()
+        if self.fault is not None and self.fault.drop():
+            self.stats.dropped_in += 1
+            return False
+        try:
+            self.check(envelope)
+        except Rejected:
+            self.stats.rejected_in += 1
+            return False
+        return True
+
+    def check(self, message: pb.Envelope | pb.JoinRequest | pb.JoinReply | pb.LeaveRequest | pb.Notice) -> None:
+        """Raise Rejected unless the message's header names our version and cluster and its mac is valid."""
+        check_header(message, self.cluster, self.signer)
+
+
+def check_header(message: object, cluster: str, signer: Signer) -> None:
+    """Header checks shared by every RPC: version, cluster, then mac (CONTRACTS section 8)."""
+    if not message.HasField("header"):  # type: ignore[attr-defined]
+        raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "message has no header")
+    header: pb.Header = message.header  # type: ignore[attr-defined]
+    if header.version != PROTOCOL_VERSION:
+        raise Rejected(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"protocol version {header.version} is not supported (this node speaks {PROTOCOL_VERSION})",
+        )
+    if header.cluster != cluster:
+        raise Rejected(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"cluster {header.cluster!r} is not this node's cluster {cluster!r}",
+        )
+    try:
+        signer.verify(message)  # type: ignore[arg-type]
+    except AuthError as e:
+        raise Rejected(grpc.StatusCode.UNAUTHENTICATED, str(e)) from e

@@ -1,0 +1,1 @@
+"""The deterministic discrete-event simulator: engine, network model, metrics and the README table."""
