@@ -1,5 +1,5 @@
-"""The hybrid rule (CONTRACTS section 5): unit checks on HybridRule and cluster scenarios that
-separate it from plain swim and plain heartbeat detection."""
+"""The hybrid rule (README.md, "The hybrid rule"; swimfd.core.hybrid): unit checks on HybridRule
+and cluster scenarios that separate it from plain swim and plain heartbeat detection."""
 
 from __future__ import annotations
 

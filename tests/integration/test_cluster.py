@@ -112,7 +112,8 @@ def test_a_crashed_member_restarted_under_the_same_id_is_accepted(cluster: Local
     cluster.start(3, "--members", cluster.members_list((1, 2, 3)))
     wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), bound + 10.0, "node 3 ALIVE again", state=cluster.views)
     for k in ("1", "2"):
-        # CONTRACTS 2: a new life is reported as member_alive or member_joined, with its higher incarnation.
+        # A new life is logged as member_alive or member_joined, with its higher incarnation
+        # (docs/architecture.md, "What each layer promises", runtime).
         events = cluster.nodes[k].events("member_alive") + cluster.nodes[k].events("member_joined")
         assert any(e["member"] == "3" and e["incarnation"] > first_life for e in events)
 

@@ -1,4 +1,5 @@
-"""Read the JSON log lines of swimfd nodes and ml-node (same shape, CONTRACTS section 2).
+"""Read the JSON log lines of swimfd nodes and ml-node
+(same shape, docs/architecture.md, "What each layer promises", runtime).
 
 Both sides write one JSON object per line with ``event``, ``node`` and ``ts``
 (epoch seconds). The bench needs membership events and ``transport_stats``

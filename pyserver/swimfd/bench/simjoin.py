@@ -1,4 +1,5 @@
-"""Simulated rows for sizes too big for one machine: `python -m swimfd simulate --json` (CONTRACTS 7).
+"""Simulated rows for sizes too big for one machine: `python -m swimfd simulate --json`
+(its output: docs/architecture.md, "What each layer promises", sim).
 
 One member crashes at the simulator's --fault-at; the run lasts long enough
 for the longest suspicion timeout at that size. Only swimfd's modes: memberlist

@@ -1,7 +1,7 @@
 """The hybrid rule: SWIM suspicion arbitrated by van Renesse heartbeat staleness.
 
 In ``hybrid`` mode both detectors run on every member and combine as follows
-(CONTRACTS.md section 5, as implemented by swimfd.core.node):
+(README.md, "The hybrid rule"; where they act: docs/architecture.md, "One confirmed failure"):
 
 (a) Early probe: a member whose heartbeat counter has not increased for
     ``stale_after`` seconds is probed directly at once, out of round-robin turn.

@@ -1,6 +1,6 @@
 """Runs the Go dissemination service (bin/go-diss) as a supervised child process.
 
-The child gets the flags of CONTRACTS section 9. It is restarted with backoff
+The child gets the flags of docs/architecture.md, "Wire rules". It is restarted with backoff
 when it exits on its own (detection does not depend on it, so the node keeps
 running meanwhile), and it dies with the detector: on Linux the child gets
 PR_SET_PDEATHSIG, so a SIGKILLed detector does not leave an orphan

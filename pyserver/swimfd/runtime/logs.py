@@ -2,7 +2,8 @@
 
 Every line is one JSON object with at least ``event``, ``level``, ``node`` and
 ``ts`` (epoch seconds). Tools (bench, tests, dashboards) read these lines, so
-the names of the fields of event lines are part of the contract (CONTRACTS 2).
+the names of the fields of event lines are part of the contract
+(docs/architecture.md, "What each layer promises", runtime).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every handler runs on the runtime's event loop and calls the core
 synchronously, so the core never sees two calls at once. Refusals map to
-status codes (CONTRACTS section 8): no header or a malformed message ->
+status codes (docs/architecture.md, "Wire rules"): no header or a malformed message ->
 INVALID_ARGUMENT, wrong version or cluster -> FAILED_PRECONDITION, bad mac ->
 UNAUTHENTICATED. A refused message never reaches the core.
 """

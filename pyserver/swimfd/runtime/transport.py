@@ -214,7 +214,7 @@ class Transport:
 
 
 def check_header(message: object, cluster: str, signer: Signer) -> None:
-    """Header checks shared by every RPC: version, cluster, then mac (CONTRACTS section 8)."""
+    """Header checks shared by every RPC: version, cluster, then mac (docs/architecture.md, "Wire rules")."""
     if not message.HasField("header"):  # type: ignore[attr-defined]
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "message has no header")
     header: pb.Header = message.header  # type: ignore[attr-defined]

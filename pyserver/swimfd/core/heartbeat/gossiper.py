@@ -17,7 +17,7 @@ tombstone.) ``T_cleanup`` after the tombstone was made (default ``2 * T_fail``) 
 forgotten and reported in ``HeartbeatStep.removed``. ``mark_dead`` makes the same tombstone for
 decisions taken elsewhere (SWIM, dissemination notices).
 
-In ``hybrid`` mode an expiry is evidence, not a verdict (CONTRACTS.md section 5, rule d): the member
+In ``hybrid`` mode an expiry is evidence, not a verdict (swimfd.core.hybrid, rule d): the member
 is reported in ``failed`` once per staleness episode but stays tracked and gossiped, so that later
 progress can still veto the SWIM suspicion; the tombstone comes with SWIM's ``mark_dead``.
 
@@ -93,7 +93,7 @@ class HeartbeatGossiper:
         self._self_id = self_id
         self._rng = rng
         self._interval = config.gossip_interval
-        # In hybrid mode T_fail expiry is only evidence for a SWIM suspicion (CONTRACTS.md section 5):
+        # In hybrid mode T_fail expiry is only evidence for a SWIM suspicion (swimfd.core.hybrid):
         # the member stays tracked so later progress can veto; SWIM's verdict arrives as mark_dead.
         self._tombstone_on_fail = config.mode != "hybrid"
         self._phi: PhiWindows | None = None
