@@ -20,7 +20,7 @@ heavier than the normal fit's. Without the pause a threshold of 8 does not mean 
 such mistake is broadcast. With the 3 s default the same runs (0% and 5% loss) had none.
 
 Storage is a numpy ring buffer per slot (``capacity x window`` float64), kept in step with the
-slot arrays of :class:`swimfd.heartbeat.HeartbeatGossiper`; running sums make adding a sample
+slot arrays of :class:`swimfd.core.heartbeat.HeartbeatGossiper`; running sums make adding a sample
 O(1) per member.
 """
 

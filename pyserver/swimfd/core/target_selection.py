@@ -2,7 +2,7 @@
 
 Every strategy works on the *ring*: the sorted list of ids a member currently tracks as alive,
 itself included. Sorting makes positions agree on every member whose view agrees, which the
-deterministic schedules need. Rounds are numbered by the caller (heartbeat.py uses the global
+deterministic schedules need. Rounds are numbered by the caller (heartbeat/gossiper.py uses the global
 round ``floor(now / gossip_interval)`` so that members sharing a time base share round numbers).
 
 With fanout ``M`` a member sends ``M`` messages per round:
