@@ -26,6 +26,7 @@ import (
 	"swimfd/go-diss/internal/dedup"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // Detector is what the server needs from the local failure detector
@@ -298,20 +299,12 @@ func (s *Server) targets(ctx context.Context, subject string) ([]broadcast.Targe
 	return out, nil
 }
 
-// check enforces the header contract on every request: present, our protocol
-// version, our cluster, and a mac made with our key.
+// check enforces the header rule (wire.CheckHeader) on every request, and a
+// mac made with our key.
 func (s *Server) check(method string, m auth.Message) error {
 	h := m.GetHeader()
-	var err error
-	switch {
-	case h == nil:
-		err = status.Error(codes.InvalidArgument, "request without header")
-	case h.GetVersion() != config.ProtocolVersion:
-		err = status.Errorf(codes.FailedPrecondition, "protocol version %d not supported (want %d)",
-			h.GetVersion(), config.ProtocolVersion)
-	case h.GetCluster() != s.cluster:
-		err = status.Errorf(codes.FailedPrecondition, "cluster %q is not this node's cluster", h.GetCluster())
-	default:
+	err := wire.CheckHeader(h, s.cluster)
+	if err == nil {
 		if verr := s.signer.Verify(m); verr != nil {
 			err = status.Error(codes.Unauthenticated, verr.Error())
 		}
