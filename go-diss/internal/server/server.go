@@ -256,7 +256,7 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
 		return nil, nil
 	}
-	targets, err := s.targets(ctx, n.GetUpdate().GetMember().GetId())
+	targets, err := s.targets(ctx, n)
 	if err != nil {
 		s.seen.Forget(key) // so the detector's retry is not a "duplicate"
 		return nil, status.Errorf(codes.Unavailable, "no member list from the local detector: %v", err)
@@ -272,31 +272,18 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 	return batch, nil
 }
 
-// targets are the members to notify: every member but this node and the
-// subject, that is not known dead or gone, and has a dissemination address.
-func (s *Server) targets(ctx context.Context, subject string) ([]broadcast.Target, error) {
+// targets are the members to notify (recipients), from the local detector's view.
+func (s *Server) targets(ctx context.Context, n *pb.Notice) ([]broadcast.Target, error) {
 	self, members, err := s.det.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]broadcast.Target, 0, len(members))
-	taken := make(map[string]bool, len(members))
 	for _, m := range members {
-		id := m.GetId()
-		if id == self || id == s.id || id == subject || taken[id] {
-			continue
+		if m.GetDissAddr() == "" && m.GetId() != self && m.GetId() != s.id {
+			s.log.Debug("peer_without_diss_addr", "peer", m.GetId())
 		}
-		if st := m.GetState(); st == pb.MemberState_DEAD || st == pb.MemberState_LEFT {
-			continue
-		}
-		if m.GetDissAddr() == "" {
-			s.log.Debug("peer_without_diss_addr", "peer", id)
-			continue
-		}
-		taken[id] = true
-		out = append(out, broadcast.Target{ID: id, Addr: m.GetDissAddr()})
 	}
-	return out, nil
+	return recipients(self, s.id, members, n), nil
 }
 
 // check enforces the header rule (wire.CheckHeader) on every request, and a
