@@ -1,4 +1,5 @@
-// Package server implements the Dissemination gRPC service (CONTRACTS §9).
+// Package server implements the Dissemination gRPC service (docs/architecture.md,
+// "What each layer promises"; docs/dissemination.md).
 //
 // The local detector Reports what it confirmed (and calls Leave when its node
 // leaves); go-diss broadcasts a Notice to every other live member's
