@@ -24,7 +24,7 @@ from typing import Any
 
 import grpc
 
-from swimfd.core.config import Config
+from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
@@ -170,7 +170,9 @@ class LocalCluster:
             with grpc.insecure_channel(self.nodes[str(k)].addr) as ch:
                 req = pb.MembersRequest()
                 if self.key is not None:
-                    req.header.CopyFrom(pb.Header(version=1, cluster=self.config["cluster"], sender="test"))
+                    req.header.CopyFrom(
+                        pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
+                    )
                     Signer(self.key).sign(req)
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(req, timeout=timeout)
         except grpc.RpcError:
