@@ -9,8 +9,10 @@
 #   deploy/cluster.sh status                 which nodes run, and node 1's view
 #
 # Node k's detector listens on 127.0.0.1:(50050 + k) and its go-diss on the
-# detector port + 10; past 10 nodes ports skip ahead in blocks of 20 so the two
-# ranges never overlap. Logs, pids and stdout go to $RUN_DIR (default ./run).
+# detector port + DISS_PORT_OFFSET (10; named once in
+# pyserver/swimfd/runtime/settings.py, and read from there); past that many
+# nodes, ports skip ahead by twice the offset so the two ranges never overlap.
+# Logs, pids and stdout go to $RUN_DIR (default ./run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +22,12 @@ MAX_NODES=50
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-det_port() { local k=$1; echo $((50051 + 20 * ((k - 1) / 10) + (k - 1) % 10)); }
+# The detector port of node k, in blocks of $OFFSET ports (OFFSET=$(diss_offset) first).
+det_port() { local k=$1; echo $((50051 + 2 * OFFSET * ((k - 1) / OFFSET) + (k - 1) % OFFSET)); }
+diss_offset() {
+  PYTHONPATH=$ROOT/pyserver "$PY" -c 'from swimfd.runtime.settings import DISS_PORT_OFFSET; print(DISS_PORT_OFFSET)' ||
+    die "cannot read DISS_PORT_OFFSET from pyserver/swimfd/runtime/settings.py"
+}
 pid_of() { [[ -f $RUN/node$1.pid ]] && cat "$RUN/node$1.pid"; }
 alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
 node_ids() { for f in "$RUN"/node*.pid; do [[ -e $f ]] || continue; f=${f##*/node}; echo "${f%.pid}"; done | sort -n; }
@@ -31,6 +38,7 @@ start() {
   [[ $mode =~ ^(swim|heartbeat|hybrid)$ ]] || die "MODE must be swim, heartbeat or hybrid, got '$mode'"
   [[ -z $config || -f $config ]] || die "CONFIG file '$config' does not exist"
   [[ -x $PY ]] || die "$PY missing: run 'make venv' (make run-cluster does it for you)"
+  OFFSET=$(diss_offset)
   for k in $(node_ids); do alive "$(pid_of "$k")" && die "node $k is already running: run 'make stop-cluster' first"; done
   mkdir -p "$RUN"
   rm -f "$RUN"/node*.pid "$RUN"/node*.log "$RUN"/node*.out
@@ -61,7 +69,7 @@ start() {
     sleep 0.2
   done
   cat <<MSG
-started $n nodes in $mode mode: detectors 127.0.0.1:$(det_port 1)..$(det_port "$n"), go-diss at port + 10
+started $n nodes in $mode mode: detectors 127.0.0.1:$(det_port 1)..$(det_port "$n"), go-diss at port + $OFFSET
   members: $members
   logs:    $RUN/node<k>.log (detector JSON), $RUN/node<k>.diss.log (go-diss), $RUN/node<k>.out (stdout/stderr)
   view:    .venv/bin/python -m swimfd members --target 127.0.0.1:$(det_port 1)
@@ -132,7 +140,7 @@ status() {
     p=$(pid_of "$k")
     if alive "$p"; then echo "node $k: running (pid $p)"; first=${first:-$k}; else echo "node $k: not running"; fi
   done
-  [[ -n $first ]] && "$PY" -m swimfd members --target "127.0.0.1:$(det_port "$first")" || true
+  [[ -n $first ]] && OFFSET=$(diss_offset) && "$PY" -m swimfd members --target "127.0.0.1:$(det_port "$first")" || true
 }
 
 cmd=${1:-}

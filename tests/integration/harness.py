@@ -1,6 +1,6 @@
 """Real swimfd processes on loopback for integration tests.
 
-Node k's detector listens on base + k and its go-diss on base + 10 + k, with
+Node k's detector listens on base + k and its go-diss on base + DISS_PORT_OFFSET + k, with
 ``base`` chosen so that all those ports are free. Every process started here
 is killed in ``close()`` (the tests call it from a fixture's teardown), and
 every wait is bounded.
@@ -24,10 +24,11 @@ from typing import Any
 
 import grpc
 
-from swimfd.core.config import Config
+from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
+from swimfd.runtime.settings import DISS_PORT_OFFSET
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = REPO / "pyserver" / "failure_detector.py"
@@ -56,7 +57,7 @@ def _free(port: int) -> bool:
     return True
 
 
-def pick_base(slots: int = 20, rng: random.Random | None = None) -> int:
+def pick_base(slots: int = 2 * DISS_PORT_OFFSET, rng: random.Random | None = None) -> int:
     """A base port such that base+1 .. base+slots are all free right now."""
     r = rng or random.Random()
     for _ in range(50):
@@ -132,7 +133,7 @@ class LocalCluster:
         return f"127.0.0.1:{self.base + k}"
 
     def diss_addr(self, k: int) -> str:
-        return f"127.0.0.1:{self.base + 10 + k}"
+        return f"127.0.0.1:{self.base + DISS_PORT_OFFSET + k}"
 
     def members_list(self, ids: Iterable[int]) -> str:
         return ",".join(self.addr(k) for k in ids)
@@ -169,7 +170,9 @@ class LocalCluster:
             with grpc.insecure_channel(self.nodes[str(k)].addr) as ch:
                 req = pb.MembersRequest()
                 if self.key is not None:
-                    req.header.CopyFrom(pb.Header(version=1, cluster=self.config["cluster"], sender="test"))
+                    req.header.CopyFrom(
+                        pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
+                    )
                     Signer(self.key).sign(req)
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(req, timeout=timeout)
         except grpc.RpcError:

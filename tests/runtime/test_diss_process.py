@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
+from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError, default_binary
 from swimfd.runtime.logs import make_logger
 
 
@@ -68,3 +68,8 @@ def test_missing_binary_is_a_start_error(tmp_path: Path) -> None:
             await DissProcess(cmd, make_logger(io.StringIO(), "1")).start()
 
     asyncio.run(main())
+
+
+def test_default_binary_is_bin_go_diss_at_the_repository_root() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    assert Path(default_binary()) == repo / "bin" / "go-diss"

@@ -15,6 +15,7 @@ import (
 
 	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
+	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/fakes"
 	"swimfd/go-diss/internal/pb"
 )
@@ -87,7 +88,7 @@ func TestServeReportAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	s := auth.NewSigner([]byte("k3y"), 1, "c", "1", det.Addr)
+	s := auth.NewSigner([]byte("k3y"), config.ProtocolVersion, "c", "1", det.Addr)
 	r := &pb.FailureReport{Header: s.Header(), Kind: pb.NoticeKind_FAILED,
 		Update: &pb.Update{Member: &pb.Member{Id: "3", Incarnation: 1, State: pb.MemberState_DEAD}}}
 	if err := s.Sign(r); err != nil {

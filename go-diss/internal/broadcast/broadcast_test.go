@@ -35,7 +35,7 @@ func tuning() config.Tuning {
 
 func testNotice() *pb.Notice {
 	return &pb.Notice{
-		Header: &pb.Header{Version: 1, Cluster: "c", Sender: "0"},
+		Header: &pb.Header{Version: config.ProtocolVersion, Cluster: "c", Sender: "0"},
 		Kind:   pb.NoticeKind_FAILED, Origin: "0",
 		Update: &pb.Update{Member: &pb.Member{Id: "dead", Incarnation: 2, State: pb.MemberState_DEAD}},
 	}

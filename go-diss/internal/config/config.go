@@ -17,21 +17,26 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"swimfd/go-diss/internal/pb"
 )
 
-// ProtocolVersion is the Header.version this build speaks (PROTOCOL_VERSION_1).
-const ProtocolVersion = 1
-
-// MaxClusterLen matches the Python config's limit on cluster names.
-const MaxClusterLen = 128
-
-// MaxMessageBytes bounds every gRPC message, sent or received; it matches the
-// Python side's default max_message_bytes.
-const MaxMessageBytes = 4 * 1024 * 1024
-
-// MaxConcurrentRPCs bounds the calls the service handles at once; it matches
-// the Python detector's grpc.aio maximum_concurrent_rpcs.
-const MaxConcurrentRPCs = 256
+// The protocol version and the shared limits are named once, in swim.proto
+// (enums ProtocolVersion and Limits); the Python detector reads the same
+// values from its generated code (swimfd.core.config), and
+// tests/runtime/test_shared_limits.py checks that both sides agree.
+const (
+	// ProtocolVersion is the Header.version this build speaks.
+	ProtocolVersion = uint32(pb.ProtocolVersion_PROTOCOL_VERSION_1)
+	// MaxClusterLen bounds the characters in a cluster name.
+	MaxClusterLen = int(pb.Limits_MAX_CLUSTER_LEN)
+	// MaxIDLen bounds the characters in a member id.
+	MaxIDLen = int(pb.Limits_MAX_ID_LEN)
+	// MaxMessageBytes bounds every gRPC message, sent or received.
+	MaxMessageBytes = int(pb.Limits_MAX_MESSAGE_BYTES)
+	// MaxConcurrentRPCs bounds the calls the service handles at once.
+	MaxConcurrentRPCs = int(pb.Limits_MAX_CONCURRENT_RPCS)
+)
 
 // ErrHelp is returned when -h/--help was asked for; usage has been printed.
 var ErrHelp = flag.ErrHelp
@@ -138,8 +143,8 @@ func validate(c *Config) error {
 	if c.ID == "" {
 		return errors.New("--id is required")
 	}
-	if len(c.ID) > 256 {
-		return errors.New("--id: longer than 256 characters")
+	if len(c.ID) > MaxIDLen {
+		return fmt.Errorf("--id: longer than %d characters", MaxIDLen)
 	}
 	if c.Cluster == "" {
 		return errors.New("--cluster is required")

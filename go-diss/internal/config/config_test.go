@@ -47,6 +47,7 @@ func TestParseErrors(t *testing.T) {
 		{"stray argument", base("extra"), `unexpected argument "extra"`},
 		{"bad level", base("--log-level", "loud"), `--log-level: "loud"`},
 		{"numeric level", base("--log-level", "info+2"), "--log-level"},
+		{"long id", base("--id", strings.Repeat("x", MaxIDLen+1)), "--id: longer than 256 characters"},
 		{"long cluster", base("--cluster", strings.Repeat("x", MaxClusterLen+1)), "--cluster: longer than"},
 		{"missing key file", base("--cluster-key-file", filepath.Join(dir, "nope")), "--cluster-key-file:"},
 		{"empty key file", base("--cluster-key-file", empty), "is empty"},

@@ -22,6 +22,7 @@ import (
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // ErrNoMembers: the detector never answered Members, so there is no list.
@@ -176,17 +177,15 @@ func (c *Client) fetch(ctx context.Context) (string, []*pb.Member, error) {
 }
 
 // checkReply refuses a reply from a detector of another cluster or protocol
-// version (a misconfigured --detector). The local detector is not asked to
-// sign its replies, so the mac is not checked.
+// version (a misconfigured --detector), by the header rule every message
+// obeys (wire.CheckHeader). A reply without a header is accepted, and the mac
+// is not checked: the local detector is not asked to sign its replies.
 func (c *Client) checkReply(h *pb.Header) error {
 	if h == nil {
 		return nil
 	}
-	if h.GetVersion() != config.ProtocolVersion {
-		return fmt.Errorf("detector speaks protocol version %d, not %d", h.GetVersion(), config.ProtocolVersion)
-	}
-	if h.GetCluster() != c.cluster {
-		return fmt.Errorf("detector is in cluster %q, not %q", h.GetCluster(), c.cluster)
+	if err := wire.CheckHeader(h, c.cluster); err != nil {
+		return fmt.Errorf("detector reply refused: %s", status.Convert(err).Message())
 	}
 	return nil
 }

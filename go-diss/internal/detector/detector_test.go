@@ -45,7 +45,7 @@ func (f *fakeFD) Members(ctx context.Context, req *pb.MembersRequest, _ ...grpc.
 	if err != nil {
 		return nil, err
 	}
-	r := &pb.MembersReply{Header: &pb.Header{Version: 1, Cluster: cl}, SelfId: "0"}
+	r := &pb.MembersReply{Header: &pb.Header{Version: config.ProtocolVersion, Cluster: cl}, SelfId: "0"}
 	for _, id := range ids {
 		r.Members = append(r.Members, &pb.MembershipView{Member: &pb.Member{Id: id}})
 	}
@@ -86,7 +86,7 @@ func newClient(fd *fakeFD, c *clock, log *bytes.Buffer) *Client {
 	t := config.DefaultTuning()
 	t.MembersTTL = time.Second
 	return New(fd, "127.0.0.1:50051", Options{
-		Signer:  auth.NewSigner(key, 1, "c", "0", "127.0.0.1:50051"),
+		Signer:  auth.NewSigner(key, config.ProtocolVersion, "c", "0", "127.0.0.1:50051"),
 		Cluster: "c", Tuning: t, Now: c.now, Log: logging.New(log, slog.LevelInfo, "0"),
 	})
 }
@@ -132,7 +132,7 @@ func TestMembersCacheAndFallback(t *testing.T) {
 	if n := strings.Count(log.String(), `"event":"detector_unreachable"`); n != 1 {
 		t.Fatalf("detector_unreachable logged %d times within the rate limit, want 1:\n%s", n, log.String())
 	}
-	if err := auth.NewSigner(key, 1, "c", "x", "").Verify(fd.lastReq); err != nil {
+	if err := auth.NewSigner(key, config.ProtocolVersion, "c", "x", "").Verify(fd.lastReq); err != nil {
 		t.Fatalf("MembersRequest not signed: %v", err)
 	}
 }
@@ -202,7 +202,7 @@ func TestNotifyRestampsAndSigns(t *testing.T) {
 	fd := &fakeFD{cluster: "c"}
 	var log bytes.Buffer
 	cl := newClient(fd, &clock{}, &log)
-	in := &pb.Notice{Header: &pb.Header{Version: 1, Cluster: "c", Sender: "9", Mac: []byte("peer mac")},
+	in := &pb.Notice{Header: &pb.Header{Version: config.ProtocolVersion, Cluster: "c", Sender: "9", Mac: []byte("peer mac")},
 		Kind: pb.NoticeKind_FAILED, Origin: "9", Update: &pb.Update{Member: &pb.Member{Id: "5"}}}
 	if _, err := cl.Notify(context.Background(), in); err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestNotifyRestampsAndSigns(t *testing.T) {
 	if out.GetHeader().GetSender() != "0" || out.Origin != "9" {
 		t.Fatalf("forwarded header sender %q origin %q", out.GetHeader().GetSender(), out.Origin)
 	}
-	if err := auth.NewSigner(key, 1, "c", "x", "").Verify(out); err != nil {
+	if err := auth.NewSigner(key, config.ProtocolVersion, "c", "x", "").Verify(out); err != nil {
 		t.Fatalf("forwarded notice not signed by this node: %v", err)
 	}
 	if in.GetHeader().GetSender() != "9" || string(in.GetHeader().GetMac()) != "peer mac" {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/pb"
 )
 
@@ -160,7 +161,7 @@ func (d *Detector) Members(context.Context, *pb.MembersRequest) (*pb.MembersRepl
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.memberReq++
-	r := &pb.MembersReply{Header: &pb.Header{Version: 1, Cluster: d.cluster, Sender: d.self}, SelfId: d.self}
+	r := &pb.MembersReply{Header: &pb.Header{Version: config.ProtocolVersion, Cluster: d.cluster, Sender: d.self}, SelfId: d.self}
 	for _, m := range d.members {
 		r.Members = append(r.Members, &pb.MembershipView{Member: m})
 	}
@@ -172,7 +173,7 @@ func (d *Detector) Notify(_ context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.notices = append(d.notices, proto.Clone(n).(*pb.Notice))
-	return &pb.NoticeAck{Header: &pb.Header{Version: 1, Cluster: d.cluster, Sender: d.self}, Applied: true}, nil
+	return &pb.NoticeAck{Header: &pb.Header{Version: config.ProtocolVersion, Cluster: d.cluster, Sender: d.self}, Applied: true}, nil
 }
 
 // Join records req and replies with the member list plus the joiner.
@@ -183,7 +184,7 @@ func (d *Detector) Join(_ context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 		return nil, d.joinErr
 	}
 	d.joins = append(d.joins, proto.Clone(req).(*pb.JoinRequest))
-	r := &pb.JoinReply{Header: &pb.Header{Version: 1, Cluster: d.cluster, Sender: d.self}}
+	r := &pb.JoinReply{Header: &pb.Header{Version: config.ProtocolVersion, Cluster: d.cluster, Sender: d.self}}
 	r.Members = append(r.Members, d.members...)
 	r.Members = append(r.Members, req.GetMember())
 	return r, nil

@@ -30,7 +30,9 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// PROTOCOL_VERSION is the value of Header.version this file defines.
+// PROTOCOL_VERSION is the value of Header.version this file defines. Both
+// sides read the version they speak from the generated code
+// (swimfd.core.config.PROTOCOL_VERSION, go-diss config.ProtocolVersion).
 type ProtocolVersion int32
 
 const (
@@ -77,6 +79,64 @@ func (ProtocolVersion) EnumDescriptor() ([]byte, []int) {
 	return file_swim_proto_rawDescGZIP(), []int{0}
 }
 
+// Limits both sides enforce, named here once so that the Python detector
+// (swimfd.core.config) and go-diss (internal/config) read the same values
+// from their generated code. Never sent on the wire.
+type Limits int32
+
+const (
+	Limits_LIMITS_UNSPECIFIED  Limits = 0
+	Limits_MAX_CLUSTER_LEN     Limits = 128     // characters in a cluster name
+	Limits_MAX_ID_LEN          Limits = 256     // characters in a member id
+	Limits_MAX_CONCURRENT_RPCS Limits = 256     // calls a server handles at once
+	Limits_MAX_MESSAGE_BYTES   Limits = 4194304 // 4 MiB: default bound on every gRPC message, sent or received
+)
+
+// Enum value maps for Limits.
+var (
+	Limits_name = map[int32]string{
+		0:   "LIMITS_UNSPECIFIED",
+		128: "MAX_CLUSTER_LEN",
+		256: "MAX_ID_LEN",
+		// Duplicate value: 256: "MAX_CONCURRENT_RPCS",
+		4194304: "MAX_MESSAGE_BYTES",
+	}
+	Limits_value = map[string]int32{
+		"LIMITS_UNSPECIFIED":  0,
+		"MAX_CLUSTER_LEN":     128,
+		"MAX_ID_LEN":          256,
+		"MAX_CONCURRENT_RPCS": 256,
+		"MAX_MESSAGE_BYTES":   4194304,
+	}
+)
+
+func (x Limits) Enum() *Limits {
+	p := new(Limits)
+	*p = x
+	return p
+}
+
+func (x Limits) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Limits) Descriptor() protoreflect.EnumDescriptor {
+	return file_swim_proto_enumTypes[1].Descriptor()
+}
+
+func (Limits) Type() protoreflect.EnumType {
+	return &file_swim_proto_enumTypes[1]
+}
+
+func (x Limits) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Limits.Descriptor instead.
+func (Limits) EnumDescriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{1}
+}
+
 type MemberState int32
 
 const (
@@ -116,11 +176,11 @@ func (x MemberState) String() string {
 }
 
 func (MemberState) Descriptor() protoreflect.EnumDescriptor {
-	return file_swim_proto_enumTypes[1].Descriptor()
+	return file_swim_proto_enumTypes[2].Descriptor()
 }
 
 func (MemberState) Type() protoreflect.EnumType {
-	return &file_swim_proto_enumTypes[1]
+	return &file_swim_proto_enumTypes[2]
 }
 
 func (x MemberState) Number() protoreflect.EnumNumber {
@@ -129,7 +189,7 @@ func (x MemberState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MemberState.Descriptor instead.
 func (MemberState) EnumDescriptor() ([]byte, []int) {
-	return file_swim_proto_rawDescGZIP(), []int{1}
+	return file_swim_proto_rawDescGZIP(), []int{2}
 }
 
 type NoticeKind int32
@@ -168,11 +228,11 @@ func (x NoticeKind) String() string {
 }
 
 func (NoticeKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_swim_proto_enumTypes[2].Descriptor()
+	return file_swim_proto_enumTypes[3].Descriptor()
 }
 
 func (NoticeKind) Type() protoreflect.EnumType {
-	return &file_swim_proto_enumTypes[2]
+	return &file_swim_proto_enumTypes[3]
 }
 
 func (x NoticeKind) Number() protoreflect.EnumNumber {
@@ -181,7 +241,7 @@ func (x NoticeKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NoticeKind.Descriptor instead.
 func (NoticeKind) EnumDescriptor() ([]byte, []int) {
-	return file_swim_proto_rawDescGZIP(), []int{2}
+	return file_swim_proto_rawDescGZIP(), []int{3}
 }
 
 type Header struct {
@@ -2010,7 +2070,14 @@ const file_swim_proto_rawDesc = "" +
 	"\x06leader\x18\x05 \x01(\v2\x15.swimfd.v1.LeaderInfoR\x06leader*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
-	"\x12PROTOCOL_VERSION_1\x10\x01*W\n" +
+	"\x12PROTOCOL_VERSION_1\x10\x01*\x7f\n" +
+	"\x06Limits\x12\x16\n" +
+	"\x12LIMITS_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x0fMAX_CLUSTER_LEN\x10\x80\x01\x12\x0f\n" +
+	"\n" +
+	"MAX_ID_LEN\x10\x80\x02\x12\x18\n" +
+	"\x13MAX_CONCURRENT_RPCS\x10\x80\x02\x12\x18\n" +
+	"\x11MAX_MESSAGE_BYTES\x10\x80\x80\x80\x02\x1a\x02\x10\x01*W\n" +
 	"\vMemberState\x12\x1c\n" +
 	"\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\t\n" +
 	"\x05ALIVE\x10\x01\x12\v\n" +
@@ -2049,100 +2116,101 @@ func file_swim_proto_rawDescGZIP() []byte {
 	return file_swim_proto_rawDescData
 }
 
-var file_swim_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_swim_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_swim_proto_goTypes = []any{
 	(ProtocolVersion)(0),     // 0: swimfd.v1.ProtocolVersion
-	(MemberState)(0),         // 1: swimfd.v1.MemberState
-	(NoticeKind)(0),          // 2: swimfd.v1.NoticeKind
-	(*Header)(nil),           // 3: swimfd.v1.Header
-	(*Member)(nil),           // 4: swimfd.v1.Member
-	(*Update)(nil),           // 5: swimfd.v1.Update
-	(*Ping)(nil),             // 6: swimfd.v1.Ping
-	(*Ack)(nil),              // 7: swimfd.v1.Ack
-	(*PingReq)(nil),          // 8: swimfd.v1.PingReq
-	(*Nack)(nil),             // 9: swimfd.v1.Nack
-	(*HeartbeatGossip)(nil),  // 10: swimfd.v1.HeartbeatGossip
-	(*ElectionIdentity)(nil), // 11: swimfd.v1.ElectionIdentity
-	(*Elect)(nil),            // 12: swimfd.v1.Elect
-	(*GotIt)(nil),            // 13: swimfd.v1.GotIt
-	(*IAmLeader)(nil),        // 14: swimfd.v1.IAmLeader
-	(*LeaderProbe)(nil),      // 15: swimfd.v1.LeaderProbe
-	(*Envelope)(nil),         // 16: swimfd.v1.Envelope
-	(*DeliverReply)(nil),     // 17: swimfd.v1.DeliverReply
-	(*JoinRequest)(nil),      // 18: swimfd.v1.JoinRequest
-	(*JoinReply)(nil),        // 19: swimfd.v1.JoinReply
-	(*LeaveRequest)(nil),     // 20: swimfd.v1.LeaveRequest
-	(*LeaveReply)(nil),       // 21: swimfd.v1.LeaveReply
-	(*FailureReport)(nil),    // 22: swimfd.v1.FailureReport
-	(*ReportAck)(nil),        // 23: swimfd.v1.ReportAck
-	(*Notice)(nil),           // 24: swimfd.v1.Notice
-	(*NoticeAck)(nil),        // 25: swimfd.v1.NoticeAck
-	(*MembersRequest)(nil),   // 26: swimfd.v1.MembersRequest
-	(*MembershipView)(nil),   // 27: swimfd.v1.MembershipView
-	(*LeaderInfo)(nil),       // 28: swimfd.v1.LeaderInfo
-	(*MembersReply)(nil),     // 29: swimfd.v1.MembersReply
-	nil,                      // 30: swimfd.v1.Member.LabelsEntry
+	(Limits)(0),              // 1: swimfd.v1.Limits
+	(MemberState)(0),         // 2: swimfd.v1.MemberState
+	(NoticeKind)(0),          // 3: swimfd.v1.NoticeKind
+	(*Header)(nil),           // 4: swimfd.v1.Header
+	(*Member)(nil),           // 5: swimfd.v1.Member
+	(*Update)(nil),           // 6: swimfd.v1.Update
+	(*Ping)(nil),             // 7: swimfd.v1.Ping
+	(*Ack)(nil),              // 8: swimfd.v1.Ack
+	(*PingReq)(nil),          // 9: swimfd.v1.PingReq
+	(*Nack)(nil),             // 10: swimfd.v1.Nack
+	(*HeartbeatGossip)(nil),  // 11: swimfd.v1.HeartbeatGossip
+	(*ElectionIdentity)(nil), // 12: swimfd.v1.ElectionIdentity
+	(*Elect)(nil),            // 13: swimfd.v1.Elect
+	(*GotIt)(nil),            // 14: swimfd.v1.GotIt
+	(*IAmLeader)(nil),        // 15: swimfd.v1.IAmLeader
+	(*LeaderProbe)(nil),      // 16: swimfd.v1.LeaderProbe
+	(*Envelope)(nil),         // 17: swimfd.v1.Envelope
+	(*DeliverReply)(nil),     // 18: swimfd.v1.DeliverReply
+	(*JoinRequest)(nil),      // 19: swimfd.v1.JoinRequest
+	(*JoinReply)(nil),        // 20: swimfd.v1.JoinReply
+	(*LeaveRequest)(nil),     // 21: swimfd.v1.LeaveRequest
+	(*LeaveReply)(nil),       // 22: swimfd.v1.LeaveReply
+	(*FailureReport)(nil),    // 23: swimfd.v1.FailureReport
+	(*ReportAck)(nil),        // 24: swimfd.v1.ReportAck
+	(*Notice)(nil),           // 25: swimfd.v1.Notice
+	(*NoticeAck)(nil),        // 26: swimfd.v1.NoticeAck
+	(*MembersRequest)(nil),   // 27: swimfd.v1.MembersRequest
+	(*MembershipView)(nil),   // 28: swimfd.v1.MembershipView
+	(*LeaderInfo)(nil),       // 29: swimfd.v1.LeaderInfo
+	(*MembersReply)(nil),     // 30: swimfd.v1.MembersReply
+	nil,                      // 31: swimfd.v1.Member.LabelsEntry
 }
 var file_swim_proto_depIdxs = []int32{
-	1,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
-	30, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
-	4,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
-	11, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
-	4,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
-	11, // 5: swimfd.v1.GotIt.responder:type_name -> swimfd.v1.ElectionIdentity
-	11, // 6: swimfd.v1.IAmLeader.leader:type_name -> swimfd.v1.ElectionIdentity
-	3,  // 7: swimfd.v1.Envelope.header:type_name -> swimfd.v1.Header
-	5,  // 8: swimfd.v1.Envelope.updates:type_name -> swimfd.v1.Update
-	6,  // 9: swimfd.v1.Envelope.ping:type_name -> swimfd.v1.Ping
-	7,  // 10: swimfd.v1.Envelope.ack:type_name -> swimfd.v1.Ack
-	8,  // 11: swimfd.v1.Envelope.ping_req:type_name -> swimfd.v1.PingReq
-	9,  // 12: swimfd.v1.Envelope.nack:type_name -> swimfd.v1.Nack
-	10, // 13: swimfd.v1.Envelope.gossip:type_name -> swimfd.v1.HeartbeatGossip
-	12, // 14: swimfd.v1.Envelope.elect:type_name -> swimfd.v1.Elect
-	13, // 15: swimfd.v1.Envelope.got_it:type_name -> swimfd.v1.GotIt
-	14, // 16: swimfd.v1.Envelope.i_am_leader:type_name -> swimfd.v1.IAmLeader
-	15, // 17: swimfd.v1.Envelope.leader_probe:type_name -> swimfd.v1.LeaderProbe
-	16, // 18: swimfd.v1.DeliverReply.replies:type_name -> swimfd.v1.Envelope
-	3,  // 19: swimfd.v1.JoinRequest.header:type_name -> swimfd.v1.Header
-	4,  // 20: swimfd.v1.JoinRequest.member:type_name -> swimfd.v1.Member
-	3,  // 21: swimfd.v1.JoinReply.header:type_name -> swimfd.v1.Header
-	4,  // 22: swimfd.v1.JoinReply.members:type_name -> swimfd.v1.Member
-	3,  // 23: swimfd.v1.LeaveRequest.header:type_name -> swimfd.v1.Header
-	4,  // 24: swimfd.v1.LeaveRequest.member:type_name -> swimfd.v1.Member
-	3,  // 25: swimfd.v1.LeaveReply.header:type_name -> swimfd.v1.Header
-	3,  // 26: swimfd.v1.FailureReport.header:type_name -> swimfd.v1.Header
-	2,  // 27: swimfd.v1.FailureReport.kind:type_name -> swimfd.v1.NoticeKind
-	5,  // 28: swimfd.v1.FailureReport.update:type_name -> swimfd.v1.Update
-	3,  // 29: swimfd.v1.ReportAck.header:type_name -> swimfd.v1.Header
-	3,  // 30: swimfd.v1.Notice.header:type_name -> swimfd.v1.Header
-	2,  // 31: swimfd.v1.Notice.kind:type_name -> swimfd.v1.NoticeKind
-	5,  // 32: swimfd.v1.Notice.update:type_name -> swimfd.v1.Update
-	3,  // 33: swimfd.v1.NoticeAck.header:type_name -> swimfd.v1.Header
-	3,  // 34: swimfd.v1.MembersRequest.header:type_name -> swimfd.v1.Header
-	4,  // 35: swimfd.v1.MembershipView.member:type_name -> swimfd.v1.Member
-	11, // 36: swimfd.v1.LeaderInfo.leader:type_name -> swimfd.v1.ElectionIdentity
-	3,  // 37: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
-	27, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
-	28, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
-	16, // 40: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
-	18, // 41: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
-	20, // 42: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
-	24, // 43: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
-	26, // 44: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
-	22, // 45: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
-	24, // 46: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
-	18, // 47: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
-	20, // 48: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
-	17, // 49: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
-	19, // 50: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
-	21, // 51: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
-	25, // 52: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
-	29, // 53: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
-	23, // 54: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
-	25, // 55: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
-	19, // 56: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
-	21, // 57: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
+	2,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
+	31, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
+	5,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
+	12, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
+	5,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
+	12, // 5: swimfd.v1.GotIt.responder:type_name -> swimfd.v1.ElectionIdentity
+	12, // 6: swimfd.v1.IAmLeader.leader:type_name -> swimfd.v1.ElectionIdentity
+	4,  // 7: swimfd.v1.Envelope.header:type_name -> swimfd.v1.Header
+	6,  // 8: swimfd.v1.Envelope.updates:type_name -> swimfd.v1.Update
+	7,  // 9: swimfd.v1.Envelope.ping:type_name -> swimfd.v1.Ping
+	8,  // 10: swimfd.v1.Envelope.ack:type_name -> swimfd.v1.Ack
+	9,  // 11: swimfd.v1.Envelope.ping_req:type_name -> swimfd.v1.PingReq
+	10, // 12: swimfd.v1.Envelope.nack:type_name -> swimfd.v1.Nack
+	11, // 13: swimfd.v1.Envelope.gossip:type_name -> swimfd.v1.HeartbeatGossip
+	13, // 14: swimfd.v1.Envelope.elect:type_name -> swimfd.v1.Elect
+	14, // 15: swimfd.v1.Envelope.got_it:type_name -> swimfd.v1.GotIt
+	15, // 16: swimfd.v1.Envelope.i_am_leader:type_name -> swimfd.v1.IAmLeader
+	16, // 17: swimfd.v1.Envelope.leader_probe:type_name -> swimfd.v1.LeaderProbe
+	17, // 18: swimfd.v1.DeliverReply.replies:type_name -> swimfd.v1.Envelope
+	4,  // 19: swimfd.v1.JoinRequest.header:type_name -> swimfd.v1.Header
+	5,  // 20: swimfd.v1.JoinRequest.member:type_name -> swimfd.v1.Member
+	4,  // 21: swimfd.v1.JoinReply.header:type_name -> swimfd.v1.Header
+	5,  // 22: swimfd.v1.JoinReply.members:type_name -> swimfd.v1.Member
+	4,  // 23: swimfd.v1.LeaveRequest.header:type_name -> swimfd.v1.Header
+	5,  // 24: swimfd.v1.LeaveRequest.member:type_name -> swimfd.v1.Member
+	4,  // 25: swimfd.v1.LeaveReply.header:type_name -> swimfd.v1.Header
+	4,  // 26: swimfd.v1.FailureReport.header:type_name -> swimfd.v1.Header
+	3,  // 27: swimfd.v1.FailureReport.kind:type_name -> swimfd.v1.NoticeKind
+	6,  // 28: swimfd.v1.FailureReport.update:type_name -> swimfd.v1.Update
+	4,  // 29: swimfd.v1.ReportAck.header:type_name -> swimfd.v1.Header
+	4,  // 30: swimfd.v1.Notice.header:type_name -> swimfd.v1.Header
+	3,  // 31: swimfd.v1.Notice.kind:type_name -> swimfd.v1.NoticeKind
+	6,  // 32: swimfd.v1.Notice.update:type_name -> swimfd.v1.Update
+	4,  // 33: swimfd.v1.NoticeAck.header:type_name -> swimfd.v1.Header
+	4,  // 34: swimfd.v1.MembersRequest.header:type_name -> swimfd.v1.Header
+	5,  // 35: swimfd.v1.MembershipView.member:type_name -> swimfd.v1.Member
+	12, // 36: swimfd.v1.LeaderInfo.leader:type_name -> swimfd.v1.ElectionIdentity
+	4,  // 37: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
+	28, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
+	29, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
+	17, // 40: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
+	19, // 41: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 42: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
+	25, // 43: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
+	27, // 44: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
+	23, // 45: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
+	25, // 46: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
+	19, // 47: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 48: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
+	18, // 49: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
+	20, // 50: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
+	22, // 51: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
+	26, // 52: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
+	30, // 53: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
+	24, // 54: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
+	26, // 55: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
+	20, // 56: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
+	22, // 57: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
 	49, // [49:58] is the sub-list for method output_type
 	40, // [40:49] is the sub-list for method input_type
 	40, // [40:40] is the sub-list for extension type_name
@@ -2171,7 +2239,7 @@ func file_swim_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swim_proto_rawDesc), len(file_swim_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,

@@ -1,4 +1,5 @@
-// Package server implements the Dissemination gRPC service (CONTRACTS §9).
+// Package server implements the Dissemination gRPC service (docs/architecture.md,
+// "What each layer promises"; docs/dissemination.md).
 //
 // The local detector Reports what it confirmed (and calls Leave when its node
 // leaves); go-diss broadcasts a Notice to every other live member's
@@ -26,6 +27,7 @@ import (
 	"swimfd/go-diss/internal/dedup"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // Detector is what the server needs from the local failure detector
@@ -255,7 +257,7 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
 		return nil, nil
 	}
-	targets, err := s.targets(ctx, n.GetUpdate().GetMember().GetId())
+	targets, err := s.targets(ctx, n)
 	if err != nil {
 		s.seen.Forget(key) // so the detector's retry is not a "duplicate"
 		return nil, status.Errorf(codes.Unavailable, "no member list from the local detector: %v", err)
@@ -271,47 +273,26 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 	return batch, nil
 }
 
-// targets are the members to notify: every member but this node and the
-// subject, that is not known dead or gone, and has a dissemination address.
-func (s *Server) targets(ctx context.Context, subject string) ([]broadcast.Target, error) {
+// targets are the members to notify (recipients), from the local detector's view.
+func (s *Server) targets(ctx context.Context, n *pb.Notice) ([]broadcast.Target, error) {
 	self, members, err := s.det.Members(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]broadcast.Target, 0, len(members))
-	taken := make(map[string]bool, len(members))
 	for _, m := range members {
-		id := m.GetId()
-		if id == self || id == s.id || id == subject || taken[id] {
-			continue
+		if m.GetDissAddr() == "" && m.GetId() != self && m.GetId() != s.id {
+			s.log.Debug("peer_without_diss_addr", "peer", m.GetId())
 		}
-		if st := m.GetState(); st == pb.MemberState_DEAD || st == pb.MemberState_LEFT {
-			continue
-		}
-		if m.GetDissAddr() == "" {
-			s.log.Debug("peer_without_diss_addr", "peer", id)
-			continue
-		}
-		taken[id] = true
-		out = append(out, broadcast.Target{ID: id, Addr: m.GetDissAddr()})
 	}
-	return out, nil
+	return recipients(self, s.id, members, n), nil
 }
 
-// check enforces the header contract on every request: present, our protocol
-// version, our cluster, and a mac made with our key.
+// check enforces the header rule (wire.CheckHeader) on every request, and a
+// mac made with our key.
 func (s *Server) check(method string, m auth.Message) error {
 	h := m.GetHeader()
-	var err error
-	switch {
-	case h == nil:
-		err = status.Error(codes.InvalidArgument, "request without header")
-	case h.GetVersion() != config.ProtocolVersion:
-		err = status.Errorf(codes.FailedPrecondition, "protocol version %d not supported (want %d)",
-			h.GetVersion(), config.ProtocolVersion)
-	case h.GetCluster() != s.cluster:
-		err = status.Errorf(codes.FailedPrecondition, "cluster %q is not this node's cluster", h.GetCluster())
-	default:
+	err := wire.CheckHeader(h, s.cluster)
+	if err == nil {
 		if verr := s.signer.Verify(m); verr != nil {
 			err = status.Error(codes.Unauthenticated, verr.Error())
 		}

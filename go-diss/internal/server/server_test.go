@@ -55,6 +55,30 @@ func TestReportBroadcastsToLivePeers(t *testing.T) {
 	}
 }
 
+// The accused of a death notice receives it too, although the local view
+// already says DEAD, so that a falsely accused live member can refute.
+func TestReportNotifiesTheAccused(t *testing.T) {
+	h := newHarness(t, setup{peers: 2, key: testKey})
+	ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, pb.NoticeKind_FAILED, "dead", 7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack.Duplicate || ack.Recipients != 3 {
+		t.Fatalf("ack = %v, want 3 recipients (2 peers and the accused)", ack)
+	}
+	got := h.gone().WaitNotices(t, 1, hang)[0]
+	if m := got.GetUpdate().GetMember(); got.Kind != pb.NoticeKind_FAILED || m.GetId() != "dead" || m.GetIncarnation() != 7 {
+		t.Fatalf("accused got %v", got)
+	}
+	for _, p := range h.livePeers() {
+		p.WaitNotices(t, 1, hang)
+	}
+	h.drain(t)
+	if n := h.gone().Calls(); n != 1 {
+		t.Fatalf("accused notified %d times, want 1", n)
+	}
+}
+
 // Many reports of one failure produce one broadcast per peer; a different
 // incarnation or kind is a new fact.
 func TestReportDeduplicates(t *testing.T) {

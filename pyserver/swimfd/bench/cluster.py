@@ -44,15 +44,18 @@ def port_is_free(port: int, udp: bool = False) -> bool:
 
 
 def member_ports(system: str, n: int, base: int) -> list[int]:
-    """Ports of members 1..n. swimfd needs port + 10 free for go-diss too, so it uses blocks of ten."""
+    """Ports of members 1..n. swimfd needs port + DISS_PORT_OFFSET free for go-diss too, so it uses
+    blocks of DISS_PORT_OFFSET ports, twice that apart."""
     if system == MEMBERLIST:
         return [base + i for i in range(n)]
-    return [base + 20 * (i // 10) + i % 10 for i in range(n)]
+    block = DISS_PORT_OFFSET
+    return [base + 2 * block * (i // block) + i % block for i in range(n)]
 
 
 def pick_ports(system: str, n: int, rng: random.Random, attempts: int = 50) -> list[int]:
+    span = 2 * DISS_PORT_OFFSET * (n // DISS_PORT_OFFSET)  # how far past base the blocks of member_ports reach
     for _ in range(attempts):
-        base = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - 20 * (n // 10 + 1) - 20)
+        base = rng.randrange(PORT_RANGE[0], PORT_RANGE[1] - span)
         ports = member_ports(system, n, base)
         needed = ports if system == MEMBERLIST else ports + [p + DISS_PORT_OFFSET for p in ports]
         if all(port_is_free(p, udp=system == MEMBERLIST) for p in needed):

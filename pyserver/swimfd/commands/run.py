@@ -9,7 +9,8 @@ the flag or variable at fault, and the process exits non-zero:
 Defaults: the node's id picks its entry in MEMBERS (1-based), which is both the
 address it listens on and the one it advertises. With only an id, the detector
 listens on 127.0.0.1:(50050 + id). The dissemination service listens on the
-detector port + 10 unless --diss-addr names one that is already running.
+detector port + DISS_PORT_OFFSET (10, swimfd.runtime.settings) unless --diss-addr
+names one that is already running.
 """
 
 from __future__ import annotations

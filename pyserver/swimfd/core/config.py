@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
+
+from swimfd.pb import swim_pb2 as pb
 
 Mode = Literal["swim", "heartbeat", "hybrid"]
 GossipTarget = Literal["random", "round_robin", "binary_round_robin", "sequence_check"]
@@ -19,7 +21,15 @@ HeartbeatDetector = Literal["fixed", "phi"]
 MODES: tuple[str, ...] = ("swim", "heartbeat", "hybrid")
 GOSSIP_TARGETS: tuple[str, ...] = ("random", "round_robin", "binary_round_robin", "sequence_check")
 HEARTBEAT_DETECTORS: tuple[str, ...] = ("fixed", "phi")
-PROTOCOL_VERSION = 1
+
+# Named once in swim.proto (enums ProtocolVersion and Limits) so that go-diss
+# reads the same values from its generated code; tests/runtime/test_shared_limits.py
+# checks that both sides agree.
+PROTOCOL_VERSION: Final[int] = pb.PROTOCOL_VERSION_1  # the Header.version this node speaks
+MAX_CLUSTER_LEN: Final[int] = pb.MAX_CLUSTER_LEN  # characters in a cluster name
+MAX_ID_LEN: Final[int] = pb.MAX_ID_LEN  # characters in a member id
+MAX_CONCURRENT_RPCS: Final[int] = pb.MAX_CONCURRENT_RPCS  # calls a gRPC server handles at once
+MAX_MESSAGE_BYTES: Final[int] = pb.MAX_MESSAGE_BYTES  # default bound on every gRPC message
 
 
 class ConfigError(ValueError):
@@ -73,7 +83,7 @@ class Config:
 
     # --- runtime bounds (the core enforces the ones about content) ---
     max_members: int = 65536
-    max_message_bytes: int = 4 * 1024 * 1024
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
     def __post_init__(self) -> None:
         validate(self)
@@ -88,7 +98,7 @@ def _require(cond: bool, msg: str) -> None:
 
 
 def validate(c: Config) -> None:
-    _require(bool(c.cluster) and len(c.cluster) <= 128, "cluster: must be 1-128 characters")
+    _require(bool(c.cluster) and len(c.cluster) <= MAX_CLUSTER_LEN, f"cluster: must be 1-{MAX_CLUSTER_LEN} characters")
     _require(c.mode in MODES, f"mode: {c.mode!r} is not one of {', '.join(MODES)}")
     for name in (
         "probe_interval",

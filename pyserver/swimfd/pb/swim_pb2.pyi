@@ -12,6 +12,14 @@ class ProtocolVersion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROTOCOL_VERSION_UNSPECIFIED: _ClassVar[ProtocolVersion]
     PROTOCOL_VERSION_1: _ClassVar[ProtocolVersion]
 
+class Limits(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LIMITS_UNSPECIFIED: _ClassVar[Limits]
+    MAX_CLUSTER_LEN: _ClassVar[Limits]
+    MAX_ID_LEN: _ClassVar[Limits]
+    MAX_CONCURRENT_RPCS: _ClassVar[Limits]
+    MAX_MESSAGE_BYTES: _ClassVar[Limits]
+
 class MemberState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MEMBER_STATE_UNSPECIFIED: _ClassVar[MemberState]
@@ -28,6 +36,11 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEFT_CLUSTER: _ClassVar[NoticeKind]
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 PROTOCOL_VERSION_1: ProtocolVersion
+LIMITS_UNSPECIFIED: Limits
+MAX_CLUSTER_LEN: Limits
+MAX_ID_LEN: Limits
+MAX_CONCURRENT_RPCS: Limits
+MAX_MESSAGE_BYTES: Limits
 MEMBER_STATE_UNSPECIFIED: MemberState
 ALIVE: MemberState
 SUSPECT: MemberState

@@ -16,6 +16,7 @@ import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError, Message
 
+from swimfd.core.config import MAX_CONCURRENT_RPCS
 from swimfd.pb import swim_pb2 as pb
 from swimfd.runtime.transport import Rejected
 
@@ -81,7 +82,9 @@ def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-def make_server(runtime: Handlers, max_message_bytes: int, max_concurrent_rpcs: int = 256) -> grpc.aio.Server:
+def make_server(
+    runtime: Handlers, max_message_bytes: int, max_concurrent_rpcs: int = MAX_CONCURRENT_RPCS
+) -> grpc.aio.Server:
     server = grpc.aio.server(options=server_options(max_message_bytes), maximum_concurrent_rpcs=max_concurrent_rpcs)
     server.add_generic_rpc_handlers((FailureDetectorService(runtime).handler(),))
     return server

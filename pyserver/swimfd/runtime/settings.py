@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from swimfd.core.config import Config
 
 DETECTOR_PORT_BASE = 50050
-# go-diss listens on the detector port + this, unless told otherwise (bench and deploy use it too)
+# go-diss listens on the detector port + this, unless told otherwise. The one place it is named:
+# bench/cluster.py, tests/integration/harness.py and deploy/cluster.sh (which asks Python) read it.
 DISS_PORT_OFFSET = 10
 DEFAULT_HOST = "127.0.0.1"
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
