@@ -58,6 +58,7 @@ def credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
 def _check(args: argparse.Namespace) -> None:
     if args.interval <= 0 or args.timeout <= 0 or args.concurrency < 1:
         raise UsageError("--interval and --timeout must be positive, --concurrency at least 1")
+    split_hostport(args.listen, "--listen")
 
 
 async def serve(args: argparse.Namespace, seeds: tuple[str, ...], key: bytes | None) -> None:
