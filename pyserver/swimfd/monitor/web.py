@@ -79,7 +79,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await resp.prepare(request)
-    with hub.subscribe() as q:
+    # A closed page ends the stream with ConnectionResetError: a normal end, not an error.
+    with hub.subscribe() as q, contextlib.suppress(ConnectionResetError):
         await resp.write(f"data: {hub.payload()}\n\n".encode())
         while True:
             try:
@@ -88,6 +89,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await resp.write(b": keepalive\n\n")
                 continue
             await resp.write(f"data: {data}\n\n".encode())
+    return resp
 
 
 def make_app(hub: Hub, collector: Collector | None = None) -> web.Application:
