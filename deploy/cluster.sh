@@ -153,7 +153,7 @@ start_monitor() {
   echo $! >"$RUN/monitor.pid"
   local deadline=$((SECONDS + 15))
   until grep -q "serving" "$RUN/monitor.out" 2>/dev/null; do
-    alive "$(cat "$RUN/monitor.pid")" || die "the monitor exited at start-up: $(tail -n 1 "$RUN/monitor.out")"
+    alive "$(cat "$RUN/monitor.pid")" || die "the monitor exited at start-up (the nodes run; MONITOR=host:port or MONITOR=off): $(tail -n 1 "$RUN/monitor.out")"
     ((SECONDS < deadline)) || die "the monitor did not start within 15 s; see $RUN/monitor.out"
     sleep 0.2
   done
