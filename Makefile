@@ -52,7 +52,8 @@ $(GO_DISS): $(shell find go-diss -name '*.go' -o -name go.mod -o -name go.sum 2>
 	cd go-diss && go build -o $(GO_DISS) ./cmd/go-diss
 
 # lint first: CI runs `make test`, so style and vet problems fail it too.
-test: venv build proto-check lint
+# browser: the monitor's browser test needs chromium (it skips, saying why, only where it cannot be installed).
+test: venv build proto-check lint browser
 	cd go-diss && go test -race -count=1 ./...
 	cd bench/memberlist && go test -race -count=1 ./...
 	$(VPY) -m pytest -q
@@ -65,6 +66,18 @@ lint: venv
 
 clean:
 	rm -rf $(BIN) run results
+
+# Debian's chromium for tests/integration/test_monitor_browser.py, installed when missing and we are root.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null; then \
+	  echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	    echo "make browser: installing chromium failed; the browser test will skip"; \
+	else \
+	  echo "make browser: chromium is missing and only root with apt-get can install it; the browser test will skip"; \
+	fi
 
 # Benchmark: swimfd (swim, heartbeat, hybrid) against hashicorp/memberlist on loopback (docs/bench.md).
 # Options go through BENCH_ARGS, e.g. make bench BENCH_ARGS=--quick
@@ -83,8 +96,9 @@ CONFIG ?=
 ARGS ?=
 .PHONY: run-cluster stop-cluster kill-node pause-node cluster-status
 
+MONITOR ?= 127.0.0.1:8080
 run-cluster: venv build
-	NODE_ARGS="$(ARGS)" deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
+	NODE_ARGS="$(ARGS)" MONITOR_LISTEN="$(MONITOR)" deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
 
 stop-cluster:
 	deploy/cluster.sh stop

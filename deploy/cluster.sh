@@ -8,6 +8,9 @@
 #   deploy/cluster.sh pause K SECONDS        SIGSTOP node K, SIGCONT it after SECONDS (at most 600)
 #   deploy/cluster.sh status                 which nodes run, and node 1's view
 #
+# start also runs `swimfd monitor` (the web view) on $MONITOR_LISTEN (default
+# 127.0.0.1:8080) and prints its URL; stop stops it too. MONITOR_LISTEN=off skips it.
+#
 # Node k's detector listens on 127.0.0.1:(50050 + k) and its go-diss on the
 # detector port + DISS_PORT_OFFSET (10; named once in
 # pyserver/swimfd/runtime/settings.py, and read from there); past that many
@@ -143,11 +146,46 @@ status() {
   [[ -n $first ]] && OFFSET=$(diss_offset) && "$PY" -m swimfd members --target "127.0.0.1:$(det_port "$first")" || true
 }
 
+# ---- the monitor: one web view of every node's view (swimfd monitor) ----
+MONITOR_LISTEN=${MONITOR_LISTEN:-127.0.0.1:8080}
+
+start_monitor() {
+  local n=${1:-5} seeds="" k p
+  [[ $MONITOR_LISTEN == off ]] && return 0
+  p=$(cat "$RUN/monitor.pid" 2>/dev/null || true)
+  alive "$p" && die "the monitor is already running (pid $p): run 'make stop-cluster' first"
+  for ((k = 1; k <= n; k++)); do seeds+="${seeds:+,}127.0.0.1:$(det_port "$k")"; done
+  rm -f "$RUN/monitor.out"
+  setsid "$PY" -m swimfd monitor --seeds "$seeds" --listen "$MONITOR_LISTEN" --log-file "$RUN/monitor.log" \
+    >"$RUN/monitor.out" 2>&1 </dev/null &
+  echo $! >"$RUN/monitor.pid"
+  local deadline=$((SECONDS + 15))
+  until grep -q "serving" "$RUN/monitor.out" 2>/dev/null; do
+    alive "$(cat "$RUN/monitor.pid")" || die "the monitor exited at start-up (the nodes run; MONITOR=host:port or MONITOR=off): $(tail -n 1 "$RUN/monitor.out")"
+    ((SECONDS < deadline)) || die "the monitor did not start within 15 s; see $RUN/monitor.out"
+    sleep 0.2
+  done
+  echo "  monitor: http://$MONITOR_LISTEN/ (log $RUN/monitor.log)"
+}
+
+stop_monitor() {
+  local p
+  p=$(cat "$RUN/monitor.pid" 2>/dev/null || true)
+  if alive "$p"; then
+    kill -TERM "$p"
+    local deadline=$((SECONDS + 5))
+    while alive "$p" && ((SECONDS < deadline)); do sleep 0.2; done
+    alive "$p" && kill -KILL "$p" 2>/dev/null || true
+    echo "stopped the monitor"
+  fi
+  rm -f "$RUN/monitor.pid"
+}
+
 cmd=${1:-}
 shift || true
 case $cmd in
-  start) start "$@" ;;
-  stop) stop ;;
+  start) start "$@" && start_monitor "$@" ;;
+  stop) stop_monitor && stop ;;
   kill) kill_node "$@" ;;
   pause) pause_node "$@" ;;
   status) status ;;

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("swimfd.commands.run", "run a failure detector node (same as pyserver/failure_detector.py)"),
     "simulate": ("swimfd.commands.simulate", "run the deterministic discrete-event simulator"),
     "members": ("swimfd.commands.members", "print a running node's membership view"),
+    "monitor": ("swimfd.commands.monitor", "serve a live web view of every member's view"),
     "bench": ("swimfd.commands.bench", "compare swim, heartbeat, hybrid and memberlist on real clusters"),
 }
 

@@ -1,0 +1,121 @@
+"""`python -m swimfd monitor --seeds host:port,... [--listen 127.0.0.1:8080]`: a live web view of the cluster.
+
+Discovers every member from the seeds' views, polls each one's Members RPC and
+serves one page: who thinks what about whom, the timeline of changes, how long
+each failure took to reach the first and every live member, and each node's
+leader. Keyed clusters need --cluster and --cluster-key-file; mTLS-secured nodes
+need --tls-ca (and --tls-cert/--tls-key for a client certificate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+
+from swimfd.monitor.collector import Collector
+from swimfd.monitor.state import Event, MonitorState
+from swimfd.monitor.web import Hub, make_app
+from swimfd.runtime.auth import KeyFileError, read_key
+from swimfd.runtime.logs import make_logger, open_log_stream
+from swimfd.runtime.settings import UsageError, parse_addr_list, split_hostport
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", required=True, help="detector addresses host:port,... to discover the cluster from")
+    parser.add_argument("--listen", default="127.0.0.1:8080", help="address of the web page (default 127.0.0.1:8080)")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between poll rounds (default 0.5)")
+    parser.add_argument("--timeout", type=float, default=1.0, help="deadline of each Members call (default 1 s)")
+    parser.add_argument("--concurrency", type=int, default=16, help="Members calls in flight at once (default 16)")
+    parser.add_argument("--cluster", default="", help="cluster name to present (keyed clusters need it)")
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+    parser.add_argument("--tls-ca", dest="tls_ca", help="CA bundle (PEM) to verify mTLS-secured nodes with")
+    parser.add_argument("--tls-cert", dest="tls_cert", help="client certificate (PEM) for mTLS")
+    parser.add_argument("--tls-key", dest="tls_key", help="client private key (PEM) for mTLS")
+    parser.add_argument("--log-file", dest="log_file", help="JSON log lines go here (default stderr)")
+
+
+def credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+    """TLS channel credentials from the --tls-* flags, or None for plaintext."""
+    if not (args.tls_ca or args.tls_cert or args.tls_key):
+        return None
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    try:
+        return grpc.ssl_channel_credentials(read(args.tls_ca), read(args.tls_key), read(args.tls_cert))
+    except OSError as e:
+        raise UsageError(f"cannot read TLS file: {e}") from e
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.interval <= 0 or args.timeout <= 0 or args.concurrency < 1:
+        raise UsageError("--interval and --timeout must be positive, --concurrency at least 1")
+    split_hostport(args.listen, "--listen")
+
+
+async def serve(args: argparse.Namespace, seeds: tuple[str, ...], key: bytes | None) -> None:
+    host, port = split_hostport(args.listen, "--listen")
+    host = host.strip("[]")  # aiohttp wants a bare IPv6 address
+    log = make_logger(open_log_stream(args.log_file), "monitor", "info")
+
+    def log_events(events: list[Event]) -> None:
+        for e in events:
+            log.info(
+                "monitor_event",
+                kind=e.kind,
+                observer=e.observer,
+                member=e.subject,
+                state=e.state,
+                incarnation=e.incarnation,
+                at=round(e.at, 6),
+            )
+
+    state = MonitorState()
+    collector = Collector(
+        seeds,
+        state,
+        interval=args.interval,
+        timeout=args.timeout,
+        concurrency=args.concurrency,
+        cluster=args.cluster,
+        key=key,
+        credentials=credentials(args),
+        on_events=log_events,
+    )
+    runner = web.AppRunner(make_app(Hub(state), collector), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    url = f"http://{args.listen}/"
+    log.info("monitor_started", url=url, seeds=list(seeds))
+    print(f"swimfd monitor: serving {url}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        _check(args)
+        seeds = parse_addr_list(args.seeds, "--seeds")
+        key = read_key(args.cluster_key_file) if args.cluster_key_file else None
+        credentials(args)  # fail on bad TLS flags before listening
+        asyncio.run(serve(args, seeds, key))
+    except (UsageError, KeyFileError) as e:
+        print(f"swimfd monitor: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"swimfd monitor: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
