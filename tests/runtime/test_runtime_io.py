@@ -21,6 +21,7 @@ from fake_core import FakeCore
 
 from swimfd.core.config import Config
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.reports import confirmed_failure
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.logs import make_logger
@@ -293,7 +294,9 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
         try:
             failed = MembershipEvent(EventName.MEMBER_FAILED, "2", 5, rt.now(), Source.LOCAL, detector="swim")
             gossip = MembershipEvent(EventName.MEMBER_FAILED, "3", 1, rt.now(), Source.GOSSIP, detector="swim")
-            rt.apply(Output(events=[failed, gossip]))
+            # As the core builds it: only the local failure carries a report.
+            report = confirmed_failure(pb.Member(id="2", addr="127.0.0.1:1", incarnation=5), "1", "swim")
+            rt.apply(Output(events=[failed, gossip], reports=[report]))
             await until(lambda: len(diss.reports) == 1)
         finally:
             await rt.stop()
@@ -321,7 +324,8 @@ def test_unreachable_dissemination_is_a_rate_limited_warning() -> None:
         try:
             for member in ("2", "3", "4"):
                 ev = MembershipEvent(EventName.MEMBER_FAILED, member, 1, rt.now(), Source.LOCAL, detector="swim")
-                rt.apply(Output(events=[ev]))
+                report = confirmed_failure(pb.Member(id=member, incarnation=1), "1", "swim")
+                rt.apply(Output(events=[ev], reports=[report]))
             await until(lambda: rt.diss.reports_failed >= 3)
         finally:
             await rt.stop(graceful=False)
