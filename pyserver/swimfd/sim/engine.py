@@ -39,7 +39,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from swimfd.core.config import PROTOCOL_VERSION, Config
-from swimfd.core.events import EventName, MembershipEvent, Output, Source
+from swimfd.core.events import MembershipEvent, Output
+from swimfd.core.reports import Report
 from swimfd.pb import swim_pb2 as pb
 from swimfd.sim import metrics as sim_metrics
 from swimfd.sim.network import Network
@@ -78,7 +79,8 @@ class SimulationError(ValueError):
 
 
 def _default_factory() -> tuple[NodeFactory, type[Exception]]:
-    from swimfd.core.node import Node, ProtocolError
+    from swimfd.core.node import Node
+    from swimfd.core.wire import ProtocolError
 
     return Node, ProtocolError
 
@@ -126,10 +128,11 @@ class Simulator:
         an uncoordinated deployment would; members still booting miss the first
         probes, get suspected and refute (start-up noise).
 
-        dissemination=True models go-diss next to every member: a
-        member_failed a core decides locally (source local) is broadcast as a
-        FAILED notice to every other member's core (apply_notice), and a leave
-        as LEFT_CLUSTER; each member's go-diss drops notices it has already
+        dissemination=True models go-diss next to every member: every report
+        a core puts in its output (swimfd.core.reports: a failure it confirmed
+        itself, a join it admitted, its own leave) is broadcast as a notice to
+        the recipients ``notice_recipients`` names, whose cores apply it
+        (apply_notice); each member's go-diss drops notices it has already
         seen (member, incarnation, kind). Notices travel as reliable RPCs
         (retried), so partitions stop them but loss does not.
 
@@ -268,10 +271,7 @@ class Simulator:
                 return
             node = self.nodes[member_id]
             self.truth.left[member_id] = now
-            self._emit(member_id, node.leave(now), now)
-            if self.dissemination:
-                me = self.members[member_id]
-                self._broadcast(member_id, pb.LEFT_CLUSTER, member_id, me.incarnation, me.addr, "", now)
+            self._emit(member_id, node.leave(now), now)  # its LEFT_CLUSTER report is broadcast from there
             self._reschedule(member_id, node, now)
             self._call(now + self.leave_grace, self._stop_action(member_id))
 
@@ -312,7 +312,7 @@ class Simulator:
                 except protocol_error:
                     self.protocol_errors += 1
                     continue
-                if out.messages or out.events:
+                if out.messages or out.events or out.reports:
                     emit(dst, out, t)
                 # inlined _reschedule: this path runs once per delivered message
                 deadline = node.next_deadline()
@@ -526,7 +526,7 @@ class Simulator:
     def _tick(self, member_id: str, now: float) -> None:
         node = self.nodes[member_id]
         out = node.tick(now)
-        if out.messages or out.events:
+        if out.messages or out.events or out.reports:
             self._emit(member_id, out, now)
         deadline = node.next_deadline()
         if deadline <= now:
@@ -552,10 +552,9 @@ class Simulator:
     def _emit(self, src: str, out: Output, now: float) -> None:
         if out.events:
             self.events.extend((src, ev) for ev in out.events)
-            if self.dissemination:
-                for ev in out.events:
-                    if ev.name == EventName.MEMBER_FAILED and ev.source == Source.LOCAL:
-                        self._broadcast(src, pb.FAILED, ev.member, ev.incarnation, ev.addr, ev.detector or "", now)
+        if self.dissemination:
+            for report in out.reports:
+                self._broadcast(src, report, now)
         messages = out.messages
         if not messages:
             return
@@ -590,29 +589,31 @@ class Simulator:
 
     # --------------------------------------------------------- go-diss model --
 
-    def _broadcast(
-        self, origin: str, kind: int, member: str, incarnation: int, addr: str, detector: str, now: float
-    ) -> None:
-        key = (member, incarnation, kind)
+    def notice_recipients(self, origin: str) -> list[str]:
+        """Who origin's go-diss sends a notice to: every member not known to be down, except origin.
+
+        The subject of the notice is a recipient too: a member accused of failing (falsely, say
+        after a pause or a partition) hears the accusation and refutes it with a higher
+        incarnation. Real go-diss follows the same rule.
+        """
+        down = (_CRASHED, _STOPPED)
+        return [peer for peer in self.ids if peer != origin and self._status.get(peer) not in down]
+
+    def _broadcast(self, origin: str, report: Report, now: float) -> None:
+        key = (report.member, report.update.member.incarnation, report.kind)
         seen = self._diss_seen.setdefault(origin, set())
         if key in seen:
             return  # go-diss answers "duplicate" and broadcasts nothing
         seen.add(key)
-        state = pb.DEAD if kind == pb.FAILED else pb.LEFT
-        update = pb.Update(member=pb.Member(id=member, addr=addr, incarnation=incarnation, state=state))
-        update.detector = detector
-        setattr(update, "from", origin)
         header = pb.Header(
             version=PROTOCOL_VERSION,
             cluster=self.config.cluster,
             sender=origin,
             sender_addr=self.members[origin].diss_addr,
         )
-        notice = pb.Notice(header=header, kind=kind, update=update, origin=origin)
+        notice = pb.Notice(header=header, kind=report.kind, update=report.update, origin=origin)
         size = notice.ByteSize()
-        for peer in self.ids:
-            if peer == origin or self._status.get(peer) in (_CRASHED, _STOPPED):
-                continue
+        for peer in self.notice_recipients(origin):
             self.notices_sent += 1
             self.notice_bytes += size
             if not self.network.reachable(origin, peer):
