@@ -189,7 +189,7 @@ class Runtime:
             log_event(self.log, event, self.epoch_offset)
         for report in out.reports:
             task = self._spawn(self._forward(report))
-            if report.kind == pb.LEFT_CLUSTER and report.member == self.settings.node_id:
+            if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
                 self._leaving = task
         replies: list[pb.Envelope] = []
         for ob in out.messages:
@@ -205,7 +205,7 @@ class Runtime:
 
     async def _forward(self, report: Report) -> None:
         """Hand one of the core's reports (swimfd.core.reports) to the local go-diss."""
-        if report.kind == pb.LEFT_CLUSTER and report.member == self.settings.node_id:
+        if report.kind == pb.LEFT_CLUSTER:
             # Our own leave goes through Leave, which returns once peers were told (bounded).
             await self.diss.leave(report.update.member)
             return
