@@ -1,7 +1,7 @@
 """Deterministic discrete-event simulator driving real protocol cores.
 
 Virtual time, one heap of timed actions, no threads and no sockets. Every
-member is a real ``swimfd.node.Node`` (or any object with the same methods,
+member is a real ``swimfd.core.node.Node`` (or any object with the same methods,
 for tests): the simulator calls ``tick`` at the node's ``next_deadline()``,
 routes every ``Outbound`` through a seeded ``Network`` model and hands it to
 the destination's ``receive``. Same seed, same calls -> the same event log.
@@ -40,7 +40,10 @@ from typing import Any, Literal, Protocol
 
 from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.core.events import MembershipEvent, Output
+from swimfd.core.membership import SharedView
+from swimfd.core.node import Node
 from swimfd.core.reports import Report
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.sim import metrics as sim_metrics
 from swimfd.sim.network import Network
@@ -59,7 +62,7 @@ _JOIN_ATTEMPTS = 30
 
 
 class SimNode(Protocol):
-    """What the simulator needs from a protocol core (swimfd.node.Node has it)."""
+    """What the simulator needs from a protocol core (swimfd.core.node.Node has it)."""
 
     def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output: ...
     def tick(self, now: float) -> Output: ...
@@ -76,13 +79,6 @@ NodeFactory = Callable[[Config, pb.Member, random.Random, float], SimNode]
 
 class SimulationError(ValueError):
     """A scenario that cannot be run (unknown member, time in the past, ...)."""
-
-
-def _default_factory() -> tuple[NodeFactory, type[Exception]]:
-    from swimfd.core.node import Node
-    from swimfd.core.wire import ProtocolError
-
-    return Node, ProtocolError
 
 
 def member_record(member_id: str, index: int, incarnation: int = 0) -> pb.Member:
@@ -151,8 +147,8 @@ class Simulator:
         if not (math.isfinite(warmup) and warmup >= 0):
             raise SimulationError(f"warmup: need a finite number >= 0, got {warmup!r}")
         if node_factory is None:
-            node_factory, default_error = _default_factory()
-            protocol_error = protocol_error or default_error
+            node_factory = Node
+            protocol_error = protocol_error or ProtocolError
         self.config = config
         self.seed = seed
         self.network = network if network is not None else Network(seed=seed)
@@ -174,7 +170,7 @@ class Simulator:
         self._tick_at: dict[str, float] = {}
         self._inbox: dict[str, list[tuple[pb.Envelope, str]]] = {}
         self._not_before: dict[str, float] = {}  # a member's first tick waits for its phase
-        self._shared: Any = None  # swimfd.membership.SharedView of the static list, built on first use
+        self._shared: SharedView | None = None  # the static list, shared by the cores (built on first use)
         self._next_index = 1
 
         self.ids: list[str] = [str(k) for k in range(1, n + 1)]
@@ -447,10 +443,8 @@ class Simulator:
 
         return act
 
-    def _shared_view(self) -> Any:
+    def _shared_view(self) -> SharedView:
         if self._shared is None:
-            from swimfd.core.membership import SharedView
-
             self._shared = SharedView(self._initial, 0.0)
         return self._shared
 
