@@ -16,10 +16,10 @@ starts them, counts confirmations, runs their timers, and at expiry decides, ret
 ``Prober`` returns a ``ProberStep``. Two checks stand between expiry and confirmation:
 
 * Final check: a node with only second-hand evidence (it neither raised nor confirmed the
-  suspicion) probes the subject once before confirming, one health-scaled probe interval later,
-  and starts over if the subject answered one of its probes during the suspicion. It may have
-  missed the refutation (lossy gossip); the probe carries the suspicion (buddy system), so the
-  subject re-asserts its newer Alive in the ack.
+  suspicion) probes the subject when the timer runs out and confirms one health-scaled probe
+  interval later; it starts over if the subject answered one of its probes during the
+  suspicion. It may have missed the refutation (lossy gossip); the probe carries the suspicion
+  (buddy system), so the subject re-asserts its newer Alive in the ack.
 * In hybrid mode, rules (b) corroboration and (c) veto of ``swimfd.core.hybrid`` act on the timers.
 """
 
