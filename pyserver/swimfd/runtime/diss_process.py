@@ -56,8 +56,8 @@ class DissCommand:
 
 
 def default_binary() -> str:
-    """bin/go-diss at the repository root (two levels above pyserver/swimfd)."""
-    return str(Path(__file__).resolve().parents[2] / "bin" / "go-diss")
+    """bin/go-diss at the repository root (three levels above pyserver/swimfd/runtime)."""
+    return str(Path(__file__).resolve().parents[3] / "bin" / "go-diss")
 
 
 def death_signal_prefix() -> list[str]:
