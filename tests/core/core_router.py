@@ -16,6 +16,7 @@ from swimfd.core.config import Config
 from swimfd.core.events import MembershipEvent
 from swimfd.core.membership import SharedView
 from swimfd.core.node import Node
+from swimfd.core.reports import Report
 from swimfd.pb import swim_pb2 as pb
 
 
@@ -32,6 +33,7 @@ class Router:
     nodes: dict[str, Node] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
     events: list[tuple[str, MembershipEvent]] = field(default_factory=list)
+    reports: list[tuple[str, Report]] = field(default_factory=list)  # (reporter, report) for go-diss
     drop: set[tuple[str, str]] = field(default_factory=set)  # (from, to) links that lose everything
     block: Callable[[str, str, pb.Envelope], bool] | None = None  # (from, to, envelope) -> lose it?
     messages: int = 0
@@ -59,6 +61,7 @@ class Router:
     def _dispatch(self, sender: str, out) -> None:
         for ev in out.events:
             self.events.append((sender, ev))
+        self.reports.extend((sender, r) for r in out.reports)
         for msg in out.messages:
             self.messages += 1
             if (sender, msg.to) in self.drop or (self.block is not None and self.block(sender, msg.to, msg.envelope)):

@@ -51,6 +51,15 @@ def test_rules_a_b_c_and_detector_label() -> None:
     assert not rule.vetoes("unknown", suspicion_start=0.0, now=12.0)
 
 
+def test_rule_d_expiry_suspects_unless_an_ack_is_newer_than_the_last_heartbeat() -> None:
+    hb = FakeHeartbeat()
+    rule = HybridRule(Config(mode="hybrid", hybrid_stale_after=5.0), hb)
+    hb.last["x"] = 2.0
+    assert rule.raises_suspicion("x", last_ack=1.0, now=20.0)  # no ack since the counter last moved
+    assert not rule.raises_suspicion("x", last_ack=3.0, now=20.0)  # acked since: only its gossip path is broken
+    assert rule.raises_suspicion("unknown", last_ack=3.0, now=20.0)
+
+
 def _block_probes_of(victim: str):
     """SWIM traffic to and from ``victim`` is lost; heartbeat gossip still flows (one-way reachability)."""
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from swimfd.core.config import Config
 from swimfd.core.membership import ALIVE, DEAD, LEFT, SUSPECT, Membership, supersedes
 from swimfd.core.node import Node
+from swimfd.core.reports import NOTICE_STATE
 from swimfd.pb import swim_pb2 as pb
 
 
@@ -105,7 +106,7 @@ def _view(node: Node) -> dict[str, tuple[int, int, str]]:
     return {v.member.id: (v.member.state, v.member.incarnation, v.member.addr) for v in node.view()}
 
 
-_KIND = {pb.ALIVE: pb.JOINED, pb.DEAD: pb.FAILED, pb.LEFT: pb.LEFT_CLUSTER}
+_KIND = {state: kind for kind, state in NOTICE_STATE.items()}  # the notice that asserts each state
 
 
 def _feed(ups: list[pb.Update], via_notice: list[bool] | None = None) -> Node:

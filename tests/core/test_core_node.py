@@ -8,7 +8,8 @@ import pytest
 
 from swimfd.core.config import Config
 from swimfd.core.events import EventName, Source
-from swimfd.core.node import Node, ProtocolError
+from swimfd.core.node import Node
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 
 CFG = Config(election=False)

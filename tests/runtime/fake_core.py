@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
-from swimfd.core.node import ProtocolError
+from swimfd.core.reports import own_leave
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 
 
@@ -86,7 +87,7 @@ class FakeCore:
     def leave(self, now: float) -> Output:
         self.left = True
         self.me.state = pb.LEFT
-        return Output()
+        return Output(reports=[own_leave(self.me)])  # as the real core reports its own leave
 
     def view(self) -> list[pb.MembershipView]:
         views = [pb.MembershipView(member=self.me, last_change=self.last_change)]

@@ -21,6 +21,7 @@ from fake_core import FakeCore
 
 from swimfd.core.config import Config
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.reports import admitted_join, confirmed_failure
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.logs import make_logger
@@ -293,7 +294,9 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
         try:
             failed = MembershipEvent(EventName.MEMBER_FAILED, "2", 5, rt.now(), Source.LOCAL, detector="swim")
             gossip = MembershipEvent(EventName.MEMBER_FAILED, "3", 1, rt.now(), Source.GOSSIP, detector="swim")
-            rt.apply(Output(events=[failed, gossip]))
+            # As the core builds it: only the local failure carries a report.
+            report = confirmed_failure(pb.Member(id="2", addr="127.0.0.1:1", incarnation=5), "1", "swim")
+            rt.apply(Output(events=[failed, gossip], reports=[report]))
             await until(lambda: len(diss.reports) == 1)
         finally:
             await rt.stop()
@@ -314,6 +317,31 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
     run(main())
 
 
+def test_an_admitted_join_report_is_forwarded_as_a_report() -> None:
+    async def main() -> None:
+        diss_port, port = free_port(), free_port()
+        diss = RecordingDiss()
+        server = await serve(swim_pb2_grpc.add_DisseminationServicer_to_server, diss, diss_port)
+        s = dataclasses.replace(settings("1", port), diss_addr=f"127.0.0.1:{diss_port}")
+        rt, _ = make_runtime(s)
+        try:
+            joiner = pb.Member(id="7", addr="127.0.0.1:7", diss_addr="127.0.0.1:17", incarnation=3)
+            rt.apply(Output(reports=[admitted_join(joiner, "1")]))
+            await until(lambda: len(diss.reports) == 1)
+        finally:
+            await rt.diss.close()
+            await server.stop(None)
+        [report] = diss.reports
+        assert report.kind == pb.JOINED and report.header.sender == "1" and not diss.leaves
+        assert (report.update.member.id, report.update.member.diss_addr, report.update.member.state) == (
+            "7",
+            "127.0.0.1:17",
+            pb.ALIVE,
+        )
+
+    run(main())
+
+
 def test_unreachable_dissemination_is_a_rate_limited_warning() -> None:
     async def main() -> None:
         rt, buf = make_runtime(settings("1", free_port()))
@@ -321,7 +349,8 @@ def test_unreachable_dissemination_is_a_rate_limited_warning() -> None:
         try:
             for member in ("2", "3", "4"):
                 ev = MembershipEvent(EventName.MEMBER_FAILED, member, 1, rt.now(), Source.LOCAL, detector="swim")
-                rt.apply(Output(events=[ev]))
+                report = confirmed_failure(pb.Member(id=member, incarnation=1), "1", "swim")
+                rt.apply(Output(events=[ev], reports=[report]))
             await until(lambda: rt.diss.reports_failed >= 3)
         finally:
             await rt.stop(graceful=False)

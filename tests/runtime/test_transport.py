@@ -11,7 +11,9 @@ import grpc
 import pytest
 
 from swimfd.commands.members import as_dict, format_table
+from swimfd.core import wire
 from swimfd.core.events import EventName, MembershipEvent, Source
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_process import DissCommand
@@ -36,6 +38,15 @@ def test_check_header_codes(env: pb.Envelope, code: grpc.StatusCode) -> None:
     with pytest.raises(Rejected) as info:
         check_header(env, "c", Signer(None))
     assert info.value.code == code
+
+
+@pytest.mark.parametrize("env", [_env(version=0), _env(cluster="other")])
+def test_transport_and_core_share_one_header_check(env: pb.Envelope) -> None:
+    with pytest.raises(ProtocolError) as core:
+        wire.check_header(env.header, "c")
+    with pytest.raises(Rejected) as transport:
+        check_header(env, "c", Signer(None))
+    assert transport.value.detail == str(core.value)
 
 
 def test_check_header_mac() -> None:

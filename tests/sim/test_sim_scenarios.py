@@ -196,3 +196,27 @@ def test_go_diss_model_spreads_a_local_failure_and_a_leave_to_everyone_at_once()
     # every go-diss that broadcast sent one notice to each member not known to be down
     assert sim.notices_sent > 0 and sim.notice_bytes > sim.notices_sent
     assert wrong_failures(sim) == []
+
+
+def test_go_diss_model_notice_recipients_include_the_accused() -> None:
+    sim = Simulator(5, Config(mode="swim", election=False), seed=3, dissemination=True)
+    # every member not known to be down except the origin: the subject of a FAILED notice hears it too
+    assert sim.notice_recipients("1") == ["2", "3", "4", "5"]
+    sim.crash("4", at=1.0)
+    sim.leave("5", at=1.0)
+    sim.run(1.0 + sim.leave_grace + 0.1)
+    assert sim.notice_recipients("1") == ["2", "3"]
+
+
+def test_go_diss_model_spreads_an_admitted_join_from_the_seeds_report() -> None:
+    n = 12
+    cfg = Config(mode="swim", election=False)
+    sim = Simulator(n, cfg, seed=17, dissemination=True)
+    sim.run(WARMUP)
+    sim.join("13", at=WARMUP, seed_id="2")
+    sim.run(WARMUP + 0.1)
+    joined = {o: e for o, e in sim.events if e.name == "member_joined" and e.member == "13"}
+    assert joined["2"].source == "join"  # the seed admitted it ...
+    others = {str(i) for i in range(1, n + 1)} - {"2"}
+    assert {o for o, e in joined.items() if e.source == "notice"} == others  # ... and its report told everyone
+    assert all(e.at <= WARMUP + 0.010 for e in joined.values())  # one notice delay after the join

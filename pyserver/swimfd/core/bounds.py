@@ -18,7 +18,7 @@ swim (SWIM, DSN 2002 + Lifeguard, arXiv 1707.00788), with P = probe_interval:
   suspicion runs its own timer, so the slowest confirmation is by Max after the suspicion.
 * D(n) = dissemination_periods(n) periods for the Dead update to reach everyone.
 * + P: a survivor that only heard the suspicion (no first-hand evidence) probes the member once
-  more before confirming, which guards against a refutation it missed (swimfd.core.node).
+  more before confirming, which guards against a refutation it missed (swimfd.core.suspicion).
 * + P of slack for driver granularity and message delay.
 
 heartbeat (van Renesse, Minsky, Hayden, Middleware 1998):
@@ -42,10 +42,10 @@ with overwhelming probability (SWIM section 4.1: n^-(2*lambda-2) left uninformed
 
 from __future__ import annotations
 
-import importlib
 import math
 
 from swimfd.core.config import Config
+from swimfd.core.heartbeat import derive_t_fail
 from swimfd.core.hybrid import gossip_rounds_to_all, stale_after
 from swimfd.core.piggyback import retransmit_limit
 from swimfd.core.suspicion import suspicion_min_max
@@ -71,8 +71,7 @@ def heartbeat_t_fail(config: Config, n: int) -> float:
     """T_fail as the heartbeat detector uses it (configured, or derived by swimfd.core.heartbeat)."""
     if config.t_fail is not None:
         return config.t_fail
-    heartbeat = importlib.import_module("swimfd.core.heartbeat")
-    return float(heartbeat.derive_t_fail(n, config.gossip_interval, config.gossip_fanout, config.p_mistake))
+    return float(derive_t_fail(n, config.gossip_interval, config.gossip_fanout, config.p_mistake))
 
 
 def heartbeat_bound(config: Config, n: int) -> float:

@@ -1,8 +1,9 @@
 """Membership events and the output type every core call returns.
 
 The protocol core never performs I/O: each call returns an ``Output`` holding
-messages to send and membership events. Event names are stable: tools, tests
-and dashboards read them from the logs.
+messages to send, membership events, and reports for the dissemination service
+(``swimfd.core.reports``). Event names are stable: tools, tests and dashboards
+read them from the logs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from swimfd.core.reports import Report
 from swimfd.pb import swim_pb2 as pb
 
 
@@ -58,8 +60,10 @@ class Outbound:
 class Output:
     messages: list[Outbound] = field(default_factory=list)
     events: list[MembershipEvent] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)  # for the dissemination service: forward each once
 
     def extend(self, other: Output) -> Output:
         self.messages.extend(other.messages)
         self.events.extend(other.events)
+        self.reports.extend(other.reports)
         return self

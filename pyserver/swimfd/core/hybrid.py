@@ -1,7 +1,10 @@
 """The hybrid rule: SWIM suspicion arbitrated by van Renesse heartbeat staleness.
 
 In ``hybrid`` mode both detectors run on every member and combine as follows
-(README.md, "The hybrid rule"; where they act: docs/architecture.md, "One confirmed failure"):
+(README.md, "The hybrid rule"; where they act: docs/architecture.md, "One confirmed failure").
+``HybridRule`` below reads the heartbeat gossiper and answers each rule's question;
+``swimfd.core.suspicion.Suspicions`` acts on (a)-(c) with its timers, and the node
+asks ``raises_suspicion`` for (d) when T_fail expires.
 
 (a) Early probe: a member whose heartbeat counter has not increased for
     ``stale_after`` seconds is probed directly at once, out of round-robin turn.
@@ -53,7 +56,7 @@ def stale_after(config: Config, t_fail: float) -> float:
 
 
 class HeartbeatView(Protocol):
-    """What the rule reads from swimfd.heartbeat.HeartbeatGossiper."""
+    """What the rule reads from swimfd.core.heartbeat.HeartbeatGossiper (tests pass a stand-in)."""
 
     @property
     def t_fail(self) -> float: ...
@@ -64,7 +67,7 @@ class HeartbeatView(Protocol):
 
 
 class HybridRule:
-    """Rules (a)-(c) and the detector label, read off the heartbeat gossiper's own bookkeeping.
+    """Rules (a)-(d) and the detector label, read off the heartbeat gossiper's own bookkeeping.
 
     Nothing here is O(n) in Python: staleness is one lookup, and the scan for rule (a) is one
     vectorised pass over the gossiper's arrays, at most once per gossip interval.
@@ -85,10 +88,7 @@ class HybridRule:
         if now < self._next_scan:
             return []
         self._next_scan = now + self._cfg.gossip_interval
-        scan = getattr(self._hb, "stale_members", None)  # added to swimfd.core.heartbeat for this rule
-        if scan is None:
-            return []
-        current = set(scan(self.stale_after, now))
+        current = set(self._hb.stale_members(self.stale_after, now))
         fresh = [m for m in current if m not in self._stale]
         fresh.sort()  # set order is not deterministic across processes; the rng-driven probe order must be
         self._stale = current
@@ -105,6 +105,12 @@ class HybridRule:
         """Rule (c): the counter increased after the suspicion started."""
         s = self._hb.staleness(member_id, now)
         return s is not None and now - s > suspicion_start
+
+    def raises_suspicion(self, member_id: str, last_ack: float, now: float) -> bool:
+        """Rule (d) on T_fail expiry: True to raise a SWIM suspicion; False (only probe the member)
+        when ``last_ack``, our latest ack from it, is newer than its last heartbeat increase."""
+        silent = self._hb.staleness(member_id, now)
+        return not (silent is not None and last_ack > now - silent)
 
     def detector(self, member_id: str, now: float) -> str:
         return "hybrid" if self.is_stale(member_id, now) else "swim"

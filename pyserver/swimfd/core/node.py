@@ -1,14 +1,15 @@
 """The protocol core: one member's SWIM + heartbeat state machine.
 
-CONTRACT (the simulator and the gRPC runtime both drive exactly this API):
+The simulator and the gRPC runtime both drive exactly this API:
 
 * Pure: no sockets, no clock reads, no global randomness. Time is passed in as
   ``now`` (seconds, monotonic, any origin); randomness comes from the injected
   ``random.Random``.
-* Every call returns an ``Output`` (messages to send + membership events).
+* Every call returns an ``Output`` (messages to send, membership events, and
+  reports for the dissemination service: ``swimfd.core.reports`` has the rule).
 * The driver calls ``tick(now)`` no later than ``next_deadline()``; calling it
   earlier or more often is harmless.
-* ``receive`` validates the envelope header (version, cluster) and raises
+* ``receive`` validates the envelope (``swimfd.core.wire``) and raises
   ``ProtocolError`` for malformed or foreign messages without changing state.
 
     node = Node(config, me, rng, now)
@@ -22,8 +23,11 @@ CONTRACT (the simulator and the gRPC runtime both drive exactly this API):
 
 Composition: ``membership`` (table + precedence), ``piggyback`` (broadcast
 queue), ``prober`` (SWIM probing, Lifeguard nacks), ``suspicion`` (Lifeguard
-timeouts), ``health`` (local health multiplier), ``heartbeat`` (van Renesse
-gossip, H2) and ``hybrid`` (the rule combining both detectors). Modes:
+timeouts, confirmation and expiry), ``health`` (local health multiplier),
+``heartbeat`` (van Renesse gossip, H2), ``hybrid`` (the rule combining both
+detectors), ``election`` (bully leader election), ``wire`` (checks on incoming
+messages) and ``reports`` (what go-diss is told). This module dispatches
+messages and ticks to them and merges what they decide into the table. Modes:
 ``swim`` runs the prober only, ``heartbeat`` the gossiper only (failure after
 T_fail, tombstones forgotten after T_cleanup), ``hybrid`` both plus the rule.
 
@@ -40,7 +44,7 @@ mode seen in simulation or in memberlist's issue tracker:
   once more at once, so the suspicion reaches it even when gossip is congested.
 * A node with only second-hand evidence (it neither raised nor confirmed the
   suspicion) probes the subject before confirming, and starts over if the
-  subject answered it during the suspicion.
+  subject answered it during the suspicion (``swimfd.core.suspicion``).
 * A probe whose period the node itself overran (it was paused) blames the
   node's health, not the target.
 * Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
@@ -49,19 +53,18 @@ mode seen in simulation or in memberlist's issue tracker:
 
 from __future__ import annotations
 
-import heapq
-import importlib
-import itertools
 import math
 import random
 from collections.abc import Iterable
-from typing import Any
 
 from google.protobuf.message import Message
 
-from swimfd.core.config import PROTOCOL_VERSION, Config, ConfigError
+from swimfd.core import reports
+from swimfd.core.config import PROTOCOL_VERSION, Config
+from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.core.health import LocalHealth
+from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
 from swimfd.core.hybrid import HybridRule
 from swimfd.core.membership import (
     ALIVE,
@@ -79,31 +82,19 @@ from swimfd.core.membership import (
 )
 from swimfd.core.piggyback import BroadcastQueue, retransmit_limit
 from swimfd.core.prober import Prober, ProberStep
-from swimfd.core.suspicion import Suspicion, expected_confirmations, suspicion_min_max
+from swimfd.core.suspicion import Suspicions, SuspicionStep
+from swimfd.core.wire import (
+    ELECTION_BODIES,
+    MAX_ID_LEN,
+    ProtocolError,
+    validate_envelope,
+    validate_join,
+    validate_notice,
+)
 from swimfd.pb import swim_pb2 as pb
 
-
-class ProtocolError(ValueError):
-    """A message that is malformed, from another cluster or protocol version,
-    or otherwise not acceptable. The node's state is unchanged."""
-
-
-ELECTION_BODIES = ("elect", "got_it", "i_am_leader", "leader_probe")
-_NOTICE_STATE = {pb.FAILED: DEAD, pb.JOINED: ALIVE, pb.LEFT_CLUSTER: LEFT}
 _TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
-MAX_ID_LEN = 256
-MAX_ADDR_LEN = 512
 MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
-
-
-def _optional_module(name: str) -> Any | None:
-    """Modules written in parallel by other owners; absent ones leave their hook inactive."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        return None
 
 
 class Node:
@@ -123,9 +114,6 @@ class Node:
         self._health = LocalHealth(config.awareness_max_multiplier)
         self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
-        self._suspicions: dict[str, Suspicion] = {}
-        self._susp_heap: list[tuple[float, int, str, int]] = []
-        self._counter = itertools.count()
         self._left = False
         self._self_update_queued_for = -math.inf
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
@@ -133,23 +121,19 @@ class Node:
         self._next_sweep = math.inf  # earliest time a tombstone expires
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
 
-        self._hb: Any | None = None
+        self._hb: HeartbeatGossiper | None = None
         if config.mode in ("heartbeat", "hybrid"):
-            heartbeat = _optional_module("swimfd.core.heartbeat")
-            if heartbeat is None:
-                raise ConfigError(f"mode {config.mode!r} needs swimfd.core.heartbeat, which is not installed")
-            self._hb = heartbeat.HeartbeatGossiper(config, me.id, rng, now)
+            self._hb = HeartbeatGossiper(config, me.id, rng, now)
             # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
             # update) ignore heartbeats gossiped under an older one.
             self._hb.track(me.id, me.incarnation, now)
-        self._hybrid = HybridRule(config, self._hb) if config.mode == "hybrid" else None
+        self._hybrid = HybridRule(config, self._hb) if self._hb is not None and config.mode == "hybrid" else None
+        self._suspicions = Suspicions(config, me.id, self._health, self._members.get, self._hybrid)
 
-        self._election: Any | None = None
+        self._election: Election | None = None
         if config.election:
-            election = _optional_module("swimfd.core.election")
-            if election is not None:
-                ident = pb.ElectionIdentity(priority=me.priority or config.priority, id=me.id)
-                self._election = election.Election(config, ident, rng, now)
+            ident = pb.ElectionIdentity(priority=me.priority or config.priority, id=me.id)
+            self._election = Election(config, ident, rng, now)
 
     # ================================================================ public API
     @property
@@ -253,19 +237,12 @@ class Node:
         out = Output()
         if self._left:
             return out
-        self._expire_suspicions(now, out)
+        self._suspicion_step(self._suspicions.expire(now), now, out)
         if now >= self._next_sweep:
             self._expire_tombstones(now, out)
         if self._hb is not None:
             self._heartbeat_step(self._hb.tick(now), now, out)
-        if self._hybrid is not None:
-            for mid in self._hybrid.newly_stale(now):
-                self._prober.request_probe(mid)  # rule (a)
-                s = self._suspicions.get(mid)
-                if s is not None and not s.corroborated:
-                    s.corroborated = True  # rule (b): went stale while suspected
-                    self._schedule(s)
-            self._expire_suspicions(now, out)
+        self._suspicion_step(self._suspicions.stale_scan(now), now, out)
         self._prober_step(self._prober.tick(now), now, out)
         if self._election is not None:
             self._election_step(self._election.tick(now), now, out)
@@ -275,19 +252,15 @@ class Node:
     def next_deadline(self) -> float:
         if self._left:
             return math.inf
-        t = min(self._prober.next_deadline(), self._next_sweep)
-        if self._susp_heap:
-            t = min(t, self._susp_heap[0][0])
+        t = min(self._prober.next_deadline(), self._next_sweep, self._suspicions.next_deadline())
         if self._hb is not None:
             t = min(t, self._hb.next_deadline())
-        if self._hybrid is not None:
-            t = min(t, self._hybrid.next_deadline())
         if self._election is not None:
             t = min(t, self._election.next_deadline())
         return t
 
     def receive(self, envelope: pb.Envelope, now: float) -> Output:
-        body = self._validate_envelope(envelope)
+        body = validate_envelope(envelope, self._cfg, election=self._election is not None)
         out = Output()
         if self._left:
             return out  # a left member answers nothing; its LEFT update is already out
@@ -326,13 +299,8 @@ class Node:
         return out
 
     def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
-        _check_header(request.header, self._cfg)
+        validate_join(request, self._cfg.cluster, self._id)
         joiner = request.member
-        _check_member(joiner, "join request member")
-        if joiner.id == self._id:
-            raise ProtocolError(f"join request uses this node's own id {joiner.id!r}")
-        if not joiner.addr:
-            raise ProtocolError("join request member has no addr")
         existing = self._members.get(joiner.id)
         if existing is None and len(self._members) >= self._cfg.max_members:
             raise ProtocolError(f"membership is full ({self._cfg.max_members} members)")
@@ -341,21 +309,17 @@ class Node:
             self._apply(joiner, ALIVE, joiner.id, "", now, Source.JOIN, out)
         reply = pb.JoinReply(header=self._header_copy())
         reply.members.extend(r.to_member() for r in self._members)
+        out.reports.append(reports.admitted_join(joiner, self._id))
         self._after(now, out)
         return reply, out
 
     def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
-        _check_header(notice.header, self._cfg)
-        if notice.kind not in _NOTICE_STATE:
-            raise ProtocolError(f"notice kind {notice.kind} is not known")
-        if not notice.HasField("update"):
-            raise ProtocolError("notice has no update")
-        _check_member(notice.update.member, "notice member")
+        validate_notice(notice, self._cfg.cluster)
         out = Output()
         if self._left:
             return False, out
         upd = notice.update
-        state = _NOTICE_STATE[notice.kind]
+        state = reports.NOTICE_STATE[notice.kind]
         from_id = getattr(upd, "from") or notice.origin
         if state == DEAD and from_id == upd.member.id:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
@@ -371,6 +335,7 @@ class Node:
         self._members.merge(pb.Member(id=self._id, incarnation=self._self.incarnation), LEFT, now)
         upd = self._self_update()
         out.events.append(self._event(EventName.MEMBER_LEFT, self._self, now, Source.LOCAL))
+        out.reports.append(reports.own_leave(self._self.to_member()))
         n = self._members.live_count
         limit = retransmit_limit(self._cfg.retransmit_mult, n)
         # Tell a few members directly (each then gossips it); the rest learn by infection.
@@ -411,13 +376,10 @@ class Node:
             # Fast path: most gossip repeats what we know. Only a newer assertion changes the view.
             inc = member.incarnation
             if inc < rec.incarnation or (inc == rec.incarnation and RANK[state] <= RANK[rec.state]):
-                if state == SUSPECT and rec.state == SUSPECT and inc == rec.incarnation and from_id:
-                    # Lifeguard: another member independently suspects the same incarnation.
-                    s = self._suspicions.get(mid)
-                    if s is not None and s.incarnation == inc and s.confirm(from_id):
-                        self._schedule(s)
-                        if rebroadcast:
-                            self._queue.push(_update(rec, from_id))
+                # Lifeguard: another member independently suspects the same incarnation.
+                same_suspicion = state == SUSPECT and rec.state == SUSPECT and inc == rec.incarnation and from_id
+                if same_suspicion and self._suspicions.confirm(mid, inc, from_id) and rebroadcast:
+                    self._queue.push(_update(rec, from_id))
                 return False
         if state == DEAD and not detector:
             detector = "swim"
@@ -481,9 +443,9 @@ class Node:
             self._tombstones[mid] = now
             self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
         if new == SUSPECT:
-            self._start_suspicion(rec, from_id, now)
+            self._suspicions.start(mid, rec.incarnation, from_id, self._members.live_count, now)
         else:
-            self._suspicions.pop(mid, None)
+            self._suspicions.cancel(mid)
         # --- events: one per change of the member's state as this node sees it
         ev = out.events
         if old is None:
@@ -500,71 +462,12 @@ class Node:
             ev.append(self._event(EventName.MEMBER_SUSPECTED, rec, now, source, extra={"by": from_id}))
         elif new == DEAD and old in LIVE_STATES:
             ev.append(self._event(EventName.MEMBER_FAILED, rec, now, source, detector=detector or "swim"))
+            if source == Source.LOCAL:  # our own detector decided: the one failure we report
+                out.reports.append(reports.confirmed_failure(rec.to_member(), self._id, detector or "swim"))
         elif new == LEFT and old is not None and old != LEFT:
             ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
 
     # ================================================================ suspicion
-    def _start_suspicion(self, rec: Record, origin: str, now: float) -> None:
-        if self._cfg.mode == "heartbeat":
-            return  # pure van Renesse: only T_fail decides
-        n = self._members.live_count
-        lo, hi = suspicion_min_max(self._cfg, n)
-        s = Suspicion(rec.id, rec.incarnation, now, lo, hi, expected_confirmations(self._cfg, n), origin)
-        if self._hybrid is not None and self._hybrid.is_stale(rec.id, now):
-            s.corroborated = True  # rule (b)
-        self._suspicions[rec.id] = s
-        self._schedule(s)
-
-    def _schedule(self, s: Suspicion) -> None:
-        heapq.heappush(self._susp_heap, (s.deadline(), next(self._counter), s.member, s.incarnation))
-
-    def _expire_suspicions(self, now: float, out: Output) -> None:
-        heap = self._susp_heap
-        while heap and heap[0][0] <= now:
-            _, _, mid, inc = heapq.heappop(heap)
-            s = self._suspicions.get(mid)
-            if s is None or s.incarnation != inc:
-                continue
-            hy = self._hybrid
-            if hy is not None and not s.corroborated and hy.is_stale(mid, now):
-                s.corroborated = True  # rule (b), heartbeat went stale while suspected
-                self._schedule(s)
-            if s.deadline() > now:
-                continue  # a stale heap entry: every deadline change pushed its own entry
-            if hy is not None and hy.vetoes(mid, s.start, now):
-                # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
-                s.start = now
-                s.confirmers.clear()
-                s.corroborated = hy.is_stale(mid, now)
-                self._schedule(s)
-                self._prober.request_probe(mid)
-                continue
-            rec = self._members.get(mid)
-            if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
-                self._suspicions.pop(mid, None)
-                continue
-            if self._id != s.origin and self._id not in s.confirmers:
-                # No first-hand evidence: we only heard the suspicion. We may have missed the refutation
-                # (lossy gossip), so look for ourselves before confirming: one probe, carrying the
-                # suspicion (buddy system); the subject re-asserts its newer Alive in the ack.
-                if rec.last_ack > s.start:  # it answered us during the suspicion: start over
-                    s.start = now
-                    s.confirmers.clear()
-                    s.final_check = False
-                    self._schedule(s)
-                    continue
-                if not s.final_check:
-                    s.final_check = True
-                    self._prober.request_probe(mid)
-                    heapq.heappush(
-                        self._susp_heap,
-                        (now + self._health.scale(self._cfg.probe_interval), next(self._counter), mid, inc),
-                    )
-                    continue
-            detector = hy.detector(mid, now) if hy is not None else "swim"
-            dead = pb.Member(id=mid, addr=rec.addr, incarnation=inc)
-            self._apply(dead, DEAD, self._id, detector, now, Source.LOCAL, out)
-
     def _suspect(self, mid: str, now: float, out: Output) -> None:
         """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
         rec = self._members.get(mid)
@@ -579,6 +482,15 @@ class Node:
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
             self._prober.request_probe(mid)
 
+    def _suspicion_step(self, step: SuspicionStep, now: float, out: Output) -> None:
+        for mid in step.probe:
+            self._prober.request_probe(mid)
+        for c in step.confirmed:
+            rec = self._members.get(c.member)
+            assert rec is not None  # Suspicions confirms only a member the table holds SUSPECT
+            dead = pb.Member(id=c.member, addr=rec.addr, incarnation=c.incarnation)
+            self._apply(dead, DEAD, self._id, c.detector, now, Source.LOCAL, out)
+
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
@@ -590,7 +502,7 @@ class Node:
             if rec is not None:
                 rec.last_ack = now
 
-    def _heartbeat_step(self, step: Any, now: float, out: Output) -> None:
+    def _heartbeat_step(self, step: HeartbeatStep, now: float, out: Output) -> None:
         for target, msg in step.gossip:
             self._send(target, "", "gossip", msg, out)
         for mid in step.failed:
@@ -598,13 +510,11 @@ class Node:
             if rec is None or rec.state not in LIVE_STATES:
                 continue
             if self._hybrid is not None:
-                # Rule (d): T_fail alone only raises a SWIM suspicion, and not even that when an ack
-                # from the member is newer than its last heartbeat increase (its gossip path is broken).
-                silent = self._hb.staleness(mid, now)
-                if silent is not None and rec.last_ack > now - silent:
-                    self._prober.request_probe(mid)
-                else:
+                # Hybrid rule (d): T_fail alone only raises a SWIM suspicion, or only a probe.
+                if self._hybrid.raises_suspicion(mid, rec.last_ack, now):
                     self._suspect(mid, now, out)
+                else:
+                    self._prober.request_probe(mid)
             else:
                 dead = pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation)
                 self._apply(dead, DEAD, self._id, "heartbeat", now, Source.LOCAL, out)
@@ -650,7 +560,7 @@ class Node:
         self._told_dead[sender] = now
         self._send(sender, sender_addr, "gossip", pb.HeartbeatGossip(), out)
 
-    def _election_step(self, step: Any, now: float, out: Output) -> None:
+    def _election_step(self, step: ElectionStep, now: float, out: Output) -> None:
         """Wrap swimfd.core.election's messages (ElectionMessage: to, addr, field, body) in envelopes."""
         for msg in step.send:
             rec = self._members.get(msg.to)
@@ -723,55 +633,8 @@ class Node:
             extra=extra or {},
         )
 
-    # ================================================================ validation
-    def _validate_envelope(self, env: pb.Envelope) -> str:
-        _check_header(env.header, self._cfg)
-        body = env.WhichOneof("body")
-        if body is None:
-            raise ProtocolError("envelope has no body")
-        if not env.header.sender:
-            raise ProtocolError("envelope header has no sender")
-        if len(env.header.sender) > MAX_ID_LEN or len(env.header.sender_addr) > MAX_ADDR_LEN:
-            raise ProtocolError("envelope header sender or sender_addr too long")
-        for upd in env.updates[: self._cfg.max_piggyback]:
-            _check_member(upd.member, "update member")
-            if upd.member.state not in KNOWN_STATES:
-                raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
-        if body == "ping_req" and not env.ping_req.target:
-            raise ProtocolError("ping_req has no target")
-        if body in ELECTION_BODIES and self._election is not None:
-            try:
-                self._election.validate(env.header.sender, env)
-            except ValueError as e:
-                raise ProtocolError(str(e)) from e
-            if body == "elect":
-                for m in env.elect.members:  # merged like a join: same checks as gossiped members
-                    _check_member(m, "elect member")
-        if body == "gossip":
-            g = env.gossip
-            if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
-                raise ProtocolError("gossip arrays differ in length")
-            if len(g.ids) > self._cfg.max_members:
-                raise ProtocolError("gossip lists more members than max_members")
-        return body
-
 
 # ==================================================================== helpers
-def _check_header(h: pb.Header, cfg: Config) -> None:
-    if h.version != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version {h.version} is not supported (this node speaks {PROTOCOL_VERSION})")
-    if h.cluster != cfg.cluster:
-        raise ProtocolError(f"cluster {h.cluster!r} is not this node's cluster {cfg.cluster!r}")
-
-
-def _check_member(m: pb.Member, what: str) -> None:
-    mid = m.id
-    if not mid:
-        raise ProtocolError(f"{what} has an empty id")
-    if len(mid) > MAX_ID_LEN or len(m.addr) > MAX_ADDR_LEN or len(m.diss_addr) > MAX_ADDR_LEN:
-        raise ProtocolError(f"{what} id or address too long")
-
-
 def _asserted_state(upd: pb.Update) -> int:
     """A DEAD assertion made by the subject itself means it left (memberlist's convention)."""
     if upd.member.state == DEAD and getattr(upd, "from") == upd.member.id:

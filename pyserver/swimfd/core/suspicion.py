@@ -9,14 +9,32 @@ with Min = SuspicionMult * max(1, log10 n) * ProbeInterval, Max =
 SuspicionMaxTimeoutMult * Min and K = SuspicionMult - 2 confirmations expected
 (K = 0, i.e. the timeout is Min at once, when fewer than K + 2 members exist
 to confirm). The originator of the suspicion is not a confirmer.
+
+``Suspicions`` owns one node's live suspicions (memberlist's suspicion.go is the model): it
+starts them, counts confirmations, runs their timers, and at expiry decides, returning a
+``SuspicionStep`` the node acts on (probe these members now; declare those dead), the way
+``Prober`` returns a ``ProberStep``. Two checks stand between expiry and confirmation:
+
+* Final check: a node with only second-hand evidence (it neither raised nor confirmed the
+  suspicion) probes the subject when the timer runs out and confirms one health-scaled probe
+  interval later; it starts over if the subject answered one of its probes during the
+  suspicion. It may have missed the refutation (lossy gossip); the probe carries the suspicion
+  (buddy system), so the subject re-asserts its newer Alive in the ack.
+* In hybrid mode, rules (b) corroboration and (c) veto of ``swimfd.core.hybrid`` act on the timers.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from swimfd.core.config import Config
+from swimfd.core.health import LocalHealth
+from swimfd.core.hybrid import HybridRule
+from swimfd.core.membership import SUSPECT, Record
 
 
 def suspicion_min_max(config: Config, n: int) -> tuple[float, float]:
@@ -66,3 +84,153 @@ class Suspicion:
 
     def deadline(self) -> float:
         return self.start + self.timeout()
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A suspicion that expired here: the member is dead, on this node's own evidence."""
+
+    member: str
+    incarnation: int
+    detector: str  # "swim", or "hybrid" when the heartbeat was stale too (both detectors agree)
+
+
+@dataclass(slots=True)
+class SuspicionStep:
+    probe: list[str] = field(default_factory=list)  # probe these members at once, out of round-robin turn
+    confirmed: list[Confirmed] = field(default_factory=list)  # declare these dead
+
+    def extend(self, other: SuspicionStep) -> SuspicionStep:
+        self.probe.extend(other.probe)
+        self.confirmed.extend(other.confirmed)
+        return self
+
+
+class Suspicions:
+    """The live suspicions of one node: at most one per member, at the member's current incarnation.
+
+    ``record`` reads a member's entry from the owner's table (state, incarnation, last ack). The
+    owner calls ``start`` when a member becomes SUSPECT, ``confirm`` when another member suspects
+    the same incarnation, ``cancel`` on any other change of the member, and ``expire`` (and, in
+    hybrid mode, ``stale_scan``) from its tick, no later than ``next_deadline``.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        self_id: str,
+        health: LocalHealth,
+        record: Callable[[str], Record | None],
+        hybrid: HybridRule | None = None,
+    ) -> None:
+        self._cfg = config
+        self._id = self_id
+        self._health = health
+        self._record = record
+        self._hybrid = hybrid
+        self._live: dict[str, Suspicion] = {}
+        # (deadline, tie-breaker, member, incarnation); every deadline change pushes a new entry and
+        # entries that no longer match are skipped when popped.
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._counter = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def get(self, member_id: str) -> Suspicion | None:
+        """The live suspicion of one member (read-only use), or None."""
+        return self._live.get(member_id)
+
+    def start(self, member_id: str, incarnation: int, origin: str, live_count: int, now: float) -> None:
+        """``member_id`` became SUSPECT at ``incarnation``, first asserted by ``origin``."""
+        if self._cfg.mode == "heartbeat":
+            return  # pure van Renesse: only T_fail decides
+        lo, hi = suspicion_min_max(self._cfg, live_count)
+        s = Suspicion(member_id, incarnation, now, lo, hi, expected_confirmations(self._cfg, live_count), origin)
+        if self._hybrid is not None and self._hybrid.is_stale(member_id, now):
+            s.corroborated = True  # hybrid rule (b)
+        self._live[member_id] = s
+        self._schedule(s)
+
+    def confirm(self, member_id: str, incarnation: int, from_id: str) -> bool:
+        """Lifeguard: ``from_id`` independently suspects the same incarnation. True when it counted
+        (a new, distinct confirmer), so the owner gossips the confirmation on."""
+        s = self._live.get(member_id)
+        if s is None or s.incarnation != incarnation or not s.confirm(from_id):
+            return False
+        self._schedule(s)
+        return True
+
+    def cancel(self, member_id: str) -> None:
+        """The member is no longer SUSPECT at that incarnation (refuted, dead, left, forgotten)."""
+        self._live.pop(member_id, None)
+
+    def next_deadline(self) -> float:
+        t = self._heap[0][0] if self._heap else math.inf
+        if self._hybrid is not None:
+            t = min(t, self._hybrid.next_deadline())
+        return t
+
+    def stale_scan(self, now: float) -> SuspicionStep:
+        """Hybrid rules (a) and (b) for members whose heartbeat just went stale, then the expiries
+        that (b) brought forward. Empty outside hybrid mode."""
+        step = SuspicionStep()
+        if self._hybrid is None:
+            return step
+        for mid in self._hybrid.newly_stale(now):
+            step.probe.append(mid)  # rule (a): probe it at once
+            s = self._live.get(mid)
+            if s is not None and not s.corroborated:
+                s.corroborated = True  # rule (b): went stale while suspected
+                self._schedule(s)
+        return step.extend(self.expire(now))
+
+    def expire(self, now: float) -> SuspicionStep:
+        """Decide every suspicion whose timer ran out by ``now``."""
+        step = SuspicionStep()
+        heap = self._heap
+        hy = self._hybrid
+        while heap and heap[0][0] <= now:
+            _, _, mid, inc = heapq.heappop(heap)
+            s = self._live.get(mid)
+            if s is None or s.incarnation != inc:
+                continue
+            if hy is not None and not s.corroborated and hy.is_stale(mid, now):
+                s.corroborated = True  # rule (b), heartbeat went stale while suspected
+                self._schedule(s)
+            if s.deadline() > now:
+                continue  # a stale heap entry: every deadline change pushed its own entry
+            if hy is not None and hy.vetoes(mid, s.start, now):
+                # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
+                s.start = now
+                s.confirmers.clear()
+                s.corroborated = hy.is_stale(mid, now)
+                self._schedule(s)
+                step.probe.append(mid)
+                continue
+            rec = self._record(mid)
+            if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
+                del self._live[mid]
+                continue
+            if self._id != s.origin and self._id not in s.confirmers:
+                # Final check (no first-hand evidence): see the module docstring.
+                if rec.last_ack > s.start:  # it answered us during the suspicion: start over
+                    s.start = now
+                    s.confirmers.clear()
+                    s.final_check = False
+                    self._schedule(s)
+                    continue
+                if not s.final_check:
+                    s.final_check = True
+                    step.probe.append(mid)
+                    self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
+                    continue
+            del self._live[mid]  # decided; the owner's DEAD merge ends it for good
+            step.confirmed.append(Confirmed(mid, inc, hy.detector(mid, now) if hy is not None else "swim"))
+        return step
+
+    def _schedule(self, s: Suspicion) -> None:
+        self._push(s.deadline(), s.member, s.incarnation)
+
+    def _push(self, deadline: float, member_id: str, incarnation: int) -> None:
+        heapq.heappush(self._heap, (deadline, next(self._counter), member_id, incarnation))

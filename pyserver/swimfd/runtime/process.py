@@ -27,9 +27,11 @@ import grpc
 import grpc.aio
 
 from swimfd.core.config import PROTOCOL_VERSION
-from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.events import Outbound, Output
 from swimfd.core.feign import FeignSchedule
-from swimfd.core.node import Node, ProtocolError
+from swimfd.core.node import Node
+from swimfd.core.reports import Report
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
@@ -131,6 +133,7 @@ class Runtime:
         self._send_slots = asyncio.Semaphore(MAX_INFLIGHT)
         self._pending = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._leaving: asyncio.Task[Any] | None = None  # forwarding our own leave to go-diss
         self._loops: list[asyncio.Task[Any]] = []
         self._warn_queue = RateLimit(10.0)
         self._warn_protocol = RateLimit(10.0)
@@ -181,9 +184,13 @@ class Runtime:
     # ---------------------------------------------------------- core outputs
 
     def apply(self, out: Output, inline_to: str | None = None) -> list[pb.Envelope]:
-        """Log events, report confirmed changes, send messages; return those to answer inline."""
+        """Log events, forward reports to go-diss, send messages; return those to answer inline."""
         for event in out.events:
-            self._on_event(event)
+            log_event(self.log, event, self.epoch_offset)
+        for report in out.reports:
+            task = self._spawn(self._forward(report))
+            if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
+                self._leaving = task
         replies: list[pb.Envelope] = []
         for ob in out.messages:
             if inline_to is not None and ob.to == inline_to:
@@ -196,30 +203,16 @@ class Runtime:
         self._wake.set()
         return replies
 
-    def _on_event(self, event: MembershipEvent) -> None:
-        log_event(self.log, event, self.epoch_offset)
-        if event.name == EventName.MEMBER_FAILED and event.source == Source.LOCAL:
-            self._spawn(self._report(pb.FAILED, event))
-
-    async def _report(self, kind: pb.NoticeKind.ValueType, event: MembershipEvent) -> None:
-        member = self._member(event.member)
-        if member is None:
-            member = pb.Member(id=event.member, addr=event.addr, incarnation=event.incarnation)
-        subject = pb.Member()
-        subject.CopyFrom(member)
-        subject.incarnation = event.incarnation
-        subject.state = {pb.FAILED: pb.DEAD, pb.JOINED: pb.ALIVE, pb.LEFT_CLUSTER: pb.LEFT}[kind]
-        update = pb.Update(member=subject, detector=event.detector or "")
-        setattr(update, "from", self.settings.node_id)
-        ack = await self.diss.report(kind, update)
+    async def _forward(self, report: Report) -> None:
+        """Hand one of the core's reports (swimfd.core.reports) to the local go-diss."""
+        if report.kind == pb.LEFT_CLUSTER:
+            # Our own leave goes through Leave, which returns once peers were told (bounded).
+            await self.diss.leave(report.update.member)
+            return
+        ack = await self.diss.report(report.kind, report.update)
         if ack is not None:
-            self.log.debug("report_sent", kind=pb.NoticeKind.Name(kind), member=event.member, duplicate=ack.duplicate)
-
-    def _member(self, member_id: str) -> pb.Member | None:
-        for mv in self.node.view():
-            if mv.member.id == member_id:
-                return mv.member
-        return None
+            kind = pb.NoticeKind.Name(report.kind)
+            self.log.debug("report_sent", kind=kind, member=report.member, duplicate=ack.duplicate)
 
     def send(self, ob: Outbound) -> None:
         if self.silenced() or ob.to == self.settings.node_id:
@@ -306,19 +299,10 @@ class Runtime:
             holder.append(reply)
             return out
 
-        self._core("join", call)
+        self._core("join", call)  # the admitted join's report rides in the core's output
         reply = holder[0]
         reply.header.CopyFrom(self.header())
         self.signer.sign(reply)
-        joined = MembershipEvent(
-            EventName.MEMBER_JOINED,
-            req.member.id,
-            req.member.incarnation,
-            self.now(),
-            Source.JOIN,
-            addr=req.member.addr,
-        )
-        self._spawn(self._report(pb.JOINED, joined))
         return reply
 
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
@@ -364,15 +348,11 @@ class Runtime:
             item = reply.members.add()
             item.CopyFrom(mv)
             item.last_change = mv.last_change + self.epoch_offset
-        leader = self._leader()
+        leader = self.node.leader()
         if leader is not None:
             reply.leader.CopyFrom(leader)
         self.signer.sign(reply)
         return reply
-
-    def _leader(self) -> pb.LeaderInfo | None:
-        leader_fn = getattr(self.node, "leader", None)
-        return leader_fn() if callable(leader_fn) else None
 
     # ----------------------------------------------------------------- loops
 
@@ -529,11 +509,9 @@ class Runtime:
         if graceful and not self._stopping:
             self.log.info("node_leaving")
             with contextlib.suppress(Rejected):
-                self._core("leave", lambda: self.node.leave(self.now()))
-            me = pb.Member()
-            me.CopyFrom(self.node.me)
-            me.state = pb.LEFT
-            await self.diss.leave(me)
+                self._core("leave", lambda: self.node.leave(self.now()))  # its output reports our leave
+            if self._leaving is not None:
+                await self._leaving
             await self._drain(LEAVE_FLUSH)
         self._stopping = True
         for task in self._loops:

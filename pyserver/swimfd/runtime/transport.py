@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 import grpc
 import grpc.aio
 
-from swimfd.core.config import PROTOCOL_VERSION
+from swimfd.core import wire
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import AuthError, Signer
@@ -214,20 +215,14 @@ class Transport:
 
 
 def check_header(message: object, cluster: str, signer: Signer) -> None:
-    """Header checks shared by every RPC: version, cluster, then mac (docs/architecture.md, "Wire rules")."""
+    """Header checks shared by every RPC: version and cluster (``swimfd.core.wire.check_header``), then mac
+    (docs/architecture.md, "Wire rules")."""
     if not message.HasField("header"):  # type: ignore[attr-defined]
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "message has no header")
-    header: pb.Header = message.header  # type: ignore[attr-defined]
-    if header.version != PROTOCOL_VERSION:
-        raise Rejected(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            f"protocol version {header.version} is not supported (this node speaks {PROTOCOL_VERSION})",
-        )
-    if header.cluster != cluster:
-        raise Rejected(
-            grpc.StatusCode.FAILED_PRECONDITION,
-            f"cluster {header.cluster!r} is not this node's cluster {cluster!r}",
-        )
+    try:
+        wire.check_header(message.header, cluster)  # type: ignore[attr-defined]
+    except ProtocolError as e:
+        raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, str(e)) from e
     try:
         signer.verify(message)  # type: ignore[arg-type]
     except AuthError as e:

@@ -1,7 +1,7 @@
 """Deterministic discrete-event simulator driving real protocol cores.
 
 Virtual time, one heap of timed actions, no threads and no sockets. Every
-member is a real ``swimfd.node.Node`` (or any object with the same methods,
+member is a real ``swimfd.core.node.Node`` (or any object with the same methods,
 for tests): the simulator calls ``tick`` at the node's ``next_deadline()``,
 routes every ``Outbound`` through a seeded ``Network`` model and hands it to
 the destination's ``receive``. Same seed, same calls -> the same event log.
@@ -39,7 +39,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol
 
 from swimfd.core.config import PROTOCOL_VERSION, Config
-from swimfd.core.events import EventName, MembershipEvent, Output, Source
+from swimfd.core.events import MembershipEvent, Output
+from swimfd.core.membership import SharedView
+from swimfd.core.node import Node
+from swimfd.core.reports import Report
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.sim import metrics as sim_metrics
 from swimfd.sim.network import Network
@@ -58,7 +62,7 @@ _JOIN_ATTEMPTS = 30
 
 
 class SimNode(Protocol):
-    """What the simulator needs from a protocol core (swimfd.node.Node has it)."""
+    """What the simulator needs from a protocol core (swimfd.core.node.Node has it)."""
 
     def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output: ...
     def tick(self, now: float) -> Output: ...
@@ -75,12 +79,6 @@ NodeFactory = Callable[[Config, pb.Member, random.Random, float], SimNode]
 
 class SimulationError(ValueError):
     """A scenario that cannot be run (unknown member, time in the past, ...)."""
-
-
-def _default_factory() -> tuple[NodeFactory, type[Exception]]:
-    from swimfd.core.node import Node, ProtocolError
-
-    return Node, ProtocolError
 
 
 def member_record(member_id: str, index: int, incarnation: int = 0) -> pb.Member:
@@ -126,10 +124,11 @@ class Simulator:
         an uncoordinated deployment would; members still booting miss the first
         probes, get suspected and refute (start-up noise).
 
-        dissemination=True models go-diss next to every member: a
-        member_failed a core decides locally (source local) is broadcast as a
-        FAILED notice to every other member's core (apply_notice), and a leave
-        as LEFT_CLUSTER; each member's go-diss drops notices it has already
+        dissemination=True models go-diss next to every member: every report
+        a core puts in its output (swimfd.core.reports: a failure it confirmed
+        itself, a join it admitted, its own leave) is broadcast as a notice to
+        the recipients ``notice_recipients`` names, whose cores apply it
+        (apply_notice); each member's go-diss drops notices it has already
         seen (member, incarnation, kind). Notices travel as reliable RPCs
         (retried), so partitions stop them but loss does not.
 
@@ -148,8 +147,8 @@ class Simulator:
         if not (math.isfinite(warmup) and warmup >= 0):
             raise SimulationError(f"warmup: need a finite number >= 0, got {warmup!r}")
         if node_factory is None:
-            node_factory, default_error = _default_factory()
-            protocol_error = protocol_error or default_error
+            node_factory = Node
+            protocol_error = protocol_error or ProtocolError
         self.config = config
         self.seed = seed
         self.network = network if network is not None else Network(seed=seed)
@@ -171,7 +170,7 @@ class Simulator:
         self._tick_at: dict[str, float] = {}
         self._inbox: dict[str, list[tuple[pb.Envelope, str]]] = {}
         self._not_before: dict[str, float] = {}  # a member's first tick waits for its phase
-        self._shared: Any = None  # swimfd.membership.SharedView of the static list, built on first use
+        self._shared: SharedView | None = None  # the static list, shared by the cores (built on first use)
         self._next_index = 1
 
         self.ids: list[str] = [str(k) for k in range(1, n + 1)]
@@ -268,10 +267,7 @@ class Simulator:
                 return
             node = self.nodes[member_id]
             self.truth.left[member_id] = now
-            self._emit(member_id, node.leave(now), now)
-            if self.dissemination:
-                me = self.members[member_id]
-                self._broadcast(member_id, pb.LEFT_CLUSTER, member_id, me.incarnation, me.addr, "", now)
+            self._emit(member_id, node.leave(now), now)  # its LEFT_CLUSTER report is broadcast from there
             self._reschedule(member_id, node, now)
             self._call(now + self.leave_grace, self._stop_action(member_id))
 
@@ -312,7 +308,7 @@ class Simulator:
                 except protocol_error:
                     self.protocol_errors += 1
                     continue
-                if out.messages or out.events:
+                if out.messages or out.events or out.reports:
                     emit(dst, out, t)
                 # inlined _reschedule: this path runs once per delivered message
                 deadline = node.next_deadline()
@@ -447,10 +443,8 @@ class Simulator:
 
         return act
 
-    def _shared_view(self) -> Any:
+    def _shared_view(self) -> SharedView:
         if self._shared is None:
-            from swimfd.core.membership import SharedView
-
             self._shared = SharedView(self._initial, 0.0)
         return self._shared
 
@@ -526,7 +520,7 @@ class Simulator:
     def _tick(self, member_id: str, now: float) -> None:
         node = self.nodes[member_id]
         out = node.tick(now)
-        if out.messages or out.events:
+        if out.messages or out.events or out.reports:
             self._emit(member_id, out, now)
         deadline = node.next_deadline()
         if deadline <= now:
@@ -552,10 +546,9 @@ class Simulator:
     def _emit(self, src: str, out: Output, now: float) -> None:
         if out.events:
             self.events.extend((src, ev) for ev in out.events)
-            if self.dissemination:
-                for ev in out.events:
-                    if ev.name == EventName.MEMBER_FAILED and ev.source == Source.LOCAL:
-                        self._broadcast(src, pb.FAILED, ev.member, ev.incarnation, ev.addr, ev.detector or "", now)
+        if self.dissemination:
+            for report in out.reports:
+                self._broadcast(src, report, now)
         messages = out.messages
         if not messages:
             return
@@ -590,29 +583,31 @@ class Simulator:
 
     # --------------------------------------------------------- go-diss model --
 
-    def _broadcast(
-        self, origin: str, kind: int, member: str, incarnation: int, addr: str, detector: str, now: float
-    ) -> None:
-        key = (member, incarnation, kind)
+    def notice_recipients(self, origin: str) -> list[str]:
+        """Who origin's go-diss sends a notice to: every member not known to be down, except origin.
+
+        The subject of the notice is a recipient too: a member accused of failing (falsely, say
+        after a pause or a partition) hears the accusation and refutes it with a higher
+        incarnation. Real go-diss follows the same rule.
+        """
+        down = (_CRASHED, _STOPPED)
+        return [peer for peer in self.ids if peer != origin and self._status.get(peer) not in down]
+
+    def _broadcast(self, origin: str, report: Report, now: float) -> None:
+        key = (report.member, report.update.member.incarnation, report.kind)
         seen = self._diss_seen.setdefault(origin, set())
         if key in seen:
             return  # go-diss answers "duplicate" and broadcasts nothing
         seen.add(key)
-        state = pb.DEAD if kind == pb.FAILED else pb.LEFT
-        update = pb.Update(member=pb.Member(id=member, addr=addr, incarnation=incarnation, state=state))
-        update.detector = detector
-        setattr(update, "from", origin)
         header = pb.Header(
             version=PROTOCOL_VERSION,
             cluster=self.config.cluster,
             sender=origin,
             sender_addr=self.members[origin].diss_addr,
         )
-        notice = pb.Notice(header=header, kind=kind, update=update, origin=origin)
+        notice = pb.Notice(header=header, kind=report.kind, update=report.update, origin=origin)
         size = notice.ByteSize()
-        for peer in self.ids:
-            if peer == origin or self._status.get(peer) in (_CRASHED, _STOPPED):
-                continue
+        for peer in self.notice_recipients(origin):
             self.notices_sent += 1
             self.notice_bytes += size
             if not self.network.reachable(origin, peer):

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from swimfd.core.config import PROTOCOL_VERSION, Config
-from swimfd.core.node import Node, ProtocolError
+from swimfd.core.node import Node
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 
 CFG = Config(cluster="c")
