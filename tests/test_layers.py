@@ -34,8 +34,9 @@ LAYER_MAY_IMPORT: dict[str, frozenset[str]] = {
     "sim": frozenset({"sim", "core", "pb"}),
     "runtime": frozenset({"runtime", "core", "pb"}),
     "bench": frozenset({"bench", "runtime", "sim", "core", "pb"}),
-    "commands": frozenset({"commands", "bench", "runtime", "sim", "core", "pb", ""}),
-    "": frozenset({"", "commands", "bench", "runtime", "sim", "core", "pb"}),
+    "monitor": frozenset({"monitor", "runtime", "core", "pb"}),
+    "commands": frozenset({"commands", "bench", "monitor", "runtime", "sim", "core", "pb", ""}),
+    "": frozenset({"", "commands", "bench", "monitor", "runtime", "sim", "core", "pb"}),
 }
 
 # Standard-library modules the core must not import, and what to do instead.
