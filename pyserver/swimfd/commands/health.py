@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check(target: str, service: str, timeout: float) -> str:
-    """The status name (SERVING, NOT_SERVING, SERVICE_UNKNOWN...), or UNREACHABLE (code) when it cannot be asked."""
+    """The status name (SERVING, NOT_SERVING, SERVICE_UNKNOWN, NO_HEALTH_SERVICE), or UNREACHABLE (code)."""
     with grpc.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
@@ -38,6 +38,8 @@ def check(target: str, service: str, timeout: float) -> str:
             code = e.code()  # type: ignore[attr-defined]
             if code == grpc.StatusCode.NOT_FOUND:
                 return "SERVICE_UNKNOWN"
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                return "NO_HEALTH_SERVICE"  # something answers, but not grpc.health.v1
             return f"UNREACHABLE ({code.name})"
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
