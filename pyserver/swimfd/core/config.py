@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,6 +22,14 @@ MODES: tuple[str, ...] = ("swim", "heartbeat", "hybrid")
 GOSSIP_TARGETS: tuple[str, ...] = ("random", "round_robin", "binary_round_robin", "sequence_check")
 HEARTBEAT_DETECTORS: tuple[str, ...] = ("fixed", "phi")
 PROTOCOL_VERSION = 1
+
+# Member labels ride on every update about the member, so they are kept small.
+MAX_LABELS = 32
+MAX_LABEL_KEY = 63
+MAX_LABEL_VALUE = 255
+LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?")
+
+Labels = tuple[tuple[str, str], ...]
 
 
 class ConfigError(ValueError):
@@ -63,6 +73,8 @@ class Config:
     # --- bully election (Garcia-Molina 1982) ---
     election: bool = True  # run the bully election on top of membership
     priority: int = 0  # election identity is (priority, id); highest wins
+    # This member's labels, sorted (key, value) pairs; a config file gives an object {"zone": "a"}.
+    labels: Labels = ()
     election_timeout: float = 1.0  # wait for GotIt from higher members
     leader_wait_timeout: float = 3.0  # after a GotIt, wait this long for IAmLeader
     leader_probe_min: float = 0.5  # leader probes at random intervals in [min, max]
@@ -80,6 +92,11 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+
+def labels_from(mapping: Mapping[str, str]) -> Labels:
+    """The Config form of a label mapping (sorted pairs, so equal label sets compare equal)."""
+    return tuple(sorted(mapping.items()))
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -142,6 +159,7 @@ def validate(c: Config) -> None:
         isinstance(c.priority, int) and not isinstance(c.priority, bool),
         f"priority: must be an integer, got {c.priority!r}",
     )
+    _validate_labels(c.labels)
     _require(0 < c.nack_fraction < 1, f"nack_fraction: must be in (0, 1), got {c.nack_fraction!r}")
     _require(
         c.gossip_target in GOSSIP_TARGETS,
@@ -174,11 +192,34 @@ def validate(c: Config) -> None:
         _require(c.t_cleanup >= t_fail, f"t_cleanup ({c.t_cleanup}) must be >= t_fail ({t_fail})")
 
 
+def _validate_labels(labels: Labels) -> None:
+    _require(isinstance(labels, tuple), f"labels: must be key/value pairs, got {labels!r}")
+    _require(len(labels) <= MAX_LABELS, f"labels: at most {MAX_LABELS}, got {len(labels)}")
+    keys = [pair[0] for pair in labels if isinstance(pair, tuple) and len(pair) == 2]
+    _require(len(keys) == len(labels), f"labels: must be key/value pairs, got {labels!r}")
+    _require(len(set(keys)) == len(keys), f"labels: a key appears twice in {labels!r}")
+    for key, value in labels:
+        _require(
+            isinstance(key, str) and len(key) <= MAX_LABEL_KEY and LABEL_KEY.fullmatch(key) is not None,
+            f"labels: key {key!r} must be 1-{MAX_LABEL_KEY} letters, digits or ._/- "
+            "(starting and ending with a letter or digit)",
+        )
+        _require(
+            isinstance(value, str) and len(value) <= MAX_LABEL_VALUE,
+            f"labels: value of {key!r} must be a string of at most {MAX_LABEL_VALUE} characters",
+        )
+
+
 def from_dict(raw: dict[str, Any], origin: str = "config") -> Config:
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
+    if "labels" in raw:
+        labels = raw["labels"]
+        if not isinstance(labels, dict):
+            raise ConfigError(f'{origin}: labels: must be an object such as {{"zone": "a"}}, got {labels!r}')
+        raw = {**raw, "labels": labels_from(labels)}
     try:
         return Config(**raw)
     except TypeError as e:

@@ -115,6 +115,7 @@ class Runtime:
             incarnation=int(wall()),
             state=pb.ALIVE,
             priority=self.config.priority,
+            labels=dict(self.config.labels),
         )
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
