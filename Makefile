@@ -12,12 +12,27 @@ GO_DISS := $(BIN)/go-diss
 
 setup: venv go-tools build
 
+# Every Python dependency, transitive ones included, comes from requirements.lock (exact versions
+# and hashes); swimfd itself is then installed editable without resolving anything again.
+LOCK := requirements.lock
+PIP_TOOLS_VERSION := 7.6.2
+LOCK_VENV := build/lock-venv
+
 venv: $(VENV)/.installed
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q -e '.[dev]'
+	$(VPY) -m pip install -q --require-hashes -r $(LOCK)
+	$(VPY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+# Regenerate requirements.lock after changing a dependency in pyproject.toml (pip-tools runs in its own venv).
+.PHONY: lock
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PY) -m venv $(LOCK_VENV) && \
+	  $(LOCK_VENV)/bin/pip install -q pip-tools==$(PIP_TOOLS_VERSION); }
+	$(LOCK_VENV)/bin/pip-compile -q --generate-hashes --extra dev --strip-extras --allow-unsafe \
+	  --no-emit-find-links -o $(LOCK) pyproject.toml
 
 go-tools: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
 $(BIN)/protoc-gen-go:

@@ -59,23 +59,20 @@ start() {
       --log-file "$RUN/node$k.log" "${extra[@]}" >"$RUN/node$k.out" 2>&1 </dev/null &
     echo $! >"$RUN/node$k.pid"
   done
-  # Wait (bounded) until every node answers, so the printed view is meaningful.
-  local deadline=$((SECONDS + 30)) ready
-  while :; do
-    ready=0
-    for ((k = 1; k <= n; k++)); do
+  # Wait (bounded) until every node's grpc.health.v1 says SERVING (started, joined, its go-diss up).
+  local deadline=$((SECONDS + 30))
+  for ((k = 1; k <= n; k++)); do
+    until "$PY" -m swimfd health --target "127.0.0.1:$(det_port "$k")" --wait 2 --quiet; do
       alive "$(pid_of "$k")" || die "node $k exited at start-up: $(tail -n 1 "$RUN/node$k.out")"
-      grep -q '"node_started"' "$RUN/node$k.log" 2>/dev/null && ready=$((ready + 1))
+      ((SECONDS < deadline)) || die "node $k is not SERVING after 30 s; see $RUN/node$k.log"
     done
-    ((ready == n)) && break
-    ((SECONDS < deadline)) || die "only $ready of $n nodes started within 30 s; see $RUN/node*.out"
-    sleep 0.2
   done
   cat <<MSG
 started $n nodes in $mode mode: detectors 127.0.0.1:$(det_port 1)..$(det_port "$n"), go-diss at port + $OFFSET
   members: $members
   logs:    $RUN/node<k>.log (detector JSON), $RUN/node<k>.diss.log (go-diss), $RUN/node<k>.out (stdout/stderr)
   view:    .venv/bin/python -m swimfd members --target 127.0.0.1:$(det_port 1)
+  health:  .venv/bin/python -m swimfd health --target 127.0.0.1:$(det_port 1)
   watch:   tail -f $RUN/node*.log | grep -v transport_stats
   faults:  make kill-node NODE=k | make pause-node NODE=k SECONDS=s
   stop:    make stop-cluster

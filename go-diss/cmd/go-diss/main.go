@@ -22,15 +22,30 @@ import (
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/detector"
+	"swimfd/go-diss/internal/health"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/server"
 )
 
+// version is what --version prints; keep it equal to pyproject.toml's (a release build may set it with
+// -ldflags "-X main.version=...").
+var version = "0.1.0"
+
 func main() {
+	if wantsVersion(os.Args[1:]) {
+		fmt.Printf("go-diss %s\n", version)
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	code := run(ctx, os.Args[1:], os.Stderr, nil)
 	stop()
 	os.Exit(code)
+}
+
+// wantsVersion is true for a lone --version (or -version, as Go's flag package spells flags too).
+func wantsVersion(args []string) bool {
+	return len(args) == 1 && (args[0] == "--version" || args[0] == "-version")
 }
 
 // run is the whole program; it returns the exit code. Startup errors are one
@@ -83,9 +98,12 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	server.New(server.Options{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
 	}).Register(g)
+	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 
 	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
 		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid())
+	// The listener is bound, so connections made from now on are served.
+	hs.Serving()
 	if ready != nil {
 		ready(lis.Addr().String())
 	}
@@ -96,11 +114,14 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	case err := <-served:
 		// Serve only returns early on a listener failure.
 		log.Error("serve_failed", "error", err.Error())
+		hs.Shutdown()
 		shutdown(g, bc, t.ShutdownGrace, log)
 		fmt.Fprintf(stderr, "go-diss: serve: %v\n", err)
 		return 1
 	case <-ctx.Done():
 	}
+	// NOT_SERVING first, so the detector and probes see it before the listener goes away.
+	hs.Shutdown()
 	shutdown(g, bc, t.ShutdownGrace, log)
 	<-served
 	return 0

@@ -128,8 +128,26 @@ func TestServeReportAndStop(t *testing.T) {
 		}
 		events = append(events, m["event"].(string))
 	}
-	want := []string{"started", "notice_broadcast", "stopping", "stopped"}
+	want := []string{"started", "health_changed", "notice_broadcast", "health_changed", "stopping", "stopped"}
 	if strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v, want %v", events, want)
+	}
+}
+
+func TestWantsVersion(t *testing.T) {
+	cases := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--version"}, true},
+		{[]string{"-version"}, true},
+		{nil, false},
+		{[]string{"--id", "1"}, false},
+		{[]string{"--version", "--id", "1"}, false},
+	}
+	for _, tc := range cases {
+		if got := wantsVersion(tc.args); got != tc.want {
+			t.Errorf("wantsVersion(%q) = %v, want %v", tc.args, got, tc.want)
+		}
 	}
 }

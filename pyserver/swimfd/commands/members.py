@@ -68,13 +68,21 @@ def _id_key(member_id: str) -> tuple[int, int | str]:
     return (0, int(member_id)) if member_id.isdigit() else (1, member_id)
 
 
+def format_labels(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "-"
+
+
 def format_table(view: dict[str, Any], now: float) -> str:
-    rows = [list(COLUMNS)]
+    # The labels column appears only when some member has labels.
+    with_labels = any(m["labels"] for m in view["members"])
+    columns = [*COLUMNS, "labels"] if with_labels else list(COLUMNS)
+    rows = [columns]
     for m in view["members"]:
         age = max(now - m["last_change"], 0.0)
         changed = time.strftime("%H:%M:%S", time.localtime(m["last_change"])) + f" ({age:.0f}s ago)"
-        rows.append([str(m[c]) for c in COLUMNS[:-1]] + [changed])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+        row = [str(m[c]) for c in COLUMNS[:-1]] + [changed]
+        rows.append([*row, format_labels(m["labels"])] if with_labels else row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     leader = view["leader"]
     lead = f"leader {leader['id']} (term {leader['term']})" if leader else "leader none"

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 from swimfd.commands import config_file
-from swimfd.core.config import MODES, Config, ConfigError
+from swimfd.core.config import MODES, Config, ConfigError, labels_from
 from swimfd.runtime.auth import KeyFileError, read_key
 from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS
@@ -182,11 +182,27 @@ def _load_config(src: _Source) -> Config:
         except ValueError as e:
             raise UsageError(f"--priority: {raw_priority!r} is not an integer") from e
     try:
-        if raw_config is not None:
-            return config_file.load(raw_config, **overrides)
-        return Config(**overrides)
+        config = config_file.load(raw_config, **overrides) if raw_config is not None else Config(**overrides)
     except ConfigError as e:
         raise UsageError(f"{config_name}: {e}" if raw_config is not None else str(e)) from e
+    flags = _labels(getattr(src._args, "label", None) or [])
+    if not flags:
+        return config
+    try:
+        # --label adds to the config file's labels and wins on the same key.
+        return config.replace(labels=labels_from({**dict(config.labels), **flags}))
+    except ConfigError as e:
+        raise UsageError(f"--label: {e}") from e
+
+
+def _labels(raw: list[str]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--label: {item!r} is not key=value")
+        labels[key] = value
+    return labels
 
 
 def _test_loss(raw: str | None, env: Mapping[str, str]) -> float:
@@ -242,6 +258,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--go-diss", dest="go_diss", help=f"go-diss binary, default bin/go-diss ({env['go_diss']})")
     parser.add_argument(
         "--priority", help="election priority; the highest (priority, id) leads (default 0, config 'priority')"
+    )
+    parser.add_argument(
+        "--label",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a label of this member, shown by `members` everywhere (repeatable; config 'labels': {...})",
     )
     parser.add_argument(
         "--feign-failure",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -30,6 +32,14 @@ MAX_CLUSTER_LEN: Final[int] = pb.MAX_CLUSTER_LEN  # characters in a cluster name
 MAX_ID_LEN: Final[int] = pb.MAX_ID_LEN  # characters in a member id
 MAX_CONCURRENT_RPCS: Final[int] = pb.MAX_CONCURRENT_RPCS  # calls a gRPC server handles at once
 MAX_MESSAGE_BYTES: Final[int] = pb.MAX_MESSAGE_BYTES  # default bound on every gRPC message
+
+# Member labels ride on every update about the member, so they are kept small.
+MAX_LABELS = 32
+MAX_LABEL_KEY = 63
+MAX_LABEL_VALUE = 255
+LABEL_KEY = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?")
+
+Labels = tuple[tuple[str, str], ...]
 
 
 class ConfigError(ValueError):
@@ -73,6 +83,8 @@ class Config:
     # --- bully election (Garcia-Molina 1982) ---
     election: bool = True  # run the bully election on top of membership
     priority: int = 0  # election identity is (priority, id); highest wins
+    # This member's labels, sorted (key, value) pairs; a config file gives an object {"zone": "a"}.
+    labels: Labels = ()
     election_timeout: float = 1.0  # wait for GotIt from higher members
     leader_wait_timeout: float = 3.0  # after a GotIt, wait this long for IAmLeader
     leader_probe_min: float = 0.5  # leader probes at random intervals in [min, max]
@@ -90,6 +102,11 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+
+def labels_from(mapping: Mapping[str, str]) -> Labels:
+    """The Config form of a label mapping (sorted pairs, so equal label sets compare equal)."""
+    return tuple(sorted(mapping.items()))
 
 
 def _require(cond: bool, msg: str) -> None:
@@ -152,6 +169,7 @@ def validate(c: Config) -> None:
         isinstance(c.priority, int) and not isinstance(c.priority, bool),
         f"priority: must be an integer, got {c.priority!r}",
     )
+    _validate_labels(c.labels)
     _require(0 < c.nack_fraction < 1, f"nack_fraction: must be in (0, 1), got {c.nack_fraction!r}")
     _require(
         c.gossip_target in GOSSIP_TARGETS,
@@ -184,11 +202,34 @@ def validate(c: Config) -> None:
         _require(c.t_cleanup >= t_fail, f"t_cleanup ({c.t_cleanup}) must be >= t_fail ({t_fail})")
 
 
+def _validate_labels(labels: Labels) -> None:
+    _require(isinstance(labels, tuple), f"labels: must be key/value pairs, got {labels!r}")
+    _require(len(labels) <= MAX_LABELS, f"labels: at most {MAX_LABELS}, got {len(labels)}")
+    keys = [pair[0] for pair in labels if isinstance(pair, tuple) and len(pair) == 2]
+    _require(len(keys) == len(labels), f"labels: must be key/value pairs, got {labels!r}")
+    _require(len(set(keys)) == len(keys), f"labels: a key appears twice in {labels!r}")
+    for key, value in labels:
+        _require(
+            isinstance(key, str) and len(key) <= MAX_LABEL_KEY and LABEL_KEY.fullmatch(key) is not None,
+            f"labels: key {key!r} must be 1-{MAX_LABEL_KEY} letters, digits or ._/- "
+            "(starting and ending with a letter or digit)",
+        )
+        _require(
+            isinstance(value, str) and len(value) <= MAX_LABEL_VALUE,
+            f"labels: value of {key!r} must be a string of at most {MAX_LABEL_VALUE} characters",
+        )
+
+
 def from_dict(raw: dict[str, Any], origin: str = "config") -> Config:
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
+    if "labels" in raw:
+        labels = raw["labels"]
+        if not isinstance(labels, dict):
+            raise ConfigError(f'{origin}: labels: must be an object such as {{"zone": "a"}}, got {labels!r}')
+        raw = {**raw, "labels": labels_from(labels)}
     try:
         return Config(**raw)
     except TypeError as e:

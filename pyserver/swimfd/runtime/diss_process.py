@@ -55,9 +55,22 @@ class DissCommand:
         return argv
 
 
+BINARY_NAME = "go-diss"
+
+
+def repo_binary() -> Path:
+    """bin/go-diss at the repository root (pyserver/swimfd/runtime/ is three levels below it)."""
+    return Path(__file__).resolve().parents[3] / "bin" / BINARY_NAME
+
+
 def default_binary() -> str:
-    """bin/go-diss at the repository root (three levels above pyserver/swimfd/runtime)."""
-    return str(Path(__file__).resolve().parents[3] / "bin" / "go-diss")
+    """The go-diss to run when neither --go-diss nor SWIMFD_GO_DISS names one: the repository's
+    bin/go-diss when it is built (a checkout), else the one on PATH (an installed swimfd), else
+    the repository path, so that the start-up error names what `make build` would produce."""
+    built = repo_binary()
+    if os.access(built, os.X_OK):
+        return str(built)
+    return shutil.which(BINARY_NAME) or str(built)
 
 
 def death_signal_prefix() -> list[str]:

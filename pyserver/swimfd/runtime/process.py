@@ -37,8 +37,9 @@ from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
+from swimfd.runtime.health import HealthReporter, watch_diss
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
-from swimfd.runtime.server import make_server
+from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
 from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
 
@@ -116,6 +117,7 @@ class Runtime:
             incarnation=int(wall()),
             state=pb.ALIVE,
             priority=self.config.priority,
+            labels=dict(self.config.labels),
         )
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
@@ -127,6 +129,7 @@ class Runtime:
         )
         self.diss_process: DissProcess | None = None
         self.server: grpc.aio.Server | None = None
+        self.health = HealthReporter(log, [SERVICE])
         self._wake = asyncio.Event()
         self._stopping = False
         self._started = False
@@ -407,6 +410,7 @@ class Runtime:
                 with contextlib.suppress(Rejected):
                     self._core("bootstrap", lambda reply=reply: self.node.bootstrap(reply.members, self.now()))
                 self.log.info("joined", seed=seed, members=len(reply.members))
+                await self.health.update(joined=True)
                 return
             self.log.warning("join_failed", errors=errors, retry_in=backoff)
             await asyncio.sleep(backoff)
@@ -428,7 +432,7 @@ class Runtime:
         problem = bind_problem(host, port)
         if problem is not None:
             raise StartError(f"cannot listen on {self.settings.bind}: {problem}")
-        server = make_server(self, self.config.max_message_bytes)
+        server = make_server(self, self.config.max_message_bytes, health_servicer=self.health.servicer)
         try:
             bound = server.add_insecure_port(self.settings.bind)
         except RuntimeError:
@@ -438,6 +442,8 @@ class Runtime:
         await server.start()
         self.server = server
         self._started = True
+        # With --join the node serves once a seed let it in; with static members it already knows them.
+        await self.health.update(started=True, joined=not self.settings.seeds)
 
         if self.settings.diss_listen is not None:
             self.diss_process = DissProcess(
@@ -458,6 +464,7 @@ class Runtime:
             except DissStartError as e:
                 self.log.warning("dissemination_unavailable", detail=str(e))
                 self.diss_process = None
+                await self.health.update(diss_down=str(e))
 
         statics = [
             pb.Member(id=str(i + 1), addr=addr, diss_addr=diss_addr_for(addr, "MEMBERS"), state=pb.ALIVE)
@@ -469,7 +476,7 @@ class Runtime:
 
         self._loops = [
             asyncio.get_running_loop().create_task(c)
-            for c in (self._tick_loop(), self._stats_loop(), self._check_diss())
+            for c in (self._tick_loop(), self._stats_loop(), self._check_diss(), self._watch_diss())
         ]
         if self.settings.seeds:
             self._loops.append(asyncio.get_running_loop().create_task(self._join_loop()))
@@ -492,6 +499,9 @@ class Runtime:
     async def _check_diss(self) -> None:
         await self.diss.wait_ready(DISS_READY_TIMEOUT)
 
+    async def _watch_diss(self) -> None:
+        await watch_diss(self.settings.diss_addr, lambda reason: self.health.update(diss_down=reason))
+
     def _local_detector_addr(self) -> str:
         host, port = split_hostport(self.settings.bind, "--bind")
         if host in ("0.0.0.0", "::", "[::]"):
@@ -504,6 +514,8 @@ class Runtime:
             await self.diss.close()
             await self.transport.channels.close()
             return
+        # NOT_SERVING before anything else, so probes stop routing to us while we leave.
+        await self.health.update(leaving=True)
         if self.diss_process is not None:
             self.diss_process.hold()
         if graceful and not self._stopping:
@@ -518,6 +530,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         if self.server is not None:
+            await self.health.shutdown()
             await self.server.stop(grace=0.5)
         if self.diss_process is not None:
             await self.diss_process.stop()

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError, Message
+from grpc_health.v1 import health, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
 
 from swimfd.core.config import MAX_CONCURRENT_RPCS
 from swimfd.pb import swim_pb2 as pb
@@ -83,8 +85,17 @@ def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
 
 
 def make_server(
-    runtime: Handlers, max_message_bytes: int, max_concurrent_rpcs: int = MAX_CONCURRENT_RPCS
+    runtime: Handlers,
+    max_message_bytes: int,
+    max_concurrent_rpcs: int = MAX_CONCURRENT_RPCS,
+    health_servicer: health_pb2_grpc.HealthServicer | None = None,
 ) -> grpc.aio.Server:
+    """The detector's server: FailureDetector, grpc.health.v1 (when given a servicer) and server reflection."""
     server = grpc.aio.server(options=server_options(max_message_bytes), maximum_concurrent_rpcs=max_concurrent_rpcs)
     server.add_generic_rpc_handlers((FailureDetectorService(runtime).handler(),))
+    services = [SERVICE, reflection.SERVICE_NAME]
+    if health_servicer is not None:
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        services.append(health.SERVICE_NAME)
+    reflection.enable_server_reflection(services, server)
     return server
