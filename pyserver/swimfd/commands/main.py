@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("swimfd.commands.run", "run a failure detector node (same as pyserver/failure_detector.py)"),
     "simulate": ("swimfd.commands.simulate", "run the deterministic discrete-event simulator"),
     "members": ("swimfd.commands.members", "print a running node's membership view"),
+    "certs": ("swimfd.commands.certs", "create a cluster CA and member certificates for mutual TLS"),
     "bench": ("swimfd.commands.bench", "compare swim, heartbeat, hybrid and memberlist on real clusters"),
 }
 
