@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("swimfd.commands.simulate", "run the deterministic discrete-event simulator"),
     "members": ("swimfd.commands.members", "print a running node's membership view"),
     "monitor": ("swimfd.commands.monitor", "serve a live web view of every member's view"),
+    "certs": ("swimfd.commands.certs", "create a cluster CA and member certificates for mutual TLS"),
     "bench": ("swimfd.commands.bench", "compare swim, heartbeat, hybrid and memberlist on real clusters"),
     "health": ("swimfd.commands.health", "ask a detector's or go-diss's grpc.health.v1 service (--wait until SERVING)"),
 }
