@@ -14,12 +14,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
+from harness import ENTRY, LocalCluster, fast_config, wait_for
 
 from swimfd.core.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb
@@ -29,17 +28,6 @@ from swimfd.runtime.auth import Signer
 pytestmark = pytest.mark.integration
 
 CONVERGE_S = 20.0  # generous start-up allowance on a shared 2-core machine
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def ids(*ks: int) -> list[str]:

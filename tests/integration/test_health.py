@@ -7,31 +7,18 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from harness import GO_DISS, REPO, LocalCluster, NodeProc, wait_for
+from harness import REPO, LocalCluster, NodeProc, wait_for
 
 pytestmark = pytest.mark.integration
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 START_S = 30.0  # generous start-up allowance on a shared 2-core machine
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def status(addr: str, service: str = "") -> int | None:

@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
-from harness import GO_DISS, REPO, LocalCluster, wait_for
+from harness import REPO, LocalCluster, wait_for
 
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
@@ -19,17 +17,6 @@ from swimfd.pb import swim_pb2_grpc
 pytestmark = pytest.mark.integration
 
 CONVERGE_S = 30.0
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def labels_seen(cluster: LocalCluster, observer: int) -> dict[str, dict[str, str]]:

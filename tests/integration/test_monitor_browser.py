@@ -30,7 +30,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from harness import GO_DISS, REPO, LocalCluster, fast_config, wait_for
+from harness import REPO, LocalCluster, fast_config, wait_for
 
 from swimfd.core.bounds import detection_bound
 
@@ -163,17 +163,6 @@ class LivePage:
     def close(self) -> None:
         if self.proc is not None:
             kill_group(self.proc)
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def start_monitor(cluster: LocalCluster, port: int) -> subprocess.Popen[bytes]:
