@@ -56,6 +56,7 @@ class EventHooks:
         self._max_waiting = max_waiting
         self._tasks: set[asyncio.Task[None]] = set()
         self._procs: set[asyncio.subprocess.Process] = set()
+        self._closed = False
 
     def __bool__(self) -> bool:
         return bool(self._handlers)
@@ -74,6 +75,8 @@ class EventHooks:
 
     async def _run(self, name: str, cmd: str, payload: dict[str, Any]) -> None:
         async with self._slots:
+            if self._closed:  # queued when the node began stopping: never started
+                return
             fields = {"handler": name, "command": cmd, "on": payload["event"], "member": payload.get("member")}
             try:
                 proc = await asyncio.create_subprocess_shell(
@@ -107,11 +110,14 @@ class EventHooks:
                 self._log.debug("event_handler_done", **fields)
 
     async def close(self, grace: float = 1.0) -> None:
-        """Let running handlers finish for ``grace`` seconds, then kill what is left."""
+        """Start nothing more; let running handlers finish for ``grace`` seconds, then kill what is left."""
+        self._closed = True
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
         for proc in list(self._procs):
             _kill_group(proc)
+        if self._tasks:  # each one reaps its killed process and logs it
+            await asyncio.wait(list(self._tasks), timeout=grace)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
