@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from harness import GO_DISS, LocalCluster, pick_base, wait_for
+from harness import GO_DISS, REPO, LocalCluster, pick_base, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from swimfd.core.config import PROTOCOL_VERSION
@@ -128,7 +131,22 @@ def test_a_kill_moves_metrics_watch_and_event_handlers(cluster: LocalCluster, tm
     )
 
     watch = WatchStream(cluster.addr(1))
+    # The command-line follower, on another node, as an operator would run it.
+    cli_out = tmp_path / "watch.jsonl"
+    with open(cli_out, "wb") as sink:
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2), "--watch", "--json"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO / "pyserver")},
+        )
+    cluster.extra_pids.append(cli)
+
+    def cli_lines() -> list[dict[str, object]]:
+        return [json.loads(line) for line in cli_out.read_text().splitlines() if line.startswith("{")]
+
     try:
+        wait_for(lambda: len(cli_lines()) >= 1, 20, "members --watch to print the snapshot", state=cli_out.read_text)
         wait_for(lambda: watch.snapshot is not None, 10, "the Watch snapshot")
         assert watch.snapshot is not None
         assert {mv.member.id for mv in watch.snapshot.members} == {"1", "2", "3"}
@@ -164,8 +182,16 @@ def test_a_kill_moves_metrics_watch_and_event_handlers(cluster: LocalCluster, tm
             "member_failed of 3 on the Watch stream",
             state=lambda: watch.messages,
         )
+        wait_for(
+            lambda: any(m["event"] == "member_failed" and m.get("member") == "3" for m in cli_lines()),
+            DETECT_S,
+            "member_failed of 3 from members --watch",
+            state=cli_out.read_text,
+        )
     finally:
         watch.close()
+        cli.terminate()
+    assert cli_lines()[0]["event"] == "snapshot" and cli_lines()[0]["node"] == "2"
     (failed,) = [m for m in watch.messages if m["event"] == "member_failed"]
     assert (
         failed["node"] == "1"
