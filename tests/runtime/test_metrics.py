@@ -47,6 +47,7 @@ def test_core_state_is_read_at_scrape_time() -> None:
     assert s[("swimfd_heartbeat_staleness_seconds", ())] == 1.25
     assert s[("swimfd_election_term", ())] == 5
     assert s[("swimfd_leader_info", (("leader", "3"), ("term", "5")))] == 1
+    assert s[("process_resident_memory_bytes", ())] > 0  # the process's own CPU and memory, for sizing
 
 
 def test_no_leader_no_leader_series() -> None:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -60,7 +61,8 @@ func New(stats DeliveryStats) *Metrics {
 			Help: "Requests refused, by gRPC status code (e.g. FailedPrecondition, Unauthenticated, ResourceExhausted)",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.noticesBroadcast, m.dedupHits, m.broadcastDuration, m.callsInFlight, m.refusals)
+	reg.MustRegister(m.noticesBroadcast, m.dedupHits, m.broadcastDuration, m.callsInFlight, m.refusals,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	if stats != nil {
 		read := func(pick func(d, f, dr, r uint64) uint64) func() float64 {
 			return func() float64 { return float64(pick(stats())) }

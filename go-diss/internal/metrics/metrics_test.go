@@ -76,6 +76,11 @@ func TestServeExposesEverySeries(t *testing.T) {
 			t.Errorf("scrape lacks %q", want)
 		}
 	}
+	for _, want := range []string{"process_resident_memory_bytes ", "go_goroutines "} {
+		if !strings.Contains(text, "\n"+want) {
+			t.Errorf("scrape lacks the runtime series %q", want)
+		}
+	}
 	if during != 1 {
 		t.Errorf("godiss_calls_in_flight during a call = %v, want 1", during)
 	}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -104,6 +104,7 @@ class DetectorMetrics:
             "swimfd_membership_events", "Membership and leader events, by event name", ["event"], registry=self.registry
         )
         self.registry.register(_CoreCollector(stats, leader))
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         self._suspected: set[str] = set()
 
     def message(self, direction: str, kind: str, size: int) -> None:
