@@ -140,3 +140,25 @@ def test_overrun_period_blames_our_health_not_the_target() -> None:
     step = p.tick(5.0)  # we were paused for seconds: the probe's silence says nothing about the target
     assert step.failed == []
     assert health.score == 1
+
+
+def test_results_count_each_probe_outcome_once() -> None:
+    p, _ = _prober(5, indirect_checks=3)
+    assert p.results() == {"ack": 0, "indirect_ack": 0, "nack": 0, "timeout": 0}
+    _run_periods(p, 3)  # three direct acks
+    t = p.next_deadline()
+    # An ack after the ping-reqs went out counts as indirect.
+    [ping] = [s for s in p.tick(t).sends if s.kind == "ping"]
+    p.tick(t + 0.5)
+    p.on_ack(ping.body.seq, t + 0.6)
+    p.on_ack(ping.body.seq, t + 0.7)  # a second ack for the same probe is not a second outcome
+    # A probe that only gets nacks times out; the nacks are counted as they arrive.
+    t = p.next_deadline()
+    [ping] = [s for s in p.tick(t).sends if s.kind == "ping"]
+    p.tick(t + 0.5)
+    p.on_nack(ping.body.seq)
+    p.on_nack(ping.body.seq)
+    p.tick(t + 1.0)
+    assert p.results() == {"ack": 3, "indirect_ack": 1, "nack": 2, "timeout": 1}
+    p.results()["ack"] = 99  # a copy: callers cannot change the counts
+    assert p.results()["ack"] == 3

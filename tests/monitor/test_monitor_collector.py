@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from swimfd.core.config import PROTOCOL_VERSION
-from swimfd.monitor.collector import Collector, snapshot_from_reply
+from swimfd.monitor.collector import Collector, apply_watch_event, snapshot_from_reply
 from swimfd.monitor.state import MonitorState
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
@@ -97,3 +97,70 @@ def test_the_collector_discovers_members_from_the_seed_follows_them_and_notices_
             await s2.stop(None)
 
     asyncio.run(scenario())
+
+
+@dataclass
+class WatchingNode(FakeNode):
+    """A node that also serves Watch: its snapshot, then whatever the test puts in ``events``."""
+
+    events: asyncio.Queue[pb.WatchEvent] = field(default_factory=asyncio.Queue)
+    watchers: int = 0
+
+    async def Watch(self, request: pb.WatchRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+        self.watchers += 1
+        yield pb.WatchEvent(event="snapshot", node=self.answer.self_id, snapshot=self.answer)
+        while True:
+            yield await self.events.get()
+
+
+def test_apply_watch_event_moves_one_member_and_the_leader() -> None:
+    snap = snapshot_from_reply(reply("1", {"1": ("a:1", pb.ALIVE), "2": ("a:2", pb.ALIVE)}))
+    failed = pb.WatchEvent(event="member_failed", member="2", incarnation=4, timestamp=9.0, detector="swim")
+    s = apply_watch_event(snap, failed)
+    assert {m.subject: (m.state, m.incarnation, m.addr, m.detector) for m in s.members} == {
+        "1": ("ALIVE", 3, "a:1", ""),
+        "2": ("DEAD", 4, "a:2", "swim"),
+    }
+    s = apply_watch_event(s, pb.WatchEvent(event="member_removed", member="2"))
+    assert [m.subject for m in s.members] == ["1"]
+    s = apply_watch_event(s, pb.WatchEvent(event="leader_elected", member="1", extra={"leader": "1", "term": "5"}))
+    assert (s.leader, s.term) == ("1", 5)
+    assert apply_watch_event(s, pb.WatchEvent(event="election_started", member="1")) == s
+
+
+def test_the_collector_follows_watch_streams_and_still_polls_the_rest() -> None:
+    async def scenario() -> None:
+        a1, a2 = free_addr(), free_addr()
+        view = {"1": (a1, pb.ALIVE), "2": (a2, pb.ALIVE)}
+        n1 = WatchingNode(reply("1", view))
+        n2 = FakeNode(reply("2", view))  # an older node: no Watch
+        s1, s2 = await start(n1, a1), await start(n2, a2)
+        seen: list[tuple[str, str, str]] = []
+        state = MonitorState()
+        c = Collector(
+            [a1, a2], state, timeout=2.0, cluster="c1", key=KEY,
+            on_events=lambda evs: seen.extend((e.kind, e.observer, e.subject) for e in evs),
+        )  # fmt: skip
+        try:
+            await c.poll_round()
+            await until(lambda: a1 in c.streamed and a2 in c.no_watch)
+            # The event shows at once, without another round, and node 1's stale Members reply
+            # (still ALIVE) does not undo it.
+            await n1.events.put(pb.WatchEvent(event="member_failed", member="2", incarnation=3, timestamp=7.0))
+            await until(lambda: ("failed", "1", "2") in seen)
+            await c.poll_round()
+            assert state.view(0.0)["rows"]["1"]["cells"]["2"]["state"] == "DEAD"
+            assert n1.watchers == 1 and len(n2.requests) == 2  # one stream; node 2 polled each round
+        finally:
+            await c.close()
+            await s1.stop(None)
+            await s2.stop(None)
+
+    asyncio.run(scenario())
+
+
+async def until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

@@ -24,6 +24,7 @@ import (
 	"swimfd/go-diss/internal/detector"
 	"swimfd/go-diss/internal/health"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/metrics"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/server"
 )
@@ -94,9 +95,26 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	defer pool.Close()
 	bc := broadcast.New(t, pool, log)
 
-	g := grpc.NewServer(server.ServerOptions()...)
+	var m *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		m = metrics.New(func() (uint64, uint64, uint64, uint64) {
+			st := bc.Stats()
+			return st.Delivered, st.Failed, st.Dropped, st.Retries
+		})
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		maddr, err := m.Serve(mctx, cfg.MetricsAddr, log)
+		if err != nil {
+			_ = lis.Close()
+			fmt.Fprintf(stderr, "go-diss: --metrics-addr %s: %v\n", cfg.MetricsAddr, err)
+			return 1
+		}
+		log.Info("metrics_listening", "addr", maddr.String())
+	}
+	g := grpc.NewServer(server.ServerOptions(m.InFlight())...)
 	server.New(server.Options{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
+		Metrics: m,
 	}).Register(g)
 	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 

@@ -50,6 +50,9 @@ type Config struct {
 	ClusterKey []byte // nil when the cluster runs without a key
 	LogFile    string // empty: stderr
 	LogLevel   slog.Level
+	// MetricsAddr is where /metrics is served (Prometheus); empty: no metrics
+	// endpoint. The detector passes its own metrics port + 1 by default.
+	MetricsAddr string
 
 	Tuning Tuning
 }
@@ -104,6 +107,7 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&keyFile, "cluster-key-file", "", "file holding the cluster key; enables message MACs")
 	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (default: none)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -158,6 +162,11 @@ func validate(c *Config) error {
 		}
 		if err := checkHostPort(f.value); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if err := checkHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 	}
 	return nil

@@ -42,6 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{"no cluster", without("--cluster"), "--cluster is required"},
 		{"listen not host:port", base("--listen", "50061"), `--listen: "50061" is not host:port`},
 		{"listen without host", base("--listen", ":50061"), "has no host"},
+		{"metrics-addr not host:port", base("--metrics-addr", "9102"), `--metrics-addr: "9102" is not host:port`},
 		{"detector bad port", base("--detector", "127.0.0.1:70000"), "port must be a number"},
 		{"unknown flag", base("--bogus"), "flag provided but not defined: -bogus"},
 		{"stray argument", base("extra"), `unexpected argument "extra"`},

@@ -1943,6 +1943,177 @@ func (x *MembersReply) GetLeader() *LeaderInfo {
 	return nil
 }
 
+type WatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"` // as for Members: the cluster may be empty on a keyless cluster
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_swim_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WatchRequest) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+type WatchEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// member_joined, member_suspected, member_alive, member_failed, member_left,
+	// member_removed, election_started, leader_elected (the log's event names),
+	// or "snapshot" (first message) or "lagged".
+	Event         string            `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Node          string            `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"` // id of the node that saw it (the one answering Watch)
+	Member        string            `protobuf:"bytes,3,opt,name=member,proto3" json:"member,omitempty"`
+	Incarnation   uint64            `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Source        string            `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`         // local, gossip, notice, join
+	Detector      string            `protobuf:"bytes,6,opt,name=detector,proto3" json:"detector,omitempty"`     // member_failed: swim, heartbeat or hybrid
+	Timestamp     float64           `protobuf:"fixed64,7,opt,name=timestamp,proto3" json:"timestamp,omitempty"` // epoch seconds when the node decided
+	Addr          string            `protobuf:"bytes,8,opt,name=addr,proto3" json:"addr,omitempty"`
+	Extra         map[string]string `protobuf:"bytes,9,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // event-specific fields (e.g. leader, term, previous), as strings
+	Snapshot      *MembersReply     `protobuf:"bytes,10,opt,name=snapshot,proto3" json:"snapshot,omitempty"`                                                                    // event "snapshot" only
+	Dropped       uint64            `protobuf:"varint,11,opt,name=dropped,proto3" json:"dropped,omitempty"`                                                                     // event "lagged" only: events this subscriber lost
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEvent) Reset() {
+	*x = WatchEvent{}
+	mi := &file_swim_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEvent) ProtoMessage() {}
+
+func (x *WatchEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *WatchEvent) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *WatchEvent) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetDetector() string {
+	if x != nil {
+		return x.Detector
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetTimestamp() float64 {
+	if x != nil {
+		return x.Timestamp
+	}
+	return 0
+}
+
+func (x *WatchEvent) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetExtra() map[string]string {
+	if x != nil {
+		return x.Extra
+	}
+	return nil
+}
+
+func (x *WatchEvent) GetSnapshot() *MembersReply {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *WatchEvent) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 var File_swim_proto protoreflect.FileDescriptor
 
 const file_swim_proto_rawDesc = "" +
@@ -2067,7 +2238,27 @@ const file_swim_proto_rawDesc = "" +
 	"\aself_id\x18\x02 \x01(\tR\x06selfId\x12\x12\n" +
 	"\x04mode\x18\x03 \x01(\tR\x04mode\x123\n" +
 	"\amembers\x18\x04 \x03(\v2\x19.swimfd.v1.MembershipViewR\amembers\x12-\n" +
-	"\x06leader\x18\x05 \x01(\v2\x15.swimfd.v1.LeaderInfoR\x06leader*K\n" +
+	"\x06leader\x18\x05 \x01(\v2\x15.swimfd.v1.LeaderInfoR\x06leader\"9\n" +
+	"\fWatchRequest\x12)\n" +
+	"\x06header\x18\x01 \x01(\v2\x11.swimfd.v1.HeaderR\x06header\"\x97\x03\n" +
+	"\n" +
+	"WatchEvent\x12\x14\n" +
+	"\x05event\x18\x01 \x01(\tR\x05event\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
+	"\x06member\x18\x03 \x01(\tR\x06member\x12 \n" +
+	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
+	"\bdetector\x18\x06 \x01(\tR\bdetector\x12\x1c\n" +
+	"\ttimestamp\x18\a \x01(\x01R\ttimestamp\x12\x12\n" +
+	"\x04addr\x18\b \x01(\tR\x04addr\x126\n" +
+	"\x05extra\x18\t \x03(\v2 .swimfd.v1.WatchEvent.ExtraEntryR\x05extra\x123\n" +
+	"\bsnapshot\x18\n" +
+	" \x01(\v2\x17.swimfd.v1.MembersReplyR\bsnapshot\x12\x18\n" +
+	"\adropped\x18\v \x01(\x04R\adropped\x1a8\n" +
+	"\n" +
+	"ExtraEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROTOCOL_VERSION_1\x10\x01*\x7f\n" +
@@ -2091,13 +2282,14 @@ const file_swim_proto_rawDesc = "" +
 	"\x06FAILED\x10\x01\x12\n" +
 	"\n" +
 	"\x06JOINED\x10\x02\x12\x10\n" +
-	"\fLEFT_CLUSTER\x10\x032\xab\x02\n" +
+	"\fLEFT_CLUSTER\x10\x032\xe6\x02\n" +
 	"\x0fFailureDetector\x127\n" +
 	"\aDeliver\x12\x13.swimfd.v1.Envelope\x1a\x17.swimfd.v1.DeliverReply\x124\n" +
 	"\x04Join\x12\x16.swimfd.v1.JoinRequest\x1a\x14.swimfd.v1.JoinReply\x127\n" +
 	"\x05Leave\x12\x17.swimfd.v1.LeaveRequest\x1a\x15.swimfd.v1.LeaveReply\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x12=\n" +
-	"\aMembers\x12\x19.swimfd.v1.MembersRequest\x1a\x17.swimfd.v1.MembersReply2\xeb\x01\n" +
+	"\aMembers\x12\x19.swimfd.v1.MembersRequest\x1a\x17.swimfd.v1.MembersReply\x129\n" +
+	"\x05Watch\x12\x17.swimfd.v1.WatchRequest\x1a\x15.swimfd.v1.WatchEvent0\x012\xeb\x01\n" +
 	"\rDissemination\x128\n" +
 	"\x06Report\x12\x18.swimfd.v1.FailureReport\x1a\x14.swimfd.v1.ReportAck\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x124\n" +
@@ -2117,7 +2309,7 @@ func file_swim_proto_rawDescGZIP() []byte {
 }
 
 var file_swim_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_swim_proto_goTypes = []any{
 	(ProtocolVersion)(0),     // 0: swimfd.v1.ProtocolVersion
 	(Limits)(0),              // 1: swimfd.v1.Limits
@@ -2150,11 +2342,14 @@ var file_swim_proto_goTypes = []any{
 	(*MembershipView)(nil),   // 28: swimfd.v1.MembershipView
 	(*LeaderInfo)(nil),       // 29: swimfd.v1.LeaderInfo
 	(*MembersReply)(nil),     // 30: swimfd.v1.MembersReply
-	nil,                      // 31: swimfd.v1.Member.LabelsEntry
+	(*WatchRequest)(nil),     // 31: swimfd.v1.WatchRequest
+	(*WatchEvent)(nil),       // 32: swimfd.v1.WatchEvent
+	nil,                      // 33: swimfd.v1.Member.LabelsEntry
+	nil,                      // 34: swimfd.v1.WatchEvent.ExtraEntry
 }
 var file_swim_proto_depIdxs = []int32{
 	2,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
-	31, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
+	33, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
 	5,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
 	12, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
 	5,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
@@ -2193,29 +2388,34 @@ var file_swim_proto_depIdxs = []int32{
 	4,  // 37: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
 	28, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
 	29, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
-	17, // 40: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
-	19, // 41: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 42: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
-	25, // 43: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
-	27, // 44: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
-	23, // 45: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
-	25, // 46: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
-	19, // 47: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 48: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
-	18, // 49: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
-	20, // 50: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
-	22, // 51: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
-	26, // 52: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
-	30, // 53: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
-	24, // 54: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
-	26, // 55: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
-	20, // 56: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
-	22, // 57: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
-	49, // [49:58] is the sub-list for method output_type
-	40, // [40:49] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	4,  // 40: swimfd.v1.WatchRequest.header:type_name -> swimfd.v1.Header
+	34, // 41: swimfd.v1.WatchEvent.extra:type_name -> swimfd.v1.WatchEvent.ExtraEntry
+	30, // 42: swimfd.v1.WatchEvent.snapshot:type_name -> swimfd.v1.MembersReply
+	17, // 43: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
+	19, // 44: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 45: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
+	25, // 46: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
+	27, // 47: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
+	31, // 48: swimfd.v1.FailureDetector.Watch:input_type -> swimfd.v1.WatchRequest
+	23, // 49: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
+	25, // 50: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
+	19, // 51: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 52: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
+	18, // 53: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
+	20, // 54: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
+	22, // 55: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
+	26, // 56: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
+	30, // 57: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
+	32, // 58: swimfd.v1.FailureDetector.Watch:output_type -> swimfd.v1.WatchEvent
+	24, // 59: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
+	26, // 60: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
+	20, // 61: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
+	22, // 62: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
+	53, // [53:63] is the sub-list for method output_type
+	43, // [43:53] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_swim_proto_init() }
@@ -2240,7 +2440,7 @@ func file_swim_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swim_proto_rawDesc), len(file_swim_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -33,6 +33,7 @@ const (
 	FailureDetector_Leave_FullMethodName   = "/swimfd.v1.FailureDetector/Leave"
 	FailureDetector_Notify_FullMethodName  = "/swimfd.v1.FailureDetector/Notify"
 	FailureDetector_Members_FullMethodName = "/swimfd.v1.FailureDetector/Members"
+	FailureDetector_Watch_FullMethodName   = "/swimfd.v1.FailureDetector/Watch"
 )
 
 // FailureDetectorClient is the client API for FailureDetector service.
@@ -46,6 +47,7 @@ type FailureDetectorClient interface {
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveReply, error)
 	Notify(ctx context.Context, in *Notice, opts ...grpc.CallOption) (*NoticeAck, error)
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersReply, error)
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 }
 
 type failureDetectorClient struct {
@@ -106,6 +108,25 @@ func (c *failureDetectorClient) Members(ctx context.Context, in *MembersRequest,
 	return out, nil
 }
 
+func (c *failureDetectorClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FailureDetector_ServiceDesc.Streams[0], FailureDetector_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FailureDetector_WatchClient = grpc.ServerStreamingClient[WatchEvent]
+
 // FailureDetectorServer is the server API for FailureDetector service.
 // All implementations must embed UnimplementedFailureDetectorServer
 // for forward compatibility.
@@ -117,6 +138,7 @@ type FailureDetectorServer interface {
 	Leave(context.Context, *LeaveRequest) (*LeaveReply, error)
 	Notify(context.Context, *Notice) (*NoticeAck, error)
 	Members(context.Context, *MembersRequest) (*MembersReply, error)
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	mustEmbedUnimplementedFailureDetectorServer()
 }
 
@@ -141,6 +163,9 @@ func (UnimplementedFailureDetectorServer) Notify(context.Context, *Notice) (*Not
 }
 func (UnimplementedFailureDetectorServer) Members(context.Context, *MembersRequest) (*MembersReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Members not implemented")
+}
+func (UnimplementedFailureDetectorServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedFailureDetectorServer) mustEmbedUnimplementedFailureDetectorServer() {}
 func (UnimplementedFailureDetectorServer) testEmbeddedByValue()                         {}
@@ -253,6 +278,17 @@ func _FailureDetector_Members_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FailureDetector_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FailureDetectorServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FailureDetector_WatchServer = grpc.ServerStreamingServer[WatchEvent]
+
 // FailureDetector_ServiceDesc is the grpc.ServiceDesc for FailureDetector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -281,7 +317,13 @@ var FailureDetector_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _FailureDetector_Members_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Watch",
+			Handler:       _FailureDetector_Watch_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "swim.proto",
 }
 

@@ -20,6 +20,7 @@ import (
 	"swimfd/go-diss/internal/detector"
 	"swimfd/go-diss/internal/fakes"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/metrics"
 	"swimfd/go-diss/internal/pb"
 )
 
@@ -68,6 +69,7 @@ type harness struct {
 	bc     *broadcast.Broadcaster
 	client pb.DisseminationClient
 	log    *lockedBuffer
+	m      *metrics.Metrics
 	// local signs as this node's detector; peer signs as member "1".
 	local, peer *auth.Signer
 }
@@ -128,7 +130,9 @@ func newHarness(t *testing.T, s setup) *harness {
 	t.Cleanup(pool.Close)
 	h.bc = broadcast.New(tu, pool, log)
 	t.Cleanup(func() { h.drain(t) })
-	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log})
+	h.m = metrics.New(nil)
+	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log,
+		Metrics: h.m})
 	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) })
 	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
 	if err != nil {
@@ -196,3 +200,38 @@ func notice(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.N
 func (h *harness) livePeers() []*fakes.Peer { return h.peers[:len(h.peers)-1] }
 
 func (h *harness) gone() *fakes.Peer { return h.peers[len(h.peers)-1] }
+
+// metric is the value of one counter or gauge series in h's registry (0 when absent); for a
+// histogram, its sample count. label is "name=value" or "" for a series without labels.
+func (h *harness) metric(t *testing.T, name, label string) float64 {
+	t.Helper()
+	families, err := h.m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName()+"="+lp.GetValue() == label {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,6 +27,7 @@ import (
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/metrics"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/wire"
 )
@@ -53,6 +55,7 @@ type Options struct {
 	Tuning   config.Tuning
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	Metrics  *metrics.Metrics // nil: no metrics
 }
 
 // Server is the Dissemination service.
@@ -66,6 +69,7 @@ type Server struct {
 	seen    *dedup.Set
 	log     *slog.Logger
 	lim     *logging.Limiter
+	m       *metrics.Metrics
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
@@ -83,6 +87,7 @@ func New(o Options) *Server {
 		seen:      dedup.New(t.DedupCapacity, t.DedupTTL, o.Now),
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
+		m:         o.Metrics,
 		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
 	}
 }
@@ -90,12 +95,14 @@ func New(o Options) *Server {
 // Register adds the service to a gRPC server.
 func (s *Server) Register(g *grpc.Server) { pb.RegisterDisseminationServer(g, s) }
 
-// ServerOptions bound the size of every message, in and out, and the calls in flight.
-func ServerOptions() []grpc.ServerOption {
+// ServerOptions bound the size of every message, in and out, and the calls in
+// flight; outer interceptors (e.g. metrics) run before the concurrency limit.
+func ServerOptions(outer ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
+	chain := append(outer, ConcurrencyLimit(config.MaxConcurrentRPCs))
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(config.MaxMessageBytes),
 		grpc.MaxSendMsgSize(config.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(ConcurrencyLimit(config.MaxConcurrentRPCs)),
+		grpc.ChainUnaryInterceptor(chain...),
 	}
 }
 
@@ -147,6 +154,7 @@ func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	peer := n.GetHeader().GetSender()
 	key := dedup.KeyOf(n)
 	if !s.seen.Add(key) {
+		s.m.DedupHit()
 		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "peer", peer, "source", "peer")...)
 		return s.noticeAck(false)
 	}
@@ -254,6 +262,7 @@ func (s *Server) broadcast(ctx context.Context, n *pb.Notice, source string) (bo
 func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadcast.Batch, error) {
 	key := dedup.KeyOf(n)
 	if !s.seen.Add(key) {
+		s.m.DedupHit()
 		s.log.Info("notice_duplicate", append(logging.NoticeAttrs(n), "source", source)...)
 		return nil, nil
 	}
@@ -267,7 +276,17 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 		s.seen.Forget(key)
 		return nil, err
 	}
+	start := time.Now()
 	batch := s.bc.Send(n, targets)
+	s.m.Broadcast(strings.ToLower(n.GetKind().String()))
+	if s.m != nil {
+		// Every delivery ends (acknowledged, given up on, or aborted at shutdown), so this goroutine does too.
+		go func() {
+			if batch.Wait(context.Background()) == nil {
+				s.m.BroadcastDone(time.Since(start))
+			}
+		}()
+	}
 	s.log.Info("notice_broadcast", append(logging.NoticeAttrs(n), "source", source,
 		"recipients", len(targets), "queued", batch.Queued, "dropped", batch.Dropped)...)
 	return batch, nil
@@ -307,6 +326,7 @@ func (s *Server) check(method string, m auth.Message) error {
 // returns err.
 func (s *Server) refuse(method string, h *pb.Header, err error) error {
 	code := status.Code(err)
+	s.m.Refused(err)
 	if ok, more := s.lim.Allow("refused|" + method + "|" + code.String()); ok {
 		s.log.Warn("request_refused", "method", method, "peer", h.GetSender(), "code", code.String(),
 			"error", status.Convert(err).Message(), "suppressed", more)

@@ -127,6 +127,19 @@ func TestReportDeduplicates(t *testing.T) {
 	if got := len(h.log.events(t, "notice_duplicate")); got != reports-1 {
 		t.Fatalf("notice_duplicate logged %d times, want %d", got, reports-1)
 	}
+	for _, c := range []struct {
+		name, label string
+		want        float64
+	}{
+		{"godiss_dedup_hits_total", "", reports - 1},
+		{"godiss_notices_broadcast_total", "kind=failed", 2},
+		{"godiss_notices_broadcast_total", "kind=left_cluster", 1},
+		{"godiss_broadcast_duration_seconds", "", 3}, // drained: every broadcast finished
+	} {
+		if got := h.metric(t, c.name, c.label); got != c.want {
+			t.Errorf("%s{%s} = %v, want %v", c.name, c.label, got, c.want)
+		}
+	}
 }
 
 func TestNotifyForwardsOnce(t *testing.T) {
@@ -377,6 +390,15 @@ func TestRefused(t *testing.T) {
 	h.drain(t)
 	if n, j := len(h.det.Notices()), len(h.det.Joins()); n+j != 0 {
 		t.Fatalf("refused input reached the detector: %d notices, %d joins", n, j)
+	}
+	byCode := map[codes.Code]float64{}
+	for _, tc := range cases {
+		byCode[tc.want]++
+	}
+	for code, want := range byCode {
+		if got := h.metric(t, "godiss_refusals_total", "reason="+code.String()); got != want {
+			t.Errorf("godiss_refusals_total{reason=%q} = %v, want %v", code.String(), got, want)
+		}
 	}
 	for _, p := range h.peers {
 		if p.Calls() != 0 {

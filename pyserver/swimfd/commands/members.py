@@ -1,6 +1,9 @@
-"""`python -m swimfd members --target host:port [--json]`: print a running node's view.
+"""`python -m swimfd members --target host:port [--json] [--watch]`: print a running node's view.
 
-Usage: ``python -m swimfd members --target localhost:50051 [--json]``
+Usage: ``python -m swimfd members --target localhost:50051 [--json]``. With
+``--watch`` it prints the view once, then one line per membership or leader
+event as the node sees it (``--json``: one JSON object per line), until
+interrupted or the node stops.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import grpc
@@ -17,13 +21,17 @@ from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import KeyFileError, Signer, read_key
+from swimfd.runtime.watch import LAGGED, SNAPSHOT, from_watch_event
 
 COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="detector address host:port of the node to ask")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table (JSON lines with --watch)")
+    parser.add_argument(
+        "--watch", action="store_true", help="after the view, print every membership and leader event live"
+    )
     parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
     parser.add_argument(
         "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
@@ -38,6 +46,38 @@ def fetch(target: str, timeout: float, cluster: str = "", key: bytes | None = No
         stub = swim_pb2_grpc.FailureDetectorStub(channel)
         reply: pb.MembersReply = stub.Members(req, timeout=timeout)
         return reply
+
+
+def watch(target: str, timeout: float, cluster: str = "", key: bytes | None = None) -> Iterator[pb.WatchEvent]:
+    """The node's Watch stream: ``timeout`` bounds the connection, not the (endless) stream."""
+    req = pb.WatchRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
+    Signer(key).sign(req)
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        stub = swim_pb2_grpc.FailureDetectorStub(channel)
+        yield from stub.Watch(req)
+
+
+def format_event(payload: dict[str, Any]) -> str:
+    """One line per event: time, name, then its fields as key=value."""
+    if payload["event"] == LAGGED:
+        return f"-             lagged  dropped={payload['dropped']} (this reader fell behind; events were lost)"
+    at = time.strftime("%H:%M:%S", time.localtime(payload["ts"])) + f".{int(payload['ts'] % 1 * 1000):03d}"
+    rest = " ".join(f"{k}={v}" for k, v in payload.items() if k not in ("event", "node", "member", "ts"))
+    return f"{at}  {payload['event']:<16}  member={payload['member']} {rest}".rstrip()
+
+
+def print_watch(events: Iterable[pb.WatchEvent], as_json: bool) -> None:
+    for we in events:
+        if we.event == SNAPSHOT:
+            view = as_dict(we.snapshot)
+            if as_json:
+                print(json.dumps({"event": SNAPSHOT, "node": we.node, "view": view}), flush=True)
+            else:
+                print(format_table(view, time.time()), flush=True)
+            continue
+        payload = from_watch_event(we)
+        print(json.dumps(payload) if as_json else format_event(payload), flush=True)
 
 
 def as_dict(reply: pb.MembersReply) -> dict[str, Any]:
@@ -98,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         except KeyFileError as e:
             print(f"swimfd members: error: {e}", file=sys.stderr)
             return 2
+    if args.watch:
+        return _run_watch(args, key)
     try:
         reply = fetch(args.target, args.timeout, args.cluster, key)
     except grpc.RpcError as e:
@@ -110,4 +152,21 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(view, indent=2))
     else:
         print(format_table(view, time.time()))
+    return 0
+
+
+def _run_watch(args: argparse.Namespace, key: bytes | None) -> int:
+    try:
+        print_watch(watch(args.target, args.timeout, args.cluster, key), args.json)
+    except KeyboardInterrupt:
+        return 0
+    except grpc.FutureTimeoutError:
+        print(f"swimfd members: error: {args.target}: no answer within {args.timeout}s", file=sys.stderr)
+        return 1
+    except grpc.RpcError as e:
+        code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"
+        detail = e.details() if isinstance(e, grpc.Call) else str(e)
+        print(f"swimfd members: error: {args.target}: {code}: {detail}", file=sys.stderr)
+        return 1
+    print(f"swimfd members: {args.target} ended the stream (the node stopped)", file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ from typing import NoReturn
 
 from swimfd.commands import config_file
 from swimfd.core.config import MODES, Config, ConfigError, labels_from
+from swimfd.core.events import EventName
 from swimfd.runtime.auth import KeyFileError, read_key
 from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS
@@ -36,6 +37,7 @@ from swimfd.runtime.settings import (
     UsageError,
     diss_addr_for,
     join_hostport,
+    metrics_port_after,
     parse_addr_list,
     split_hostport,
 )
@@ -55,6 +57,8 @@ ENV_VARS: dict[str, str] = {
     "cluster_key_file": "CLUSTER_KEY_FILE",
     "go_diss": "SWIMFD_GO_DISS",
     "log_level": "LOG_LEVEL",
+    "metrics_addr": "METRICS_ADDR",
+    "diss_metrics_addr": "DISS_METRICS_ADDR",
 }
 
 
@@ -150,6 +154,9 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
     if level not in LEVELS:
         raise UsageError(f"{level_name}: {raw_level!r} is not one of {', '.join(LEVELS)}")
     raw_go, _ = src.get("go_diss")
+    process = _process_keys(src)
+    metrics_addr, diss_metrics_addr = _metrics_addrs(src, process, diss_listen is not None)
+    handlers, handler_timeout = _event_handlers(args, process)
     return RuntimeSettings(
         node_id=node_id,
         bind=bind,
@@ -166,7 +173,77 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         cluster_key=key,
         test_loss=test_loss,
         feign_failure=bool(getattr(args, "feign_failure", False)),
+        metrics_addr=metrics_addr,
+        diss_metrics_addr=diss_metrics_addr,
+        event_handlers=handlers,
+        event_handler_timeout=handler_timeout,
     )
+
+
+def _process_keys(src: _Source) -> dict[str, object]:
+    """The config file's process keys (config_file.RUNTIME_KEYS); flags and environment win over them."""
+    raw_config, config_name = src.get("config")
+    if raw_config is None:
+        return {}
+    try:
+        return config_file.runtime_keys(raw_config)
+    except ConfigError as e:
+        raise UsageError(f"{config_name}: {e}") from e
+
+
+def _metrics_addrs(src: _Source, process: Mapping[str, object], starts_diss: bool) -> tuple[str | None, str | None]:
+    """Where /metrics is served: off unless named. go-diss defaults to the detector's port + 1."""
+
+    def pick(dest: str) -> tuple[str | None, str]:
+        value, name = src.get(dest)
+        if value is None and dest in process:
+            value, name = str(process[dest]), f"config {dest}"
+        if value is not None:
+            split_hostport(value, name)
+        return value, name
+
+    metrics, metrics_name = pick("metrics_addr")
+    diss_metrics, _ = pick("diss_metrics_addr")
+    if diss_metrics is None and metrics is not None and starts_diss:
+        diss_metrics = metrics_port_after(metrics, metrics_name)
+    return metrics, diss_metrics
+
+
+Handlers = tuple[tuple[str, str], ...]
+
+
+def _event_handlers(args: argparse.Namespace, process: Mapping[str, object]) -> tuple[Handlers, float]:
+    """--on-event NAME=CMD (repeatable) plus the config's "on_event": {"NAME": "CMD" or ["CMD", ...]}."""
+    pairs: list[tuple[str, str, str]] = []
+    configured = process.get("on_event", {})
+    if not isinstance(configured, dict):
+        raise UsageError('config on_event: must be an object such as {"member_failed": "notify.sh"}')
+    for name, cmds in configured.items():
+        for cmd in [cmds] if isinstance(cmds, str) else cmds if isinstance(cmds, list) else [None]:
+            if not isinstance(cmd, str):
+                raise UsageError(f"config on_event: {name}: a command is a string or a list of strings")
+            pairs.append((str(name), cmd, "config on_event"))
+    for item in getattr(args, "on_event", None) or []:
+        name, sep, cmd = item.partition("=")
+        if not sep:
+            raise UsageError(f"--on-event: {item!r} is not NAME=COMMAND")
+        pairs.append((name.strip(), cmd, "--on-event"))
+    known = {str(e) for e in EventName}
+    for name, cmd, what in pairs:
+        if name != "*" and name not in known:
+            raise UsageError(f"{what}: {name!r} is not an event name ({', '.join(sorted(known))} or *)")
+        if not cmd.strip():
+            raise UsageError(f"{what}: {name}: empty command")
+    raw_timeout = getattr(args, "event_handler_timeout", None)
+    if raw_timeout is None:
+        raw_timeout = process.get("event_handler_timeout", 30.0)
+    try:
+        timeout = float(raw_timeout)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"--event-handler-timeout: {raw_timeout!r} is not a number") from e
+    if not timeout > 0:
+        raise UsageError(f"--event-handler-timeout: {raw_timeout!r} must be positive")
+    return tuple((n, c) for n, c, _ in pairs), timeout
 
 
 def _load_config(src: _Source) -> Config:
@@ -264,6 +341,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="a label of this member, shown by `members` everywhere (repeatable; config 'labels': {...})",
+    )
+    parser.add_argument(
+        "--metrics-addr",
+        dest="metrics_addr",
+        help=f"serve Prometheus /metrics on host:port; default off (env {env['metrics_addr']}, config metrics_addr)",
+    )
+    parser.add_argument(
+        "--diss-metrics-addr",
+        dest="diss_metrics_addr",
+        help="go-diss's /metrics host:port; default the --metrics-addr port + 1 "
+        f"(env {env['diss_metrics_addr']}, config diss_metrics_addr)",
+    )
+    parser.add_argument(
+        "--on-event",
+        dest="on_event",
+        action="append",
+        metavar="NAME=CMD",
+        help="run shell command CMD for each event NAME (member_failed, ..., or * for all), the event as JSON "
+        "on stdin and in SWIMFD_* variables (repeatable; config on_event)",
+    )
+    parser.add_argument(
+        "--event-handler-timeout",
+        dest="event_handler_timeout",
+        help="seconds before an --on-event command's process group is killed (default 30)",
     )
     parser.add_argument(
         "--feign-failure",

@@ -82,6 +82,7 @@ from swimfd.core.membership import (
 )
 from swimfd.core.piggyback import BroadcastQueue, retransmit_limit
 from swimfd.core.prober import Prober, ProberStep
+from swimfd.core.stats import CoreStats
 from swimfd.core.suspicion import Suspicions, SuspicionStep
 from swimfd.core.wire import (
     ELECTION_BODIES,
@@ -115,6 +116,7 @@ class Node:
         self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
         self._left = False
+        self._self_refutations = 0  # CoreStats: incarnation bumps that refuted an accusation of us
         self._self_update_queued_for = -math.inf
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
         self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
@@ -155,6 +157,21 @@ class Node:
     def health(self) -> int:
         """Lifeguard local health score (0 is healthy)."""
         return self._health.score
+
+    def stats(self, now: float) -> CoreStats:
+        """Counts for the runtime's metrics (swimfd.core.stats); reading them changes nothing."""
+        members = dict.fromkeys(STATE_NAMES.values(), 0)
+        for r in self._members:
+            members[STATE_NAMES[r.state]] += 1
+        return CoreStats(
+            members=members,
+            probe_results=self._prober.results(),
+            self_refutations=self._self_refutations,
+            health=self._health.score,
+            piggyback_queue=len(self._queue),
+            heartbeat_staleness=self._hb.max_staleness(now) if self._hb is not None else 0.0,
+            election_term=self._election.term if self._election is not None else 0,
+        )
 
     @property
     def has_left(self) -> bool:
@@ -406,6 +423,7 @@ class Node:
             me.incarnation = member.incarnation + 1
             if state != ALIVE:
                 self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
+                self._self_refutations += 1
             self._queue.push(self._self_update())
             if self._hb is not None:
                 self._hb.track(self._id, me.incarnation, now)

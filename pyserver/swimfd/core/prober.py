@@ -34,6 +34,7 @@ from swimfd.core.config import Config
 from swimfd.core.health import LocalHealth
 from swimfd.pb import swim_pb2 as pb
 
+PROBE_RESULTS = ("ack", "indirect_ack", "nack", "timeout")  # nack counts Lifeguard nacks received
 MAX_PROXY_PROBES = 1024  # ping-reqs served at once; more are refused so a flood cannot grow memory
 
 
@@ -111,6 +112,8 @@ class Prober:
         # it is how the two sides of a healed partition, or a member declared dead while paused,
         # learn of each other again.
         self.dead_probing = True
+        # Probe outcomes since start, by result (read by the runtime's metrics; see results()).
+        self._results: dict[str, int] = dict.fromkeys(PROBE_RESULTS, 0)
 
     # ------------------------------------------------------------ membership
     def __contains__(self, member_id: str) -> bool:
@@ -254,6 +257,7 @@ class Prober:
             self._rr_seq = None
         if probe.acked:
             return
+        self._results["timeout"] += 1
         if now - probe.end_at > self._health.scale(self._cfg.probe_timeout):
             # We overran the period by more than a probe timeout: this node was paused or starved,
             # so the silence says nothing about the target. Blame ourselves (Lifeguard's spirit).
@@ -318,6 +322,7 @@ class Prober:
         if probe is not None:
             if not probe.acked and now < probe.end_at:
                 probe.acked = True
+                self._results["indirect_ack" if probe.indirect_sent else "ack"] += 1
                 self._health.apply(-1)
                 step.acked.append(probe.target)
                 if probe.urgent:  # an out-of-turn probe has no period to fill: free the slot for the next
@@ -335,6 +340,7 @@ class Prober:
         probe = self._probes.get(seq)
         if probe is not None and probe.indirect_sent:
             probe.nacks += 1
+            self._results["nack"] += 1
 
     def on_ping_req(
         self, requester: str, requester_addr: str, req: pb.PingReq, target_addr: str, now: float
@@ -354,6 +360,10 @@ class Prober:
         )
         step.sends.append(Send(req.target, target_addr, "ping", pb.Ping(seq=seq, target=req.target)))
         return step
+
+    def results(self) -> dict[str, int]:
+        """Copy of the probe outcome counts: ack, indirect_ack, nack (received), timeout."""
+        return dict(self._results)
 
     def in_flight_target(self) -> str | None:
         """The round-robin probe's target, if one is in flight (tests, hybrid)."""

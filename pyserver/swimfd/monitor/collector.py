@@ -1,9 +1,17 @@
-"""Follow every member: poll each one's Members RPC and feed the replies to the model.
+"""Follow every member: its Watch stream where it has one, its Members RPC every round.
 
-There is no Watch stream yet, so the collector polls: every ``interval`` it asks
-the seeds and every detector address any view has mentioned, at most
-``concurrency`` calls at a time, each with a deadline. A failed call marks that
-observer unreachable; its row stays on the page, greyed, with its last view.
+Every ``interval`` the collector asks the seeds and every detector address any
+view has mentioned, at most ``concurrency`` calls at a time, each with a
+deadline. A failed call marks that observer unreachable; its row stays on the
+page, greyed, with its last view.
+
+Where a member serves ``Watch``, the collector also follows that stream and
+applies each event to the member's view the moment it arrives, so the timeline
+does not wait for the next round. The round's Members call then only proves the
+member is still answering (a stopped process keeps its stream open, silent):
+its reply is not fed to the model, which would race the stream's newer events.
+A member without Watch (UNIMPLEMENTED, an older node) is polled as before; a
+stream that breaks or lags is opened again, with a fresh snapshot, next round.
 """
 
 from __future__ import annotations
@@ -11,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc
 
 from swimfd.core.config import PROTOCOL_VERSION
-from swimfd.monitor.state import Event, MemberObs, MonitorState, Snapshot
+from swimfd.monitor.state import ALIVE, DEAD, LEFT, SUSPECT, Event, MemberObs, MonitorState, Snapshot
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
@@ -51,6 +59,39 @@ def snapshot_from_reply(reply: pb.MembersReply) -> Snapshot:
     return Snapshot(reply.self_id, reply.mode, leader, term, members)
 
 
+# Watch event -> the state it puts its member in (swimfd.core.events names).
+STATE_OF_EVENT = {
+    "member_joined": ALIVE,
+    "member_alive": ALIVE,
+    "member_suspected": SUSPECT,
+    "member_failed": DEAD,
+    "member_left": LEFT,
+}
+
+
+def apply_watch_event(snap: Snapshot, we: pb.WatchEvent) -> Snapshot:
+    """``snap`` after one Watch event of its observer (unknown event names change nothing)."""
+    if we.event == "leader_elected":
+        return replace(snap, leader=we.extra.get("leader", we.member), term=int(we.extra.get("term", snap.term)))
+    others = tuple(m for m in snap.members if m.subject != we.member)
+    if we.event == "member_removed":
+        return replace(snap, members=others)
+    state = STATE_OF_EVENT.get(we.event)
+    if state is None:
+        return snap
+    old = next((m for m in snap.members if m.subject == we.member), None)
+    obs = MemberObs(
+        subject=we.member,
+        addr=we.addr or (old.addr if old is not None else ""),
+        state=state,
+        incarnation=we.incarnation,
+        last_change=we.timestamp,
+        detector=we.detector,
+        source=we.source,
+    )
+    return replace(snap, members=(*others, obs))
+
+
 @dataclass
 class Collector:
     seeds: Sequence[str]
@@ -64,6 +105,10 @@ class Collector:
     clock: Callable[[], float] = time.time
     on_events: Callable[[list[Event]], None] = lambda _events: None
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+    watch: bool = True  # follow Watch streams where members serve them
+    streams: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    streamed: dict[str, Snapshot] = field(default_factory=dict)  # address -> its view as its stream keeps it
+    no_watch: set[str] = field(default_factory=set)  # addresses that answered Watch with UNIMPLEMENTED
 
     def _channel(self, addr: str) -> grpc.aio.Channel:
         ch = self.channels.get(addr)
@@ -88,12 +133,47 @@ class Collector:
             except grpc.RpcError as e:
                 code = e.code().name if isinstance(e, grpc.aio.AioRpcError) else "UNKNOWN"
                 return self.state.unreachable(addr, self.clock(), code)
-            return self.state.observe(addr, snapshot_from_reply(reply), self.clock())
+            streamed = self.streamed.get(addr)
+            # With a live stream the reply only proves the member answers; its view comes from the stream.
+            snap = streamed if streamed is not None else snapshot_from_reply(reply)
+            return self.state.observe(addr, snap, self.clock())
+
+    def _follow(self, addr: str) -> None:
+        """Make sure ``addr``'s Watch stream is being followed (unless it has none)."""
+        if not self.watch or addr in self.no_watch:
+            return
+        task = self.streams.get(addr)
+        if task is None or task.done():
+            self.streams[addr] = asyncio.get_running_loop().create_task(self._stream(addr))
+
+    async def _stream(self, addr: str) -> None:
+        req = pb.WatchRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=self.cluster, sender=SENDER))
+        Signer(self.key).sign(req)
+        snap: Snapshot | None = None
+        try:
+            call = swim_pb2_grpc.FailureDetectorStub(self._channel(addr)).Watch(req)
+            async for we in call:
+                if we.event == "snapshot":
+                    snap = snapshot_from_reply(we.snapshot)
+                elif we.event == "lagged" or snap is None:
+                    return  # events were lost: start again from a fresh snapshot next round
+                else:
+                    snap = apply_watch_event(snap, we)
+                self.streamed[addr] = snap
+                self.on_events(self.state.observe(addr, snap, self.clock()))
+        except grpc.RpcError as e:
+            if isinstance(e, grpc.aio.AioRpcError) and e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self.no_watch.add(addr)
+            # Anything else: the round's Members call notices and reports it.
+        finally:
+            self.streamed.pop(addr, None)
 
     async def poll_round(self) -> list[Event]:
         """Ask every known member once; returns the timeline events the replies produced."""
         gate = asyncio.Semaphore(self.concurrency)
         targets = sorted(set(self.seeds) | self.state.addresses())
+        for addr in targets:
+            self._follow(addr)
         results = await asyncio.gather(*(self._poll(a, gate) for a in targets))
         events = [e for r in results for e in r]
         self.on_events(events)
@@ -112,6 +192,10 @@ class Collector:
             await self.close()
 
     async def close(self) -> None:
+        for task in self.streams.values():
+            task.cancel()
+        await asyncio.gather(*self.streams.values(), return_exceptions=True)
+        self.streams.clear()
         for ch in self.channels.values():
             await ch.close()
         self.channels.clear()

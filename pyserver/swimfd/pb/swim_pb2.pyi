@@ -320,3 +320,42 @@ class MembersReply(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[MembershipView]
     leader: LeaderInfo
     def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., self_id: _Optional[str] = ..., mode: _Optional[str] = ..., members: _Optional[_Iterable[_Union[MembershipView, _Mapping]]] = ..., leader: _Optional[_Union[LeaderInfo, _Mapping]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("header",)
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    header: Header
+    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ("event", "node", "member", "incarnation", "source", "detector", "timestamp", "addr", "extra", "snapshot", "dropped")
+    class ExtraEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    node: str
+    member: str
+    incarnation: int
+    source: str
+    detector: str
+    timestamp: float
+    addr: str
+    extra: _containers.ScalarMap[str, str]
+    snapshot: MembersReply
+    dropped: int
+    def __init__(self, event: _Optional[str] = ..., node: _Optional[str] = ..., member: _Optional[str] = ..., incarnation: _Optional[int] = ..., source: _Optional[str] = ..., detector: _Optional[str] = ..., timestamp: _Optional[float] = ..., addr: _Optional[str] = ..., extra: _Optional[_Mapping[str, str]] = ..., snapshot: _Optional[_Union[MembersReply, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...

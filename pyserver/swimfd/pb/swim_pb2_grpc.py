@@ -62,6 +62,11 @@ class FailureDetectorStub:
                 request_serializer=swimfd_dot_pb_dot_swim__pb2.MembersRequest.SerializeToString,
                 response_deserializer=swimfd_dot_pb_dot_swim__pb2.MembersReply.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/swimfd.v1.FailureDetector/Watch',
+                request_serializer=swimfd_dot_pb_dot_swim__pb2.WatchRequest.SerializeToString,
+                response_deserializer=swimfd_dot_pb_dot_swim__pb2.WatchEvent.FromString,
+                _registered_method=True)
 
 
 class FailureDetectorServicer:
@@ -101,6 +106,13 @@ class FailureDetectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """issue 12: live events, see WatchEvent
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FailureDetectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +140,11 @@ def add_FailureDetectorServicer_to_server(servicer, server):
                     servicer.Members,
                     request_deserializer=swimfd_dot_pb_dot_swim__pb2.MembersRequest.FromString,
                     response_serializer=swimfd_dot_pb_dot_swim__pb2.MembersReply.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=swimfd_dot_pb_dot_swim__pb2.WatchRequest.FromString,
+                    response_serializer=swimfd_dot_pb_dot_swim__pb2.WatchEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +285,33 @@ class FailureDetector:
             '/swimfd.v1.FailureDetector/Members',
             swimfd_dot_pb_dot_swim__pb2.MembersRequest.SerializeToString,
             swimfd_dot_pb_dot_swim__pb2.MembersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/swimfd.v1.FailureDetector/Watch',
+            swimfd_dot_pb_dot_swim__pb2.WatchRequest.SerializeToString,
+            swimfd_dot_pb_dot_swim__pb2.WatchEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,7 +20,7 @@ import random
 import signal
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import grpc
@@ -38,10 +38,14 @@ from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
+from swimfd.runtime.hooks import EventHooks
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
+from swimfd.runtime.metrics import DetectorMetrics
+from swimfd.runtime.metrics_http import MetricsServer
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
 from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
+from swimfd.runtime.watch import TooManySubscribers, WatchHub, event_payload
 
 MAX_SLEEP = 1.0  # wake at least this often even if the core has nothing scheduled
 STATS_EVERY = 5.0  # transport_stats cadence (bench reads these lines)
@@ -130,6 +134,11 @@ class Runtime:
         self.diss_process: DissProcess | None = None
         self.server: grpc.aio.Server | None = None
         self.health = HealthReporter(log, [SERVICE])
+        # Observability (issue 12): metrics read the core at scrape time; Watch and --on-event get every event.
+        self.metrics = DetectorMetrics(lambda: self.node.stats(self.now()), lambda: self.node.leader())
+        self.metrics_server: MetricsServer | None = None
+        self.watch = WatchHub(settings.node_id)
+        self.hooks = EventHooks(settings.event_handlers, settings.event_handler_timeout, log)
         self._wake = asyncio.Event()
         self._stopping = False
         self._started = False
@@ -190,6 +199,11 @@ class Runtime:
         """Log events, forward reports to go-diss, send messages; return those to answer inline."""
         for event in out.events:
             log_event(self.log, event, self.epoch_offset)
+            self.metrics.event(event)
+            if len(self.watch) or self.hooks:
+                payload = event_payload(event, self.settings.node_id, self.epoch_offset)
+                self.watch.publish(payload)
+                self.hooks.dispatch(payload)
         for report in out.reports:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
@@ -199,6 +213,7 @@ class Runtime:
             if inline_to is not None and ob.to == inline_to:
                 signed = self.transport.sign_reply(ob.envelope)
                 if signed is not None:
+                    self.metrics.envelope("out", signed)
                     replies.append(signed)
             else:
                 self.send(ob)
@@ -240,6 +255,7 @@ class Runtime:
     async def _deliver(self, ob: Outbound) -> None:
         try:
             async with self._send_slots:
+                self.metrics.envelope("out", ob.envelope)
                 try:
                     replies = await self.transport.deliver(ob.addr, ob.envelope)
                 except TransportError:
@@ -248,6 +264,7 @@ class Runtime:
         finally:
             self._pending -= 1
         for env in replies:
+            self.metrics.envelope("in", env)
             if self._stopping or self.silenced():
                 return
             with contextlib.suppress(Rejected):  # already counted and logged by _core
@@ -280,6 +297,7 @@ class Runtime:
         stats = self.transport.stats
         stats.msgs_recv += 1
         stats.bytes_recv += env.ByteSize()
+        self.metrics.envelope("in", env)
         check_header(env, self.config.cluster, self.signer)
         fault = self.transport.fault
         if self._stopping or self.silenced():
@@ -290,6 +308,7 @@ class Runtime:
         return self._core("receive", lambda: self.node.receive(env, self.now()), inline_to=env.header.sender)
 
     def on_join(self, req: pb.JoinRequest) -> pb.JoinReply:
+        self.metrics.message("in", "join", req.ByteSize())
         check_header(req, self.config.cluster, self.signer)
         if not req.HasField("member") or not req.member.id or not req.member.addr:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "join request needs member.id and member.addr")
@@ -309,6 +328,7 @@ class Runtime:
         return reply
 
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
+        self.metrics.message("in", "leave", req.ByteSize())
         check_header(req, self.config.cluster, self.signer)
         if not req.HasField("member") or not req.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "leave request needs member.id")
@@ -324,6 +344,7 @@ class Runtime:
         return reply
 
     def on_notify(self, notice: pb.Notice) -> pb.NoticeAck:
+        self.metrics.message("in", "notice", notice.ByteSize())
         check_header(notice, self.config.cluster, self.signer)
         if not notice.HasField("update") or not notice.update.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "notice needs update.member.id")
@@ -340,12 +361,18 @@ class Runtime:
         return ack
 
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
+        self._check_observer(req)
+        return self._members_reply()
+
+    def _check_observer(self, req: pb.MembersRequest | pb.WatchRequest) -> None:
         # Observers (the members command) may leave the cluster name empty on a
         # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
         if self.signer.key is not None and not req.header.cluster:
             raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
         if self.signer.key is not None or req.header.cluster:
             check_header(req, self.config.cluster, self.signer)
+
+    def _members_reply(self) -> pb.MembersReply:
         reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
         for mv in self.node.view():
             item = reply.members.add()
@@ -356,6 +383,27 @@ class Runtime:
             reply.leader.CopyFrom(leader)
         self.signer.sign(reply)
         return reply
+
+    def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]:
+        """Subscribe now (so no event falls between the snapshot and the stream), then stream."""
+        self._check_observer(req)
+        if self._stopping:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "this node is stopping")
+        try:
+            sub = self.watch.subscribe()
+        except TooManySubscribers as e:
+            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e)) from e
+        snapshot = pb.WatchEvent(event="snapshot", node=self.settings.node_id, snapshot=self._members_reply())
+
+        async def stream() -> AsyncIterator[pb.WatchEvent]:
+            try:
+                yield snapshot
+                while (we := await sub.get()) is not None:
+                    yield we
+            finally:
+                self.watch.unsubscribe(sub)
+
+        return stream()
 
     # ----------------------------------------------------------------- loops
 
@@ -442,6 +490,13 @@ class Runtime:
         await server.start()
         self.server = server
         self._started = True
+        if self.settings.metrics_addr is not None:
+            self.metrics_server = MetricsServer(self.settings.metrics_addr, self.metrics.render)
+            try:
+                await self.metrics_server.start()
+            except OSError as e:
+                self.metrics_server = None
+                raise StartError(f"--metrics-addr {self.settings.metrics_addr}: {e.strerror or e}") from e
         # With --join the node serves once a seed let it in; with static members it already knows them.
         await self.health.update(started=True, joined=not self.settings.seeds)
 
@@ -456,6 +511,7 @@ class Runtime:
                     key_file=self.settings.cluster_key_file,
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,
+                    metrics_addr=self.settings.diss_metrics_addr,
                 ),
                 self.log,
             )
@@ -494,6 +550,9 @@ class Runtime:
             incarnation=self.node.me.incarnation,
             pid=os.getpid(),
             test_loss=self.settings.test_loss,
+            metrics_addr=self.settings.metrics_addr,
+            diss_metrics_addr=self.settings.diss_metrics_addr if self.diss_process is not None else None,
+            event_handlers=len(self.settings.event_handlers),
         )
 
     async def _check_diss(self) -> None:
@@ -511,6 +570,8 @@ class Runtime:
     async def stop(self, graceful: bool = True) -> None:
         """Leave the cluster (graceful), then stop serving, stop go-diss and close channels."""
         if not self._started:
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
             await self.diss.close()
             await self.transport.channels.close()
             return
@@ -526,6 +587,7 @@ class Runtime:
                 await self._leaving
             await self._drain(LEAVE_FLUSH)
         self._stopping = True
+        self.watch.close()  # Watch streams end before the server stops
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -537,6 +599,9 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hooks.close()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
         self.log_stats()
         await self.diss.close()
         await self.transport.channels.close()

@@ -9,7 +9,7 @@ UNAUTHENTICATED. A refused message never reaches the core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import grpc
@@ -35,6 +35,7 @@ class Handlers(Protocol):
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply: ...
     def on_notify(self, notice: pb.Notice) -> pb.NoticeAck: ...
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply: ...
+    def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]: ...
 
 
 class FailureDetectorService:
@@ -60,6 +61,25 @@ class FailureDetectorService:
 
         return grpc.unary_unary_rpc_method_handler(handle)
 
+    def _watch(self) -> grpc.RpcMethodHandler:
+        """Watch (server streaming): refusals abort before the first message, like the unary calls."""
+
+        async def handle(data: bytes, context: Context) -> AsyncIterator[bytes]:
+            try:
+                try:
+                    request = pb.WatchRequest.FromString(data)
+                except DecodeError as e:
+                    raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a WatchRequest: {e}") from e
+                events = self._rt.on_watch(request)
+            except Rejected as e:
+                self._rt.note_rejected("Watch", e)
+                await context.abort(e.code, e.detail)
+                raise
+            async for event in events:
+                yield event.SerializeToString()
+
+        return grpc.unary_stream_rpc_method_handler(handle)
+
     def handler(self) -> grpc.GenericRpcHandler:
         rt = self._rt
         return grpc.method_handlers_generic_handler(
@@ -70,6 +90,7 @@ class FailureDetectorService:
                 "Leave": self._method("Leave", pb.LeaveRequest, rt.on_leave),
                 "Notify": self._method("Notify", pb.Notice, rt.on_notify),
                 "Members": self._method("Members", pb.MembersRequest, rt.on_members),
+                "Watch": self._watch(),
             },
         )
 

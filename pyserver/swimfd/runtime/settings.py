@@ -40,6 +40,10 @@ class RuntimeSettings:
     cluster_key: bytes | None = None
     test_loss: float = 0.0
     feign_failure: bool = False  # chaos: pretend to fail at random times (swimfd.core.feign)
+    metrics_addr: str | None = None  # Prometheus /metrics of the detector; None: not served
+    diss_metrics_addr: str | None = None  # passed to our go-diss child as --metrics-addr
+    event_handlers: tuple[tuple[str, str], ...] = ()  # --on-event (event name or "*", shell command)
+    event_handler_timeout: float = 30.0  # seconds before a handler's process group is killed
 
 
 def split_hostport(value: str, what: str) -> tuple[str, int]:
@@ -75,6 +79,14 @@ def parse_addr_list(value: str, what: str) -> tuple[str, ...]:
             raise UsageError(f"{what}: {item} is listed twice")
         seen.add(item)
     return tuple(items)
+
+
+def metrics_port_after(addr: str, what: str) -> str:
+    """The default go-diss metrics address: the detector's metrics address with port + 1."""
+    host, port = split_hostport(addr, what)
+    if port + 1 > 65535:
+        raise UsageError(f"{what}: port {port} leaves no room for go-diss's metrics port; pass --diss-metrics-addr")
+    return join_hostport(host, port + 1)
 
 
 def diss_addr_for(addr: str, what: str) -> str:

@@ -224,6 +224,16 @@ class HeartbeatGossiper:
         stale = (self._s.last[1:n] <= now - older_than) & (self._s.state[1:n] == ALIVE)
         return self._s.ids[np.flatnonzero(stale) + 1].tolist()
 
+    def max_staleness(self, now: float) -> float:
+        """Seconds since the stalest alive tracked member's counter last increased (0 with none; metrics)."""
+        if self._s.pending:
+            self._flush()
+        n = self._s.n
+        alive = self._s.state[1:n] == ALIVE
+        if n <= 1 or not alive.any():
+            return 0.0
+        return max(now - float(self._s.last[1:n][alive].min()), 0.0)
+
     def phi(self, member_id: str, now: float) -> float | None:
         """Current phi of ``member_id`` (phi detector only; None with too few samples)."""
         if self._s.pending:
