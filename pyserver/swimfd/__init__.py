@@ -1,3 +1,22 @@
 """swimfd: SWIM and gossip-heartbeat cluster membership and failure detection."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from swimfd.api import Event, EventStream, Member, Node
+
+__all__ = ["Event", "EventStream", "Member", "Node", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # swimfd.Node loads gRPC and the runtime on first use, so the CLI (which imports
+    # swimfd for __version__) starts without paying for them.
+    if name in ("Event", "EventStream", "Member", "Node"):
+        import swimfd.api
+
+        return getattr(swimfd.api, name)
+    raise AttributeError(f"module 'swimfd' has no attribute {name!r}")

@@ -1943,6 +1943,129 @@ func (x *MembersReply) GetLeader() *LeaderInfo {
 	return nil
 }
 
+// --- Run-time labels (issue 12, item 5): an operator changes a node's own labels. ---
+// The node applies `set` then `remove` (or starts from none when `replace` is true) and
+// raises its incarnation, so the new labels ride on its next Alive update and win everywhere.
+type SetLabelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Set           map[string]string      `protobuf:"bytes,2,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Remove        []string               `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	Replace       bool                   `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsRequest) Reset() {
+	*x = SetLabelsRequest{}
+	mi := &file_swim_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsRequest) ProtoMessage() {}
+
+func (x *SetLabelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsRequest.ProtoReflect.Descriptor instead.
+func (*SetLabelsRequest) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetLabelsRequest) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type SetLabelsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Member        *Member                `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"` // the node's own record after the change
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsReply) Reset() {
+	*x = SetLabelsReply{}
+	mi := &file_swim_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsReply) ProtoMessage() {}
+
+func (x *SetLabelsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsReply.ProtoReflect.Descriptor instead.
+func (*SetLabelsReply) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetLabelsReply) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SetLabelsReply) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
 var File_swim_proto protoreflect.FileDescriptor
 
 const file_swim_proto_rawDesc = "" +
@@ -2067,7 +2190,18 @@ const file_swim_proto_rawDesc = "" +
 	"\aself_id\x18\x02 \x01(\tR\x06selfId\x12\x12\n" +
 	"\x04mode\x18\x03 \x01(\tR\x04mode\x123\n" +
 	"\amembers\x18\x04 \x03(\v2\x19.swimfd.v1.MembershipViewR\amembers\x12-\n" +
-	"\x06leader\x18\x05 \x01(\v2\x15.swimfd.v1.LeaderInfoR\x06leader*K\n" +
+	"\x06leader\x18\x05 \x01(\v2\x15.swimfd.v1.LeaderInfoR\x06leader\"\xdf\x01\n" +
+	"\x10SetLabelsRequest\x12)\n" +
+	"\x06header\x18\x01 \x01(\v2\x11.swimfd.v1.HeaderR\x06header\x126\n" +
+	"\x03set\x18\x02 \x03(\v2$.swimfd.v1.SetLabelsRequest.SetEntryR\x03set\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"f\n" +
+	"\x0eSetLabelsReply\x12)\n" +
+	"\x06header\x18\x01 \x01(\v2\x11.swimfd.v1.HeaderR\x06header\x12)\n" +
+	"\x06member\x18\x02 \x01(\v2\x11.swimfd.v1.MemberR\x06member*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROTOCOL_VERSION_1\x10\x01*\x7f\n" +
@@ -2091,13 +2225,14 @@ const file_swim_proto_rawDesc = "" +
 	"\x06FAILED\x10\x01\x12\n" +
 	"\n" +
 	"\x06JOINED\x10\x02\x12\x10\n" +
-	"\fLEFT_CLUSTER\x10\x032\xab\x02\n" +
+	"\fLEFT_CLUSTER\x10\x032\xf0\x02\n" +
 	"\x0fFailureDetector\x127\n" +
 	"\aDeliver\x12\x13.swimfd.v1.Envelope\x1a\x17.swimfd.v1.DeliverReply\x124\n" +
 	"\x04Join\x12\x16.swimfd.v1.JoinRequest\x1a\x14.swimfd.v1.JoinReply\x127\n" +
 	"\x05Leave\x12\x17.swimfd.v1.LeaveRequest\x1a\x15.swimfd.v1.LeaveReply\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x12=\n" +
-	"\aMembers\x12\x19.swimfd.v1.MembersRequest\x1a\x17.swimfd.v1.MembersReply2\xeb\x01\n" +
+	"\aMembers\x12\x19.swimfd.v1.MembersRequest\x1a\x17.swimfd.v1.MembersReply\x12C\n" +
+	"\tSetLabels\x12\x1b.swimfd.v1.SetLabelsRequest\x1a\x19.swimfd.v1.SetLabelsReply2\xeb\x01\n" +
 	"\rDissemination\x128\n" +
 	"\x06Report\x12\x18.swimfd.v1.FailureReport\x1a\x14.swimfd.v1.ReportAck\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x124\n" +
@@ -2117,7 +2252,7 @@ func file_swim_proto_rawDescGZIP() []byte {
 }
 
 var file_swim_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_swim_proto_goTypes = []any{
 	(ProtocolVersion)(0),     // 0: swimfd.v1.ProtocolVersion
 	(Limits)(0),              // 1: swimfd.v1.Limits
@@ -2150,11 +2285,14 @@ var file_swim_proto_goTypes = []any{
 	(*MembershipView)(nil),   // 28: swimfd.v1.MembershipView
 	(*LeaderInfo)(nil),       // 29: swimfd.v1.LeaderInfo
 	(*MembersReply)(nil),     // 30: swimfd.v1.MembersReply
-	nil,                      // 31: swimfd.v1.Member.LabelsEntry
+	(*SetLabelsRequest)(nil), // 31: swimfd.v1.SetLabelsRequest
+	(*SetLabelsReply)(nil),   // 32: swimfd.v1.SetLabelsReply
+	nil,                      // 33: swimfd.v1.Member.LabelsEntry
+	nil,                      // 34: swimfd.v1.SetLabelsRequest.SetEntry
 }
 var file_swim_proto_depIdxs = []int32{
 	2,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
-	31, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
+	33, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
 	5,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
 	12, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
 	5,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
@@ -2193,29 +2331,35 @@ var file_swim_proto_depIdxs = []int32{
 	4,  // 37: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
 	28, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
 	29, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
-	17, // 40: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
-	19, // 41: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 42: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
-	25, // 43: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
-	27, // 44: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
-	23, // 45: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
-	25, // 46: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
-	19, // 47: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 48: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
-	18, // 49: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
-	20, // 50: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
-	22, // 51: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
-	26, // 52: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
-	30, // 53: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
-	24, // 54: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
-	26, // 55: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
-	20, // 56: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
-	22, // 57: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
-	49, // [49:58] is the sub-list for method output_type
-	40, // [40:49] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	4,  // 40: swimfd.v1.SetLabelsRequest.header:type_name -> swimfd.v1.Header
+	34, // 41: swimfd.v1.SetLabelsRequest.set:type_name -> swimfd.v1.SetLabelsRequest.SetEntry
+	4,  // 42: swimfd.v1.SetLabelsReply.header:type_name -> swimfd.v1.Header
+	5,  // 43: swimfd.v1.SetLabelsReply.member:type_name -> swimfd.v1.Member
+	17, // 44: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
+	19, // 45: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 46: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
+	25, // 47: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
+	27, // 48: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
+	31, // 49: swimfd.v1.FailureDetector.SetLabels:input_type -> swimfd.v1.SetLabelsRequest
+	23, // 50: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
+	25, // 51: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
+	19, // 52: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 53: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
+	18, // 54: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
+	20, // 55: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
+	22, // 56: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
+	26, // 57: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
+	30, // 58: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
+	32, // 59: swimfd.v1.FailureDetector.SetLabels:output_type -> swimfd.v1.SetLabelsReply
+	24, // 60: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
+	26, // 61: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
+	20, // 62: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
+	22, // 63: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
+	54, // [54:64] is the sub-list for method output_type
+	44, // [44:54] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_swim_proto_init() }
@@ -2240,7 +2384,7 @@ func file_swim_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swim_proto_rawDesc), len(file_swim_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

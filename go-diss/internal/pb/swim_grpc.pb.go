@@ -28,11 +28,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FailureDetector_Deliver_FullMethodName = "/swimfd.v1.FailureDetector/Deliver"
-	FailureDetector_Join_FullMethodName    = "/swimfd.v1.FailureDetector/Join"
-	FailureDetector_Leave_FullMethodName   = "/swimfd.v1.FailureDetector/Leave"
-	FailureDetector_Notify_FullMethodName  = "/swimfd.v1.FailureDetector/Notify"
-	FailureDetector_Members_FullMethodName = "/swimfd.v1.FailureDetector/Members"
+	FailureDetector_Deliver_FullMethodName   = "/swimfd.v1.FailureDetector/Deliver"
+	FailureDetector_Join_FullMethodName      = "/swimfd.v1.FailureDetector/Join"
+	FailureDetector_Leave_FullMethodName     = "/swimfd.v1.FailureDetector/Leave"
+	FailureDetector_Notify_FullMethodName    = "/swimfd.v1.FailureDetector/Notify"
+	FailureDetector_Members_FullMethodName   = "/swimfd.v1.FailureDetector/Members"
+	FailureDetector_SetLabels_FullMethodName = "/swimfd.v1.FailureDetector/SetLabels"
 )
 
 // FailureDetectorClient is the client API for FailureDetector service.
@@ -46,6 +47,7 @@ type FailureDetectorClient interface {
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveReply, error)
 	Notify(ctx context.Context, in *Notice, opts ...grpc.CallOption) (*NoticeAck, error)
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersReply, error)
+	SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsReply, error)
 }
 
 type failureDetectorClient struct {
@@ -106,6 +108,16 @@ func (c *failureDetectorClient) Members(ctx context.Context, in *MembersRequest,
 	return out, nil
 }
 
+func (c *failureDetectorClient) SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLabelsReply)
+	err := c.cc.Invoke(ctx, FailureDetector_SetLabels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FailureDetectorServer is the server API for FailureDetector service.
 // All implementations must embed UnimplementedFailureDetectorServer
 // for forward compatibility.
@@ -117,6 +129,7 @@ type FailureDetectorServer interface {
 	Leave(context.Context, *LeaveRequest) (*LeaveReply, error)
 	Notify(context.Context, *Notice) (*NoticeAck, error)
 	Members(context.Context, *MembersRequest) (*MembersReply, error)
+	SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsReply, error)
 	mustEmbedUnimplementedFailureDetectorServer()
 }
 
@@ -141,6 +154,9 @@ func (UnimplementedFailureDetectorServer) Notify(context.Context, *Notice) (*Not
 }
 func (UnimplementedFailureDetectorServer) Members(context.Context, *MembersRequest) (*MembersReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Members not implemented")
+}
+func (UnimplementedFailureDetectorServer) SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLabels not implemented")
 }
 func (UnimplementedFailureDetectorServer) mustEmbedUnimplementedFailureDetectorServer() {}
 func (UnimplementedFailureDetectorServer) testEmbeddedByValue()                         {}
@@ -253,6 +269,24 @@ func _FailureDetector_Members_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FailureDetector_SetLabels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLabelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FailureDetectorServer).SetLabels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FailureDetector_SetLabels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FailureDetectorServer).SetLabels(ctx, req.(*SetLabelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FailureDetector_ServiceDesc is the grpc.ServiceDesc for FailureDetector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -279,6 +313,10 @@ var FailureDetector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Members",
 			Handler:    _FailureDetector_Members_Handler,
+		},
+		{
+			MethodName: "SetLabels",
+			Handler:    _FailureDetector_SetLabels_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

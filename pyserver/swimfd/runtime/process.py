@@ -26,8 +26,8 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from swimfd.core.config import PROTOCOL_VERSION
-from swimfd.core.events import Outbound, Output
+from swimfd.core.config import PROTOCOL_VERSION, ConfigError, check_labels, labels_from
+from swimfd.core.events import MembershipEvent, Outbound, Output
 from swimfd.core.feign import FeignSchedule
 from swimfd.core.node import Node
 from swimfd.core.reports import Report
@@ -52,6 +52,7 @@ JOIN_TIMEOUT = 2.0
 DISS_READY_TIMEOUT = 3.0
 
 NodeFactory = Callable[..., Node]
+EventListener = Callable[[MembershipEvent], None]  # called on the event loop, must not block
 
 
 class StartError(RuntimeError):
@@ -147,6 +148,8 @@ class Runtime:
         feign_rng = random.Random(self._rng.random())
         self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
         self._feigning = False
+        # In-process consumers of membership events (swimfd.api); each is called once per event.
+        self.listeners: list[EventListener] = []
 
     # ----------------------------------------------------------------- basics
 
@@ -190,6 +193,8 @@ class Runtime:
         """Log events, forward reports to go-diss, send messages; return those to answer inline."""
         for event in out.events:
             log_event(self.log, event, self.epoch_offset)
+            for listener in self.listeners:
+                listener(event)
         for report in out.reports:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
@@ -339,13 +344,16 @@ class Runtime:
         self.signer.sign(ack)
         return ack
 
-    def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
-        # Observers (the members command) may leave the cluster name empty on a
+    def _check_operator(self, req: pb.MembersRequest | pb.SetLabelsRequest) -> None:
+        # Operators (the members and labels commands) may leave the cluster name empty on a
         # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
         if self.signer.key is not None and not req.header.cluster:
             raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
         if self.signer.key is not None or req.header.cluster:
             check_header(req, self.config.cluster, self.signer)
+
+    def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
+        self._check_operator(req)
         reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
         for mv in self.node.view():
             item = reply.members.add()
@@ -356,6 +364,31 @@ class Runtime:
             reply.leader.CopyFrom(leader)
         self.signer.sign(reply)
         return reply
+
+    def on_set_labels(self, req: pb.SetLabelsRequest) -> pb.SetLabelsReply:
+        """Change our own labels: ``set`` then ``remove`` over the current ones (or over none with ``replace``)."""
+        self._check_operator(req)
+        if self._stopping:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "this node is leaving")
+        labels = {} if req.replace else dict(self.node.me.labels)
+        labels.update(req.set)
+        for key in req.remove:
+            labels.pop(key, None)
+        self.set_labels(labels)
+        reply = pb.SetLabelsReply(header=self.header(), member=self.node.me)
+        self.signer.sign(reply)
+        return reply
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Replace our own labels (Rejected INVALID_ARGUMENT beyond swimfd.core.config's limits); logs the change."""
+        try:
+            check_labels(labels_from(labels))  # here, so a refusal is the caller's error and not a core error
+        except ConfigError as e:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
+        before = self.node.me.incarnation
+        self._core("set_labels", lambda: self.node.set_labels(labels, self.now()))
+        if self.node.me.incarnation != before:
+            self.log.info("labels_changed", labels=labels, incarnation=self.node.me.incarnation)
 
     # ----------------------------------------------------------------- loops
 
@@ -443,7 +476,9 @@ class Runtime:
         self.server = server
         self._started = True
         # With --join the node serves once a seed let it in; with static members it already knows them.
-        await self.health.update(started=True, joined=not self.settings.seeds)
+        # A node without a dissemination service (diss_addr "", swimfd.api) does not wait for one.
+        no_diss = {"diss_down": None} if not self.settings.diss_addr else {}
+        await self.health.update(started=True, joined=not self.settings.seeds, **no_diss)
 
         if self.settings.diss_listen is not None:
             self.diss_process = DissProcess(
@@ -474,10 +509,10 @@ class Runtime:
         with contextlib.suppress(Rejected):
             self._core("bootstrap", lambda: self.node.bootstrap(statics, self.now()))
 
-        self._loops = [
-            asyncio.get_running_loop().create_task(c)
-            for c in (self._tick_loop(), self._stats_loop(), self._check_diss(), self._watch_diss())
-        ]
+        loops = [self._tick_loop(), self._stats_loop()]
+        if self.settings.diss_addr:
+            loops += [self._check_diss(), self._watch_diss()]
+        self._loops = [asyncio.get_running_loop().create_task(c) for c in loops]
         if self.settings.seeds:
             self._loops.append(asyncio.get_running_loop().create_task(self._join_loop()))
         if self.diss_process is not None:

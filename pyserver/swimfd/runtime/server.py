@@ -35,6 +35,7 @@ class Handlers(Protocol):
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply: ...
     def on_notify(self, notice: pb.Notice) -> pb.NoticeAck: ...
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply: ...
+    def on_set_labels(self, req: pb.SetLabelsRequest) -> pb.SetLabelsReply: ...
 
 
 class FailureDetectorService:
@@ -70,6 +71,7 @@ class FailureDetectorService:
                 "Leave": self._method("Leave", pb.LeaveRequest, rt.on_leave),
                 "Notify": self._method("Notify", pb.Notice, rt.on_notify),
                 "Members": self._method("Members", pb.MembersRequest, rt.on_members),
+                "SetLabels": self._method("SetLabels", pb.SetLabelsRequest, rt.on_set_labels),
             },
         )
 
