@@ -122,7 +122,7 @@ class Runtime:
         )
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
-            addr=settings.diss_addr,
+            addr=local_diss_addr(settings),
             signer=self.signer,
             header=self.header,
             log=log,
@@ -535,13 +535,10 @@ class Runtime:
         await self.diss.wait_ready(DISS_READY_TIMEOUT)
 
     async def _watch_diss(self) -> None:
-        await watch_diss(self.settings.diss_addr, lambda reason: self.health.update(diss_down=reason))
+        await watch_diss(local_diss_addr(self.settings), lambda reason: self.health.update(diss_down=reason))
 
     def _local_detector_addr(self) -> str:
-        host, port = split_hostport(self.settings.bind, "--bind")
-        if host in ("0.0.0.0", "::", "[::]"):
-            host = "127.0.0.1"
-        return f"{host}:{port}"
+        return local_addr(self.settings.bind)
 
     async def stop(self, graceful: bool = True) -> None:
         """Leave the cluster (graceful), then stop serving, stop go-diss and close channels."""
@@ -582,6 +579,20 @@ class Runtime:
         deadline = self.now() + timeout
         while self._tasks and self.now() < deadline:
             await asyncio.wait(list(self._tasks), timeout=max(deadline - self.now(), 0.0))
+
+
+def local_addr(listen: str) -> str:
+    """How a process on this host reaches a server listening on ``listen`` (a wildcard means loopback)."""
+    host, port = split_hostport(listen, "--bind")
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+def local_diss_addr(settings: RuntimeSettings) -> str:
+    """Where the detector reaches its own go-diss: the child it started is dialled where it listens, not
+    at the advertised address (which may be a DNS name or NAT address that does not lead back here)."""
+    return settings.diss_addr if settings.diss_listen is None else local_addr(settings.diss_listen)
 
 
 def _diss_log_file(log_file: str | None) -> str | None:
