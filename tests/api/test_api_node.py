@@ -110,6 +110,11 @@ def test_events_members_labels_and_leave_across_three_nodes() -> None:
 
                 n3.set_labels({"a": "2", "b": "x"})
                 assert n3.me().incarnation == me3.incarnation + 1
+                async with asyncio.timeout(10):
+                    async for e in events:
+                        if e.name == "member_updated":
+                            assert e.member == "3" and e.extra == {"labels": {"a": "2", "b": "x"}}
+                            break
                 await until(lambda: labels_of(n2, "3") == {"a": "2", "b": "x"}, "n2 to see the new labels")
                 with pytest.raises(ValueError, match="key 'bad key'"):
                     n3.set_labels({"bad key": "v"})

@@ -38,6 +38,10 @@ def test_a_label_change_spreads_by_gossip_in_swim_mode() -> None:
         assert rec is not None and rec.incarnation == before + 1
     # Nobody was suspected on the way: a new incarnation of a live member is just news.
     assert not [e for _, e in router.events if e.name == "member_suspected"]
+    # Each other member tells its own program once: member_updated, with the new labels.
+    updated = [(node, e) for node, e in router.events if e.name == "member_updated"]
+    assert sorted(node for node, _ in updated) == ["2", "3", "4", "5"]
+    assert all(e.member == "1" and e.extra == {"labels": {"zone": "eu-1", "role": "db"}} for _, e in updated)
 
     # Removing every label spreads the same way.
     router._dispatch("1", nodes[0].set_labels({}, router.now))

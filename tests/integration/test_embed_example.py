@@ -31,7 +31,7 @@ def test_the_embedding_example_prints_joins_labels_leave_and_failure(go_diss: bo
         return lines.index(line)
 
     joined = max(index("node 1 saw member_joined 2"), index("node 1 saw member_joined 3"))
-    labelled = index("node 1 sees node 3's labels role=worker,zone=z1")
+    labelled = index("node 1 saw member_updated 3 labels role=worker,zone=z1")
     left = index("node 1 saw member_left 3")
     failed = index("node 1 saw member_failed 2 (detector swim)")
     assert joined < labelled < left < failed

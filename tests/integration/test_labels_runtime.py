@@ -50,6 +50,14 @@ def test_a_label_set_on_node_1_at_run_time_is_seen_on_node_3(cluster: LocalClust
         state=lambda: labels_seen(cluster, 3),
     )
     assert cluster.nodes["1"].events("labels_changed")
+    wait_for(
+        lambda: any(
+            e["member"] == "1" and e.get("labels") == {"role": "db", "zone": "z2"}
+            for e in cluster.nodes["3"].events("member_updated")
+        ),
+        CONVERGE_S,
+        "node 3 to log member_updated for node 1",
+    )
     # A new incarnation of a live member is news, not a suspicion.
     assert not [e for e in cluster.events("member_suspected") if e["member"] == "1"]
 

@@ -479,6 +479,8 @@ class Node:
             ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source))
         elif new == ALIVE and change.addr_changed:
             ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source, extra={"addr_changed": True}))
+        elif new == ALIVE and old == ALIVE and change.labels_changed:
+            ev.append(self._event(EventName.MEMBER_UPDATED, rec, now, source, extra={"labels": dict(rec.labels)}))
         if new == SUSPECT and old != SUSPECT:
             ev.append(self._event(EventName.MEMBER_SUSPECTED, rec, now, source, extra={"by": from_id}))
         elif new == DEAD and old in LIVE_STATES:
