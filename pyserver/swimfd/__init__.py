@@ -8,15 +8,15 @@ __version__ = "0.1.0"
 # Type checkers treat this constant name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from swimfd.api import Event, EventStream, Member, Node
+    from swimfd.api import Event, EventStream, Member, Node, StartError
 
-__all__ = ["Event", "EventStream", "Member", "Node", "__version__"]
+__all__ = ["Event", "EventStream", "Member", "Node", "StartError", "__version__"]
 
 
 def __getattr__(name: str) -> object:
     # swimfd.Node loads gRPC and the runtime on first use, so the CLI (which imports
     # swimfd for __version__) starts without paying for them.
-    if name in ("Event", "EventStream", "Member", "Node"):
+    if name in ("Event", "EventStream", "Member", "Node", "StartError"):
         import swimfd.api
 
         return getattr(swimfd.api, name)

@@ -46,6 +46,7 @@ async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> N
 
 def test_swimfd_exports_node_lazily() -> None:
     assert swimfd.Node is swimfd.api.Node
+    assert swimfd.StartError is swimfd.runtime.process.StartError
     with pytest.raises(AttributeError):
         _ = swimfd.NoSuchThing  # type: ignore[attr-defined]
 
@@ -76,6 +77,7 @@ def test_settings_follow_the_run_command_rules() -> None:
         ({"mode": "gossip"}, "mode: 'gossip'"),
         ({"labels": {f"k{i}": "v" for i in range(MAX_LABELS + 1)}}, f"at most {MAX_LABELS}"),
         ({"log_level": "loud"}, "log_level"),
+        ({"node_id": ""}, "node_id: must be 1-256"),
     ],
 )
 def test_bad_arguments_are_value_errors_naming_the_argument(kwargs: dict[str, object], message: str) -> None:
@@ -128,8 +130,10 @@ def test_events_members_labels_and_leave_across_three_nodes() -> None:
             finally:
                 await n2.stop()
                 await n3.stop()
-        # The node stopped: its streams end, new ones are born ended.
+        # The node stopped: its streams end, new ones are born ended; closing one is harmless.
         assert [e async for e in n1.events()] == []
+        events.close()
+        n1.events().close()
 
     asyncio.run(go())
     names = [json.loads(line)["event"] for line in logs.getvalue().splitlines()]

@@ -12,5 +12,6 @@ caller's event loop; events and members come back as the typed records of
 from swimfd.api.node import Node
 from swimfd.api.records import Event, Member
 from swimfd.api.stream import EventStream
+from swimfd.runtime.process import StartError
 
-__all__ = ["Event", "EventStream", "Member", "Node"]
+__all__ = ["Event", "EventStream", "Member", "Node", "StartError"]

@@ -23,7 +23,7 @@ from typing import TextIO
 
 from swimfd.api.records import Event, Member, event_from_core, member_from_view
 from swimfd.api.stream import DEFAULT_MAXSIZE, EventStream
-from swimfd.core.config import MODES, Config, ConfigError, check_labels, labels_from
+from swimfd.core.config import MAX_ID_LEN, MODES, Config, ConfigError, check_labels, labels_from
 from swimfd.core.events import MembershipEvent
 from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS, make_logger
@@ -132,7 +132,7 @@ class Node:
         Up to ``maxsize`` unread events are kept; past that the oldest are dropped and counted
         in the stream's ``dropped``. The stream ends when the node stops.
         """
-        stream = EventStream(maxsize, on_close=self._streams.remove)
+        stream = EventStream(maxsize, on_close=self._forget)
         if self._stopped:
             stream.end()
         else:
@@ -166,6 +166,10 @@ class Node:
         if self._runtime is None or not self._runtime.server:
             raise RuntimeError("the Node is not running: use `async with Node(...)` or `await node.start()`")
         return self._runtime
+
+    def _forget(self, stream: EventStream) -> None:
+        if stream in self._streams:
+            self._streams.remove(stream)
 
     def _deliver(self, event: MembershipEvent) -> None:
         assert self._runtime is not None
@@ -203,6 +207,8 @@ def _settings(
     log_level: str,
 ) -> RuntimeSettings:
     """What `swimfd run` would build from the same choices; a UsageError (a ValueError) names the one at fault."""
+    if not node_id or len(node_id) > MAX_ID_LEN:
+        raise UsageError(f"node_id: must be 1-{MAX_ID_LEN} characters, got {node_id!r}")
     if log_level not in LEVELS:
         raise UsageError(f"log_level: {log_level!r} is not one of {', '.join(LEVELS)}")
     host, _ = split_hostport(bind, "bind")
