@@ -19,8 +19,11 @@ import sys
 import swimfd
 from swimfd.core.config import Config
 
-# Short protocol periods so that the example finishes in seconds; the defaults suit real networks.
-FAST = Config(cluster="embed-example", probe_interval=0.2, probe_timeout=0.1, election=False)
+# Short protocol periods so that the example finishes in seconds (yet tolerates a busy machine);
+# the defaults suit real networks.
+FAST = Config(
+    cluster="embed-example", probe_interval=0.5, probe_timeout=0.25, suspicion_max_timeout_mult=2, election=False
+)
 WAIT_S = 20.0  # every wait below is bounded
 
 
@@ -54,7 +57,11 @@ async def main(base_port: int, go_diss: bool) -> int:
         await wait_for(events, ("member_joined", "2"), ("member_joined", "3"))
 
         node3.set_labels({"role": "worker", "zone": "z1"})  # spreads with a new incarnation of node 3
-        await wait_for(events, ("member_updated", "3"))
+        # Node 1 also gets a member_updated event (printed below); members() is the state to poll.
+        async with asyncio.timeout(WAIT_S):
+            while next(dict(m.labels) for m in node1.members() if m.id == "3") != {"role": "worker", "zone": "z1"}:
+                await asyncio.sleep(0.05)
+        print("node 1 sees node 3's labels role=worker,zone=z1", flush=True)
 
         await node3.stop()  # graceful: the others hear member_left
         await wait_for(events, ("member_left", "3"))
