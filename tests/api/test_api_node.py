@@ -39,9 +39,12 @@ def labels_of(node: swimfd.Node, member: str) -> dict[str, str] | None:
 
 
 async def until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
+    try:
+        async with asyncio.timeout(timeout):
+            while not cond():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {timeout:g}s waiting for {what}") from None
 
 
 def test_swimfd_exports_node_lazily() -> None:
@@ -105,7 +108,10 @@ def test_events_members_labels_and_leave_across_three_nodes() -> None:
                         seen.append((e.name, e.member))
                         if {("member_joined", "2"), ("member_joined", "3")} <= set(seen):
                             break
-                await until(lambda: all(m.state == "alive" for m in n3.members()) and len(n3.members()) == 3, "n3")
+                await until(
+                    lambda: all(m.state == "alive" for m in n3.members()) and len(n3.members()) == 3,
+                    "node 3 to see all three alive",
+                )
                 [me3] = [m for m in n1.members() if m.id == "3"]
                 assert isinstance(me3, swimfd.Member) and dict(me3.labels) == {"a": "1"} and me3.live
                 assert me3.diss_addr == ""  # no dissemination service advertised
@@ -171,3 +177,26 @@ def test_set_labels_rpc_merges_replaces_and_refuses() -> None:
             assert dict(node.me().labels) == {"only": "this"}
 
     asyncio.run(go())
+
+
+def test_a_failing_listener_is_logged_and_the_node_carries_on() -> None:
+    logs = io.StringIO()
+    addrs = [addr(), addr()]
+
+    def broken(_event: object) -> None:
+        raise RuntimeError("consumer bug")
+
+    async def go() -> None:
+        opts = {"config": FAST, "dissemination": False, "log": logs, "log_level": "info"}
+        async with swimfd.Node("1", addrs[0], **opts) as n1:  # type: ignore[arg-type]
+            assert n1._runtime is not None
+            n1._runtime.listeners.insert(0, broken)
+            events = n1.events()
+            async with swimfd.Node("2", addrs[1], seeds=[addrs[0]], **opts):  # type: ignore[arg-type]
+                event = await events.next(timeout=10)
+                assert event is not None and (event.name, event.member) == ("member_joined", "2")
+                await until(lambda: labels_of(n1, "2") == {}, "node 1 to know node 2")
+
+    asyncio.run(go())
+    errors = [json.loads(line) for line in logs.getvalue().splitlines() if '"listener_error"' in line]
+    assert errors and errors[0]["event_name"] == "member_joined" and "consumer bug" in errors[0]["exception"]

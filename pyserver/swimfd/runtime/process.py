@@ -194,7 +194,10 @@ class Runtime:
         for event in out.events:
             log_event(self.log, event, self.epoch_offset)
             for listener in self.listeners:
-                listener(event)
+                try:
+                    listener(event)
+                except Exception:  # a consumer's bug must not cost the node its messages and reports
+                    self.log.error("listener_error", event_name=str(event.name), exc_info=True)
         for report in out.reports:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
