@@ -9,19 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness import GO_DISS, REPO, LocalCluster, wait_for
+from harness import FAST, GO_DISS, REPO, LocalCluster, wait_for
 from test_labels import labels_seen
 
 pytestmark = pytest.mark.integration
 
 CONVERGE_S = 30.0
+# Nothing here is about detection: protocol periods slow enough that a busy machine causes no false
+# failures (a member held dead would come back with member_alive, not member_updated).
+CALM = {**FAST, "probe_interval": 0.5, "probe_timeout": 0.25, "gossip_interval": 0.25}
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     if not GO_DISS.exists():
         pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
+    c = LocalCluster(tmp_path, config=dict(CALM))
     try:
         yield c
     finally:
