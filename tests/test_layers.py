@@ -35,8 +35,9 @@ LAYER_MAY_IMPORT: dict[str, frozenset[str]] = {
     "runtime": frozenset({"runtime", "core", "pb"}),
     "bench": frozenset({"bench", "runtime", "sim", "core", "pb"}),
     "monitor": frozenset({"monitor", "runtime", "core", "pb"}),
+    "api": frozenset({"api", "runtime", "core", "pb"}),
     "commands": frozenset({"commands", "bench", "monitor", "runtime", "sim", "core", "pb", ""}),
-    "": frozenset({"", "commands", "bench", "monitor", "runtime", "sim", "core", "pb"}),
+    "": frozenset({"", "api", "commands", "bench", "monitor", "runtime", "sim", "core", "pb"}),
 }
 
 # Standard-library modules the core must not import, and what to do instead.

@@ -2114,6 +2114,129 @@ func (x *WatchEvent) GetDropped() uint64 {
 	return 0
 }
 
+// --- Run-time labels (issue 12, item 5): an operator changes a node's own labels. ---
+// The node applies `set` then `remove` (or starts from none when `replace` is true) and
+// raises its incarnation, so the new labels ride on its next Alive update and win everywhere.
+type SetLabelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Set           map[string]string      `protobuf:"bytes,2,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Remove        []string               `protobuf:"bytes,3,rep,name=remove,proto3" json:"remove,omitempty"`
+	Replace       bool                   `protobuf:"varint,4,opt,name=replace,proto3" json:"replace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsRequest) Reset() {
+	*x = SetLabelsRequest{}
+	mi := &file_swim_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsRequest) ProtoMessage() {}
+
+func (x *SetLabelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsRequest.ProtoReflect.Descriptor instead.
+func (*SetLabelsRequest) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetLabelsRequest) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
+func (x *SetLabelsRequest) GetReplace() bool {
+	if x != nil {
+		return x.Replace
+	}
+	return false
+}
+
+type SetLabelsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Member        *Member                `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"` // the node's own record after the change
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetLabelsReply) Reset() {
+	*x = SetLabelsReply{}
+	mi := &file_swim_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetLabelsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetLabelsReply) ProtoMessage() {}
+
+func (x *SetLabelsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_swim_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetLabelsReply.ProtoReflect.Descriptor instead.
+func (*SetLabelsReply) Descriptor() ([]byte, []int) {
+	return file_swim_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetLabelsReply) GetHeader() *Header {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *SetLabelsReply) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
 var File_swim_proto protoreflect.FileDescriptor
 
 const file_swim_proto_rawDesc = "" +
@@ -2258,7 +2381,18 @@ const file_swim_proto_rawDesc = "" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*K\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdf\x01\n" +
+	"\x10SetLabelsRequest\x12)\n" +
+	"\x06header\x18\x01 \x01(\v2\x11.swimfd.v1.HeaderR\x06header\x126\n" +
+	"\x03set\x18\x02 \x03(\v2$.swimfd.v1.SetLabelsRequest.SetEntryR\x03set\x12\x16\n" +
+	"\x06remove\x18\x03 \x03(\tR\x06remove\x12\x18\n" +
+	"\areplace\x18\x04 \x01(\bR\areplace\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"f\n" +
+	"\x0eSetLabelsReply\x12)\n" +
+	"\x06header\x18\x01 \x01(\v2\x11.swimfd.v1.HeaderR\x06header\x12)\n" +
+	"\x06member\x18\x02 \x01(\v2\x11.swimfd.v1.MemberR\x06member*K\n" +
 	"\x0fProtocolVersion\x12 \n" +
 	"\x1cPROTOCOL_VERSION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12PROTOCOL_VERSION_1\x10\x01*\x7f\n" +
@@ -2282,14 +2416,15 @@ const file_swim_proto_rawDesc = "" +
 	"\x06FAILED\x10\x01\x12\n" +
 	"\n" +
 	"\x06JOINED\x10\x02\x12\x10\n" +
-	"\fLEFT_CLUSTER\x10\x032\xe6\x02\n" +
+	"\fLEFT_CLUSTER\x10\x032\xab\x03\n" +
 	"\x0fFailureDetector\x127\n" +
 	"\aDeliver\x12\x13.swimfd.v1.Envelope\x1a\x17.swimfd.v1.DeliverReply\x124\n" +
 	"\x04Join\x12\x16.swimfd.v1.JoinRequest\x1a\x14.swimfd.v1.JoinReply\x127\n" +
 	"\x05Leave\x12\x17.swimfd.v1.LeaveRequest\x1a\x15.swimfd.v1.LeaveReply\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x12=\n" +
 	"\aMembers\x12\x19.swimfd.v1.MembersRequest\x1a\x17.swimfd.v1.MembersReply\x129\n" +
-	"\x05Watch\x12\x17.swimfd.v1.WatchRequest\x1a\x15.swimfd.v1.WatchEvent0\x012\xeb\x01\n" +
+	"\x05Watch\x12\x17.swimfd.v1.WatchRequest\x1a\x15.swimfd.v1.WatchEvent0\x01\x12C\n" +
+	"\tSetLabels\x12\x1b.swimfd.v1.SetLabelsRequest\x1a\x19.swimfd.v1.SetLabelsReply2\xeb\x01\n" +
 	"\rDissemination\x128\n" +
 	"\x06Report\x12\x18.swimfd.v1.FailureReport\x1a\x14.swimfd.v1.ReportAck\x121\n" +
 	"\x06Notify\x12\x11.swimfd.v1.Notice\x1a\x14.swimfd.v1.NoticeAck\x124\n" +
@@ -2309,7 +2444,7 @@ func file_swim_proto_rawDescGZIP() []byte {
 }
 
 var file_swim_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_swim_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_swim_proto_goTypes = []any{
 	(ProtocolVersion)(0),     // 0: swimfd.v1.ProtocolVersion
 	(Limits)(0),              // 1: swimfd.v1.Limits
@@ -2344,12 +2479,15 @@ var file_swim_proto_goTypes = []any{
 	(*MembersReply)(nil),     // 30: swimfd.v1.MembersReply
 	(*WatchRequest)(nil),     // 31: swimfd.v1.WatchRequest
 	(*WatchEvent)(nil),       // 32: swimfd.v1.WatchEvent
-	nil,                      // 33: swimfd.v1.Member.LabelsEntry
-	nil,                      // 34: swimfd.v1.WatchEvent.ExtraEntry
+	(*SetLabelsRequest)(nil), // 33: swimfd.v1.SetLabelsRequest
+	(*SetLabelsReply)(nil),   // 34: swimfd.v1.SetLabelsReply
+	nil,                      // 35: swimfd.v1.Member.LabelsEntry
+	nil,                      // 36: swimfd.v1.WatchEvent.ExtraEntry
+	nil,                      // 37: swimfd.v1.SetLabelsRequest.SetEntry
 }
 var file_swim_proto_depIdxs = []int32{
 	2,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
-	33, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
+	35, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
 	5,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
 	12, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
 	5,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
@@ -2389,33 +2527,39 @@ var file_swim_proto_depIdxs = []int32{
 	28, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
 	29, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
 	4,  // 40: swimfd.v1.WatchRequest.header:type_name -> swimfd.v1.Header
-	34, // 41: swimfd.v1.WatchEvent.extra:type_name -> swimfd.v1.WatchEvent.ExtraEntry
+	36, // 41: swimfd.v1.WatchEvent.extra:type_name -> swimfd.v1.WatchEvent.ExtraEntry
 	30, // 42: swimfd.v1.WatchEvent.snapshot:type_name -> swimfd.v1.MembersReply
-	17, // 43: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
-	19, // 44: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 45: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
-	25, // 46: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
-	27, // 47: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
-	31, // 48: swimfd.v1.FailureDetector.Watch:input_type -> swimfd.v1.WatchRequest
-	23, // 49: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
-	25, // 50: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
-	19, // 51: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 52: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
-	18, // 53: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
-	20, // 54: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
-	22, // 55: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
-	26, // 56: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
-	30, // 57: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
-	32, // 58: swimfd.v1.FailureDetector.Watch:output_type -> swimfd.v1.WatchEvent
-	24, // 59: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
-	26, // 60: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
-	20, // 61: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
-	22, // 62: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
-	53, // [53:63] is the sub-list for method output_type
-	43, // [43:53] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	4,  // 43: swimfd.v1.SetLabelsRequest.header:type_name -> swimfd.v1.Header
+	37, // 44: swimfd.v1.SetLabelsRequest.set:type_name -> swimfd.v1.SetLabelsRequest.SetEntry
+	4,  // 45: swimfd.v1.SetLabelsReply.header:type_name -> swimfd.v1.Header
+	5,  // 46: swimfd.v1.SetLabelsReply.member:type_name -> swimfd.v1.Member
+	17, // 47: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
+	19, // 48: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 49: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
+	25, // 50: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
+	27, // 51: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
+	31, // 52: swimfd.v1.FailureDetector.Watch:input_type -> swimfd.v1.WatchRequest
+	33, // 53: swimfd.v1.FailureDetector.SetLabels:input_type -> swimfd.v1.SetLabelsRequest
+	23, // 54: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
+	25, // 55: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
+	19, // 56: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 57: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
+	18, // 58: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
+	20, // 59: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
+	22, // 60: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
+	26, // 61: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
+	30, // 62: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
+	32, // 63: swimfd.v1.FailureDetector.Watch:output_type -> swimfd.v1.WatchEvent
+	34, // 64: swimfd.v1.FailureDetector.SetLabels:output_type -> swimfd.v1.SetLabelsReply
+	24, // 65: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
+	26, // 66: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
+	20, // 67: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
+	22, // 68: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
+	58, // [58:69] is the sub-list for method output_type
+	47, // [47:58] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_swim_proto_init() }
@@ -2440,7 +2584,7 @@ func file_swim_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swim_proto_rawDesc), len(file_swim_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   31,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

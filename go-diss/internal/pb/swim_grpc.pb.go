@@ -28,12 +28,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FailureDetector_Deliver_FullMethodName = "/swimfd.v1.FailureDetector/Deliver"
-	FailureDetector_Join_FullMethodName    = "/swimfd.v1.FailureDetector/Join"
-	FailureDetector_Leave_FullMethodName   = "/swimfd.v1.FailureDetector/Leave"
-	FailureDetector_Notify_FullMethodName  = "/swimfd.v1.FailureDetector/Notify"
-	FailureDetector_Members_FullMethodName = "/swimfd.v1.FailureDetector/Members"
-	FailureDetector_Watch_FullMethodName   = "/swimfd.v1.FailureDetector/Watch"
+	FailureDetector_Deliver_FullMethodName   = "/swimfd.v1.FailureDetector/Deliver"
+	FailureDetector_Join_FullMethodName      = "/swimfd.v1.FailureDetector/Join"
+	FailureDetector_Leave_FullMethodName     = "/swimfd.v1.FailureDetector/Leave"
+	FailureDetector_Notify_FullMethodName    = "/swimfd.v1.FailureDetector/Notify"
+	FailureDetector_Members_FullMethodName   = "/swimfd.v1.FailureDetector/Members"
+	FailureDetector_Watch_FullMethodName     = "/swimfd.v1.FailureDetector/Watch"
+	FailureDetector_SetLabels_FullMethodName = "/swimfd.v1.FailureDetector/SetLabels"
 )
 
 // FailureDetectorClient is the client API for FailureDetector service.
@@ -48,6 +49,7 @@ type FailureDetectorClient interface {
 	Notify(ctx context.Context, in *Notice, opts ...grpc.CallOption) (*NoticeAck, error)
 	Members(ctx context.Context, in *MembersRequest, opts ...grpc.CallOption) (*MembersReply, error)
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
+	SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsReply, error)
 }
 
 type failureDetectorClient struct {
@@ -127,6 +129,16 @@ func (c *failureDetectorClient) Watch(ctx context.Context, in *WatchRequest, opt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FailureDetector_WatchClient = grpc.ServerStreamingClient[WatchEvent]
 
+func (c *failureDetectorClient) SetLabels(ctx context.Context, in *SetLabelsRequest, opts ...grpc.CallOption) (*SetLabelsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetLabelsReply)
+	err := c.cc.Invoke(ctx, FailureDetector_SetLabels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FailureDetectorServer is the server API for FailureDetector service.
 // All implementations must embed UnimplementedFailureDetectorServer
 // for forward compatibility.
@@ -139,6 +151,7 @@ type FailureDetectorServer interface {
 	Notify(context.Context, *Notice) (*NoticeAck, error)
 	Members(context.Context, *MembersRequest) (*MembersReply, error)
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
+	SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsReply, error)
 	mustEmbedUnimplementedFailureDetectorServer()
 }
 
@@ -166,6 +179,9 @@ func (UnimplementedFailureDetectorServer) Members(context.Context, *MembersReque
 }
 func (UnimplementedFailureDetectorServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
 	return status.Error(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedFailureDetectorServer) SetLabels(context.Context, *SetLabelsRequest) (*SetLabelsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetLabels not implemented")
 }
 func (UnimplementedFailureDetectorServer) mustEmbedUnimplementedFailureDetectorServer() {}
 func (UnimplementedFailureDetectorServer) testEmbeddedByValue()                         {}
@@ -289,6 +305,24 @@ func _FailureDetector_Watch_Handler(srv interface{}, stream grpc.ServerStream) e
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FailureDetector_WatchServer = grpc.ServerStreamingServer[WatchEvent]
 
+func _FailureDetector_SetLabels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetLabelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FailureDetectorServer).SetLabels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FailureDetector_SetLabels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FailureDetectorServer).SetLabels(ctx, req.(*SetLabelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FailureDetector_ServiceDesc is the grpc.ServiceDesc for FailureDetector service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -315,6 +349,10 @@ var FailureDetector_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Members",
 			Handler:    _FailureDetector_Members_Handler,
+		},
+		{
+			MethodName: "SetLabels",
+			Handler:    _FailureDetector_SetLabels_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("swimfd.commands.run", "run a failure detector node (same as pyserver/failure_detector.py)"),
     "simulate": ("swimfd.commands.simulate", "run the deterministic discrete-event simulator"),
     "members": ("swimfd.commands.members", "print a running node's membership view"),
+    "labels": ("swimfd.commands.labels", "show or change a running node's own labels (spreads to every member)"),
     "monitor": ("swimfd.commands.monitor", "serve a live web view of every member's view"),
     "certs": ("swimfd.commands.certs", "create a cluster CA and member certificates for mutual TLS"),
     "bench": ("swimfd.commands.bench", "compare swim, heartbeat, hybrid and memberlist on real clusters"),

@@ -202,6 +202,12 @@ def validate(c: Config) -> None:
         _require(c.t_cleanup >= t_fail, f"t_cleanup ({c.t_cleanup}) must be >= t_fail ({t_fail})")
 
 
+def check_labels(labels: Labels) -> Labels:
+    """``labels`` when they are within the limits above; ConfigError naming the problem otherwise."""
+    _validate_labels(labels)
+    return labels
+
+
 def _validate_labels(labels: Labels) -> None:
     _require(isinstance(labels, tuple), f"labels: must be key/value pairs, got {labels!r}")
     _require(len(labels) <= MAX_LABELS, f"labels: at most {MAX_LABELS}, got {len(labels)}")

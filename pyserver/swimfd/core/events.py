@@ -22,6 +22,7 @@ class EventName(StrEnum):
     MEMBER_FAILED = "member_failed"  # confirmed dead
     MEMBER_LEFT = "member_left"
     MEMBER_REMOVED = "member_removed"  # tombstone cleaned up
+    MEMBER_UPDATED = "member_updated"  # a live member's labels changed (a new incarnation carried them)
     ELECTION_STARTED = "election_started"
     LEADER_ELECTED = "leader_elected"
 

@@ -98,6 +98,7 @@ class Change:
     incarnation: int
     addr_changed: bool
     old_incarnation: int = -1
+    labels_changed: bool = False  # a newer life brought other labels (Node.set_labels on the member)
 
 
 class SharedView:
@@ -225,7 +226,7 @@ class Membership:
         rec = self.own(member.id) or rec
         old_state = rec.state
         old_incarnation = rec.incarnation
-        addr_changed = False
+        addr_changed = labels_changed = False
         # Each life (incarnation) of a member has one set of addresses and metadata, carried by every
         # assertion about it; they change only with a newer life, so a same-incarnation assertion
         # (say, a forged or stale suspicion) cannot move a member and arrival order does not matter.
@@ -237,6 +238,7 @@ class Membership:
                 rec.diss_addr = sys.intern(member.diss_addr)
             if member.incarnation > rec.incarnation:
                 rec.priority = member.priority
+                labels_changed = dict(member.labels) != dict(rec.labels)
                 rec.labels = dict(member.labels) if member.labels else NO_LABELS
         rec.incarnation = member.incarnation
         if old_state != state:
@@ -244,7 +246,7 @@ class Membership:
             self._live += (state in LIVE_STATES) - (old_state in LIVE_STATES)
         rec.state = state
         rec.detector = detector if state == DEAD else ""
-        return Change(member.id, old_state, state, member.incarnation, addr_changed, old_incarnation)
+        return Change(member.id, old_state, state, member.incarnation, addr_changed, old_incarnation, labels_changed)
 
     def remove(self, member_id: str) -> Record | None:
         """Forget a record entirely (tombstone cleanup)."""

@@ -55,12 +55,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from google.protobuf.message import Message
 
 from swimfd.core import reports
-from swimfd.core.config import PROTOCOL_VERSION, Config
+from swimfd.core.config import PROTOCOL_VERSION, Config, check_labels, labels_from
 from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.core.health import LocalHealth
@@ -367,6 +367,27 @@ class Node:
         self._prober.dead_probing = False
         return out
 
+    def set_labels(self, labels: Mapping[str, str], now: float) -> Output:
+        """Replace our own labels (ConfigError beyond the limits of swimfd.core.config).
+
+        Labels belong to a life of a member (swimfd.core.membership), so a change takes a new
+        incarnation: our next Alive update carries it and supersedes the old labels everywhere,
+        and the output reports the new life so the dissemination service tells every member at
+        once (gossip alone may miss a member in heartbeat mode). Same labels: nothing happens.
+        """
+        out = Output()
+        pairs = check_labels(labels_from(labels))
+        me = self._self
+        if self._left or dict(pairs) == dict(me.labels) or me.incarnation + 1 >= MAX_INCARNATION:
+            return out
+        me.incarnation += 1
+        me.labels = dict(pairs)
+        self._queue.push(self._self_update())
+        if self._hb is not None:
+            self._hb.track(self._id, me.incarnation, now)
+        out.reports.append(reports.new_life(me.to_member()))
+        return out
+
     def _is_live(self, member_id: str) -> bool:
         rec = self._members.get(member_id)
         return rec is not None and rec.state in LIVE_STATES
@@ -476,6 +497,8 @@ class Node:
             ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source))
         elif new == ALIVE and change.addr_changed:
             ev.append(self._event(EventName.MEMBER_ALIVE, rec, now, source, extra={"addr_changed": True}))
+        elif new == ALIVE and old == ALIVE and change.labels_changed:
+            ev.append(self._event(EventName.MEMBER_UPDATED, rec, now, source, extra={"labels": dict(rec.labels)}))
         if new == SUSPECT and old != SUSPECT:
             ev.append(self._event(EventName.MEMBER_SUSPECTED, rec, now, source, extra={"by": from_id}))
         elif new == DEAD and old in LIVE_STATES:

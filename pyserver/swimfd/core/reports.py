@@ -1,11 +1,13 @@
 """What a node reports to its dissemination service (go-diss), and the notice kind <-> state map.
 
-The rule: a member reports exactly three kinds of fact, each the moment it happens here, and
+The rule: a member reports exactly these facts, each the moment it happens here, and
 nothing else:
 
 * FAILED: a failure this node's own detector confirmed (``member_failed`` with source local);
 * JOINED: a join this node admitted as the seed (``Node.handle_join`` answered it);
-* LEFT_CLUSTER: this node's own graceful leave (``Node.leave``).
+* LEFT_CLUSTER: this node's own graceful leave (``Node.leave``);
+* JOINED about itself: a new life of this node with changed labels (``Node.set_labels``), which
+  receivers merge like any Alive at a higher incarnation.
 
 A failure, join or leave learned from gossip or from a notice is not reported again: the member
 that decided it reported it, and go-diss drops what it has already seen. The core puts these
@@ -62,3 +64,8 @@ def admitted_join(member: pb.Member, reporter: str) -> Report:
 def own_leave(member: pb.Member) -> Report:
     """``member`` leaves the group gracefully; it reports its own leave."""
     return _report(pb.LEFT_CLUSTER, member, member.id)
+
+
+def new_life(member: pb.Member) -> Report:
+    """``member`` announces a new incarnation of itself (its labels changed)."""
+    return _report(pb.JOINED, member, member.id)

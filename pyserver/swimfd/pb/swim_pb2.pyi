@@ -359,3 +359,30 @@ class WatchEvent(_message.Message):
     snapshot: MembersReply
     dropped: int
     def __init__(self, event: _Optional[str] = ..., node: _Optional[str] = ..., member: _Optional[str] = ..., incarnation: _Optional[int] = ..., source: _Optional[str] = ..., detector: _Optional[str] = ..., timestamp: _Optional[float] = ..., addr: _Optional[str] = ..., extra: _Optional[_Mapping[str, str]] = ..., snapshot: _Optional[_Union[MembersReply, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class SetLabelsRequest(_message.Message):
+    __slots__ = ("header", "set", "remove", "replace")
+    class SetEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    SET_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    header: Header
+    set: _containers.ScalarMap[str, str]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    replace: bool
+    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., set: _Optional[_Mapping[str, str]] = ..., remove: _Optional[_Iterable[str]] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class SetLabelsReply(_message.Message):
+    __slots__ = ("header", "member")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    header: Header
+    member: Member
+    def __init__(self, header: _Optional[_Union[Header, _Mapping]] = ..., member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...

@@ -67,6 +67,11 @@ class FailureDetectorStub:
                 request_serializer=swimfd_dot_pb_dot_swim__pb2.WatchRequest.SerializeToString,
                 response_deserializer=swimfd_dot_pb_dot_swim__pb2.WatchEvent.FromString,
                 _registered_method=True)
+        self.SetLabels = channel.unary_unary(
+                '/swimfd.v1.FailureDetector/SetLabels',
+                request_serializer=swimfd_dot_pb_dot_swim__pb2.SetLabelsRequest.SerializeToString,
+                response_deserializer=swimfd_dot_pb_dot_swim__pb2.SetLabelsReply.FromString,
+                _registered_method=True)
 
 
 class FailureDetectorServicer:
@@ -113,6 +118,13 @@ class FailureDetectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetLabels(self, request, context):
+        """run-time labels (issue 12, item 5)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FailureDetectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +157,11 @@ def add_FailureDetectorServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=swimfd_dot_pb_dot_swim__pb2.WatchRequest.FromString,
                     response_serializer=swimfd_dot_pb_dot_swim__pb2.WatchEvent.SerializeToString,
+            ),
+            'SetLabels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLabels,
+                    request_deserializer=swimfd_dot_pb_dot_swim__pb2.SetLabelsRequest.FromString,
+                    response_serializer=swimfd_dot_pb_dot_swim__pb2.SetLabelsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +329,33 @@ class FailureDetector:
             '/swimfd.v1.FailureDetector/Watch',
             swimfd_dot_pb_dot_swim__pb2.WatchRequest.SerializeToString,
             swimfd_dot_pb_dot_swim__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLabels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/swimfd.v1.FailureDetector/SetLabels',
+            swimfd_dot_pb_dot_swim__pb2.SetLabelsRequest.SerializeToString,
+            swimfd_dot_pb_dot_swim__pb2.SetLabelsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,8 @@
 The dissemination service is an accelerator, not a dependency: detection keeps
 working through piggybacked updates when it is down. Failures are therefore
 logged as a rate-limited ``dissemination_unreachable`` warning and never raised.
+An empty address means the node runs without one (an embedded node may, see
+swimfd.api): then nothing is sent and nothing is counted as failed.
 """
 
 from __future__ import annotations
@@ -62,8 +64,8 @@ class DissClient:
         self._log = log
         self._timeout = timeout
         self._warn = RateLimit(warn_every)
-        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(max_message_bytes))
-        self._stub = swim_pb2_grpc.DisseminationStub(self._channel)
+        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(max_message_bytes)) if addr else None
+        self._stub = swim_pb2_grpc.DisseminationStub(self._channel) if self._channel is not None else None
         self.reports_sent = 0
         self.reports_failed = 0
 
@@ -87,6 +89,8 @@ class DissClient:
 
     async def report(self, kind: pb.NoticeKind.ValueType, update: pb.Update) -> pb.ReportAck | None:
         """Ask the local service to broadcast a confirmed change; None when it cannot be reached."""
+        if self._stub is None:
+            return None
         req = pb.FailureReport(header=self._header(), kind=kind, update=update)
         self._signer.sign(req)
         try:
@@ -99,6 +103,8 @@ class DissClient:
 
     async def leave(self, member: pb.Member) -> bool:
         """Ask the local service to broadcast our own graceful leave."""
+        if self._stub is None:
+            return False
         req = pb.LeaveRequest(header=self._header(), member=member)
         self._signer.sign(req)
         try:
@@ -110,6 +116,8 @@ class DissClient:
 
     async def wait_ready(self, timeout: float) -> bool:
         """True when a connection to the service can be made within ``timeout``; warns otherwise."""
+        if self._channel is None:
+            return False
         try:
             await asyncio.wait_for(self._channel.channel_ready(), timeout)
         except TimeoutError:
@@ -118,4 +126,5 @@ class DissClient:
         return True
 
     async def close(self) -> None:
-        await self._channel.close(grace=None)
+        if self._channel is not None:
+            await self._channel.close(grace=None)

@@ -26,8 +26,8 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from swimfd.core.config import PROTOCOL_VERSION
-from swimfd.core.events import Outbound, Output
+from swimfd.core.config import PROTOCOL_VERSION, ConfigError, check_labels, labels_from
+from swimfd.core.events import MembershipEvent, Outbound, Output
 from swimfd.core.feign import FeignSchedule
 from swimfd.core.node import Node
 from swimfd.core.reports import Report
@@ -56,6 +56,7 @@ JOIN_TIMEOUT = 2.0
 DISS_READY_TIMEOUT = 3.0
 
 NodeFactory = Callable[..., Node]
+EventListener = Callable[[MembershipEvent], None]  # called on the event loop, must not block
 
 
 class StartError(RuntimeError):
@@ -125,7 +126,7 @@ class Runtime:
         )
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
-            addr=settings.diss_addr,
+            addr=local_diss_addr(settings),
             signer=self.signer,
             header=self.header,
             log=log,
@@ -156,6 +157,8 @@ class Runtime:
         feign_rng = random.Random(self._rng.random())
         self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
         self._feigning = False
+        # In-process consumers of membership events (swimfd.api); each is called once per event.
+        self.listeners: list[EventListener] = []
 
     # ----------------------------------------------------------------- basics
 
@@ -204,6 +207,11 @@ class Runtime:
                 payload = event_payload(event, self.settings.node_id, self.epoch_offset)
                 self.watch.publish(payload)
                 self.hooks.dispatch(payload)
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # a consumer's bug must not cost the node its messages and reports
+                    self.log.error("listener_error", event_name=str(event.name), exc_info=True)
         for report in out.reports:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
@@ -361,11 +369,11 @@ class Runtime:
         return ack
 
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
-        self._check_observer(req)
+        self._check_operator(req)
         return self._members_reply()
 
-    def _check_observer(self, req: pb.MembersRequest | pb.WatchRequest) -> None:
-        # Observers (the members command) may leave the cluster name empty on a
+    def _check_operator(self, req: pb.MembersRequest | pb.WatchRequest | pb.SetLabelsRequest) -> None:
+        # Operators (the members, labels and monitor commands) may leave the cluster name empty on a
         # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
         if self.signer.key is not None and not req.header.cluster:
             raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
@@ -386,7 +394,7 @@ class Runtime:
 
     def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]:
         """Subscribe now (so no event falls between the snapshot and the stream), then stream."""
-        self._check_observer(req)
+        self._check_operator(req)
         if self._stopping:
             raise Rejected(grpc.StatusCode.UNAVAILABLE, "this node is stopping")
         try:
@@ -404,6 +412,31 @@ class Runtime:
                 self.watch.unsubscribe(sub)
 
         return stream()
+
+    def on_set_labels(self, req: pb.SetLabelsRequest) -> pb.SetLabelsReply:
+        """Change our own labels: ``set`` then ``remove`` over the current ones (or over none with ``replace``)."""
+        self._check_operator(req)
+        if self._stopping:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "this node is leaving")
+        labels = {} if req.replace else dict(self.node.me.labels)
+        labels.update(req.set)
+        for key in req.remove:
+            labels.pop(key, None)
+        self.set_labels(labels)
+        reply = pb.SetLabelsReply(header=self.header(), member=self.node.me)
+        self.signer.sign(reply)
+        return reply
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """Replace our own labels (Rejected INVALID_ARGUMENT beyond swimfd.core.config's limits); logs the change."""
+        try:
+            check_labels(labels_from(labels))  # here, so a refusal is the caller's error and not a core error
+        except ConfigError as e:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(e)) from e
+        before = self.node.me.incarnation
+        self._core("set_labels", lambda: self.node.set_labels(labels, self.now()))
+        if self.node.me.incarnation != before:
+            self.log.info("labels_changed", labels=labels, incarnation=self.node.me.incarnation)
 
     # ----------------------------------------------------------------- loops
 
@@ -498,7 +531,9 @@ class Runtime:
                 self.metrics_server = None
                 raise StartError(f"--metrics-addr {self.settings.metrics_addr}: {e.strerror or e}") from e
         # With --join the node serves once a seed let it in; with static members it already knows them.
-        await self.health.update(started=True, joined=not self.settings.seeds)
+        # A node without a dissemination service (diss_addr "", swimfd.api) does not wait for one.
+        no_diss = {"diss_down": None} if not self.settings.diss_addr else {}
+        await self.health.update(started=True, joined=not self.settings.seeds, **no_diss)
 
         if self.settings.diss_listen is not None:
             self.diss_process = DissProcess(
@@ -530,10 +565,10 @@ class Runtime:
         with contextlib.suppress(Rejected):
             self._core("bootstrap", lambda: self.node.bootstrap(statics, self.now()))
 
-        self._loops = [
-            asyncio.get_running_loop().create_task(c)
-            for c in (self._tick_loop(), self._stats_loop(), self._check_diss(), self._watch_diss())
-        ]
+        loops = [self._tick_loop(), self._stats_loop()]
+        if self.settings.diss_addr:
+            loops += [self._check_diss(), self._watch_diss()]
+        self._loops = [asyncio.get_running_loop().create_task(c) for c in loops]
         if self.settings.seeds:
             self._loops.append(asyncio.get_running_loop().create_task(self._join_loop()))
         if self.diss_process is not None:
@@ -559,13 +594,10 @@ class Runtime:
         await self.diss.wait_ready(DISS_READY_TIMEOUT)
 
     async def _watch_diss(self) -> None:
-        await watch_diss(self.settings.diss_addr, lambda reason: self.health.update(diss_down=reason))
+        await watch_diss(local_diss_addr(self.settings), lambda reason: self.health.update(diss_down=reason))
 
     def _local_detector_addr(self) -> str:
-        host, port = split_hostport(self.settings.bind, "--bind")
-        if host in ("0.0.0.0", "::", "[::]"):
-            host = "127.0.0.1"
-        return f"{host}:{port}"
+        return local_addr(self.settings.bind)
 
     async def stop(self, graceful: bool = True) -> None:
         """Leave the cluster (graceful), then stop serving, stop go-diss and close channels."""
@@ -612,6 +644,20 @@ class Runtime:
         deadline = self.now() + timeout
         while self._tasks and self.now() < deadline:
             await asyncio.wait(list(self._tasks), timeout=max(deadline - self.now(), 0.0))
+
+
+def local_addr(listen: str) -> str:
+    """How a process on this host reaches a server listening on ``listen`` (a wildcard means loopback)."""
+    host, port = split_hostport(listen, "--bind")
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+def local_diss_addr(settings: RuntimeSettings) -> str:
+    """Where the detector reaches its own go-diss: the child it started is dialled where it listens, not
+    at the advertised address (which may be a DNS name or NAT address that does not lead back here)."""
+    return settings.diss_addr if settings.diss_listen is None else local_addr(settings.diss_listen)
 
 
 def _diss_log_file(log_file: str | None) -> str | None:

@@ -36,6 +36,7 @@ class Handlers(Protocol):
     def on_notify(self, notice: pb.Notice) -> pb.NoticeAck: ...
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply: ...
     def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]: ...
+    def on_set_labels(self, req: pb.SetLabelsRequest) -> pb.SetLabelsReply: ...
 
 
 class FailureDetectorService:
@@ -91,6 +92,7 @@ class FailureDetectorService:
                 "Notify": self._method("Notify", pb.Notice, rt.on_notify),
                 "Members": self._method("Members", pb.MembersRequest, rt.on_members),
                 "Watch": self._watch(),
+                "SetLabels": self._method("SetLabels", pb.SetLabelsRequest, rt.on_set_labels),
             },
         )
 

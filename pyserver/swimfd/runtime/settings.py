@@ -31,7 +31,7 @@ class RuntimeSettings:
     members: tuple[str, ...]  # static MEMBERS: entry i is member id str(i + 1)
     seeds: tuple[str, ...]  # --join: any reachable one suffices
     config: Config
-    diss_addr: str  # local dissemination service: where we Report, and what we advertise
+    diss_addr: str  # local dissemination service: where we Report, and what we advertise; "" for none (swimfd.api)
     diss_listen: str | None  # where to start our go-diss child; None: --diss-addr runs elsewhere
     go_diss: str  # path of the go-diss binary
     log_file: str | None = None
