@@ -19,6 +19,7 @@ The simulator and the gRPC runtime both drive exactly this API:
     reply, out = node.handle_join(join_request, now)
     applied, out = node.apply_notice(notice, now)
     out = node.leave(now)
+    out = node.send_failed(to, refused, now)    # the driver could not deliver a message to `to`
     node.view()                                 # list[pb.MembershipView]
 
 Composition: ``membership`` (table + precedence), ``piggyback`` (broadcast
@@ -47,6 +48,9 @@ mode seen in simulation or in memberlist's issue tracker:
   subject answered it during the suspicion (``swimfd.core.suspicion``).
 * A probe whose period the node itself overran (it was paused) blames the
   node's health, not the target.
+* A ping refused at connect by a quorum of observers (us and ping-req proxies) is evidence that
+  the process is gone from a live host: the suspicion gets a short grace instead of Lifeguard's
+  timeout (``send_failed``; docs/detection.md).
 * Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
   so the sides of a healed partition find each other and refute.
 """
@@ -279,7 +283,8 @@ class Node:
             if self._hybrid is not None:
                 self._prober_step(self._prober.tick(now), now, out)  # the next queued early probe may start
         elif body == "nack":
-            self._prober.on_nack(envelope.nack.seq)
+            nack = envelope.nack
+            self._prober_step(self._prober.on_nack(nack.seq, nack.refused), now, out)
         elif body == "ping_req":
             req = envelope.ping_req
             rec = self._members.get(req.target)
@@ -295,6 +300,17 @@ class Node:
                 self._tell_if_dead(sender, sender_addr, now, out)
         elif body in ELECTION_BODIES and self._election is not None:
             self._election_step(self._election.receive(sender, envelope, now), now, out)
+        self._after(now, out)
+        return out
+
+    def send_failed(self, to: str, refused: bool, now: float) -> Output:
+        """The driver could not deliver a message to member ``to``. ``refused``: the connection was
+        refused at once (nothing listens at the address: a process gone from a live host); False for a
+        timeout or any other failure, which is mere silence and changes nothing here."""
+        out = Output()
+        if self._left or not refused:
+            return out
+        self._prober_step(self._prober.on_send_failed(to, refused), now, out)
         self._after(now, out)
         return out
 
@@ -468,7 +484,7 @@ class Node:
             ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
 
     # ================================================================ suspicion
-    def _suspect(self, mid: str, now: float, out: Output) -> None:
+    def _suspect(self, mid: str, now: float, out: Output, refused: bool = False) -> None:
         """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
         rec = self._members.get(mid)
         if rec is None or rec.state not in LIVE_STATES:
@@ -477,7 +493,7 @@ class Node:
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
-        if was == ALIVE:
+        if was == ALIVE and not refused:
             # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
             self._prober.request_probe(mid)
@@ -495,6 +511,11 @@ class Node:
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
             self._suspect(mid, now, out)
+        for mid in step.refused:
+            self._suspect(mid, now, out, refused=True)
+            rec = self._members.get(mid)
+            if rec is not None and rec.state == SUSPECT:
+                self._suspicions.refused(mid, rec.incarnation, now)
         for s in step.sends:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
         for mid in step.acked:

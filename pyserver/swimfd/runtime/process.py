@@ -242,8 +242,12 @@ class Runtime:
             async with self._send_slots:
                 try:
                     replies = await self.transport.deliver(ob.addr, ob.envelope)
-                except TransportError:
-                    # Unreachable peers are the detector's business, not an error of ours.
+                except TransportError as e:
+                    # Unreachable peers are the detector's business, not an error of ours; a refusal is
+                    # evidence it weighs (send_failed), silence it already times out on its own.
+                    if e.refused and not (self._stopping or self.silenced()):
+                        with contextlib.suppress(Rejected):
+                            self._core("send_failed", lambda: self.node.send_failed(ob.to, True, self.now()))
                     return
         finally:
             self._pending -= 1

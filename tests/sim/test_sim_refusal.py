@@ -1,0 +1,69 @@
+"""Refusal in the simulator (docs/detection.md): a crash on a live host refuses connections, a host
+that is down, a paused process or a partition is silent. Real cores, fixed seeds, virtual seconds."""
+
+from __future__ import annotations
+
+from swimfd.core.config import Config
+from swimfd.core.events import Source
+from swimfd.core.suspicion import suspicion_min_max
+from swimfd.sim.engine import Simulator
+from swimfd.sim.network import Network
+
+WARMUP = 10.0
+
+
+def _first_failed(sim: Simulator, member: str) -> tuple[str, float] | None:
+    found = [(e.at, o) for o, e in sim.events if e.name == "member_failed" and e.member == member]
+    return (min(found)[1], min(found)[0]) if found else None
+
+
+def _gap(sim: Simulator, observer: str, member: str, failed_at: float) -> float:
+    suspected = [e.at for o, e in sim.events if o == observer and e.member == member and e.name == "member_suspected"]
+    return failed_at - max(t for t in suspected if t <= failed_at)
+
+
+def _wrong(sim: Simulator) -> list[tuple[str, str]]:
+    return [(o, e.member) for o, e in sim.events if e.name == "member_failed" and sim.truth.alive_at(e.member, e.at)]
+
+
+def test_a_refusing_crash_is_confirmed_a_grace_after_the_suspicion_and_a_silent_one_is_not() -> None:
+    cfg = Config(election=False)
+    gaps = {}
+    for refuse in (True, False):
+        sim = Simulator(30, cfg, seed=5)
+        sim.crash("9", at=WARMUP, refuse=refuse)
+        sim.run(WARMUP + 40.0)
+        first = _first_failed(sim, "9")
+        assert first is not None
+        gaps[refuse] = _gap(sim, first[0], "9", first[1])
+        assert (sim.refused > 0) == refuse
+        assert _wrong(sim) == []
+    assert gaps[True] <= cfg.refusal_grace_s + 0.05
+    assert gaps[False] >= suspicion_min_max(cfg, 30)[0]
+
+
+def test_crash_refuses_by_default_and_crash_refuses_false_makes_every_crash_silent() -> None:
+    cfg = Config(election=False)
+    sim = Simulator(10, cfg, seed=1, crash_refuses=False)
+    sim.crash("3", at=WARMUP)
+    sim.run(WARMUP + 30.0)
+    assert sim.refused == 0 and sim.result()["messages"]["refused"] == 0
+
+
+def test_pauses_and_a_partition_are_silence_and_never_confirmed_fast() -> None:
+    """Members paused for 0.75 x Min at 5% loss are never declared failed, and a partition gives no
+    refusal: both are silent, so only the Lifeguard path applies, whose floor is Min."""
+    cfg = Config(election=False)
+    n = 40
+    lo, _ = suspicion_min_max(cfg, n)
+    sim = Simulator(n, cfg, seed=8, network=Network(loss=0.05, seed=8), dissemination=True)
+    for m in ("3", "14", "25"):
+        sim.pause(m, at=WARMUP, duration=0.75 * lo)
+    sim.partition([["30", "31"]], at=WARMUP + 10.0, heal_at=WARMUP + 30.0)
+    sim.run(WARMUP + 60.0)
+    assert sim.refused == 0
+    assert [w for w in _wrong(sim) if w[1] in ("3", "14", "25")] == []
+    # ... the sides declared each other failed, each on its own evidence only after at least Min.
+    local = [(o, e.member, e.at) for o, e in sim.events if e.name == "member_failed" and e.source == Source.LOCAL]
+    assert local
+    assert all(_gap(sim, o, m, at) >= lo for o, m, at in local)
