@@ -67,3 +67,30 @@ def test_pauses_and_a_partition_are_silence_and_never_confirmed_fast() -> None:
     local = [(o, e.member, e.at) for o, e in sim.events if e.name == "member_failed" and e.source == Source.LOCAL]
     assert local
     assert all(_gap(sim, o, m, at) >= lo for o, m, at in local)
+
+
+def _alive_spread(broadcast: bool) -> tuple[float, int]:
+    """A member paused for 0.75 x Min at 5% loss with go-diss: (seconds from the first member_alive
+    about its first refutation to the last, members that suspected it before)."""
+    cfg = Config(election=False, broadcast_refutations=broadcast)
+    lo, _ = suspicion_min_max(cfg, 40)
+    sim = Simulator(40, cfg, seed=4, network=Network(loss=0.05, seed=4), dissemination=True)
+    sim.pause("7", at=WARMUP, duration=0.75 * lo)
+    sim.run(WARMUP + 30.0)
+    assert _wrong(sim) == []
+    # The first accusation (incarnation 0) and its refutation (incarnation 1); probes that were in
+    # flight during the pause may start later cycles, each refuted the same way.
+    suspecters = {o for o, e in sim.events if e.member == "7" and e.name == "member_suspected" and e.incarnation == 0}
+    revived = {o: e.at for o, e in sim.events if e.member == "7" and e.name == "member_alive" and e.incarnation == 1}
+    assert suspecters and revived
+    if broadcast:
+        assert suspecters <= set(revived)  # every accuser got the refutation itself
+    return max(revived.values()) - min(revived.values()), len(suspecters)
+
+
+def test_a_broadcast_refutation_reaches_every_accuser_within_one_notice_delay() -> None:
+    spread, accusers = _alive_spread(broadcast=True)
+    assert accusers > 1
+    assert spread <= 0.05  # one go-diss notice: a 1-10 ms delay, not gossip rounds
+    slow, _ = _alive_spread(broadcast=False)
+    assert slow > spread

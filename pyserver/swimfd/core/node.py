@@ -204,7 +204,7 @@ class Node:
         out = Output()
         mine = view.get(self._id)
         if mine is not None:
-            self._about_me(mine.to_member(), mine.state, now)  # e.g. a previous life of ours in the list
+            self._about_me(mine.to_member(), mine.state, now, out)  # e.g. a previous life of ours in the list
         self._members.attach_base(view)
         self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
         if self._hb is not None:
@@ -335,7 +335,7 @@ class Node:
         if self._left:
             return False, out
         upd = notice.update
-        state = reports.NOTICE_STATE[notice.kind]
+        state = reports.KIND_STATE[notice.kind]
         from_id = getattr(upd, "from") or notice.origin
         if state == DEAD and from_id == upd.member.id:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
@@ -385,7 +385,7 @@ class Node:
         """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
         mid = member.id
         if mid == self._id:
-            self._about_me(member, state, now)
+            self._about_me(member, state, now, out)
             return False
         rec = self._members.get(mid)
         if rec is not None:
@@ -409,7 +409,7 @@ class Node:
             self._queue.push(_update(rec, from_id))
         return True
 
-    def _about_me(self, member: pb.Member, state: int, now: float) -> None:
+    def _about_me(self, member: pb.Member, state: int, now: float, out: Output) -> None:
         """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
         if self._left or member.incarnation >= MAX_INCARNATION:
             return  # nothing can outbid the top of the uint64 range: ignore rather than overflow
@@ -422,6 +422,10 @@ class Node:
             me.incarnation = member.incarnation + 1
             if state != ALIVE:
                 self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
+                if self._cfg.broadcast_refutations:
+                    # go-diss tells every member at once, so the refutation outruns the accusers' timers.
+                    # One per incarnation: each report is about a new one.
+                    out.reports.append(reports.refutation(self._self.to_member()))
             self._queue.push(self._self_update())
             if self._hb is not None:
                 self._hb.track(self._id, me.incarnation, now)
