@@ -35,6 +35,7 @@ class Router:
     refusing: set[str] = field(default_factory=set)  # crashed on a live host: senders hear send_failed(refused)
     events: list[tuple[str, MembershipEvent]] = field(default_factory=list)
     reports: list[tuple[str, Report]] = field(default_factory=list)  # (reporter, report) for go-diss
+    alerts: list[tuple[str, Report]] = field(default_factory=list)  # (reporter, alert) for go-diss
     drop: set[tuple[str, str]] = field(default_factory=set)  # (from, to) links that lose everything
     block: Callable[[str, str, pb.Envelope], bool] | None = None  # (from, to, envelope) -> lose it?
     messages: int = 0
@@ -63,6 +64,7 @@ class Router:
         for ev in out.events:
             self.events.append((sender, ev))
         self.reports.extend((sender, r) for r in out.reports)
+        self.alerts.extend((sender, a) for a in out.alerts)
         for msg in out.messages:
             self.messages += 1
             if (sender, msg.to) in self.drop or (self.block is not None and self.block(sender, msg.to, msg.envelope)):

@@ -94,3 +94,19 @@ def test_a_broadcast_refutation_reaches_every_accuser_within_one_notice_delay() 
     assert spread <= 0.05  # one go-diss notice: a 1-10 ms delay, not gossip rounds
     slow, _ = _alive_spread(broadcast=False)
     assert slow > spread
+
+
+def _silent_crash_first_p50(alerts: bool) -> float:
+    cfg = Config(election=False, broadcast_suspicions=alerts)
+    sim = Simulator(10, cfg, seed=1, network=Network(loss=0.05, seed=1), dissemination=True, crash_refuses=False)
+    for m in ("2", "5", "8"):
+        sim.crash(m, at=WARMUP)
+    sim.run(WARMUP + 60.0)
+    r = sim.result()
+    assert r["detected_by_all"] == 3 and r["false_positives"] == 0
+    return r["detect_first_s"]["p50"]
+
+
+def test_alerted_observers_bring_a_silent_crash_to_the_minimum_timeout_sooner() -> None:
+    """n = 10, Min 4 s: with SUSPECTED alerts the observers' own failed probes confirm at once."""
+    assert _silent_crash_first_p50(alerts=True) < _silent_crash_first_p50(alerts=False)

@@ -68,7 +68,8 @@ class Config:
     refusal_quorum: int = 2  # observers whose ping was refused (us + proxies) before the short grace; 0: off
     refusal_grace: float | None = None  # suspicion timeout on a quorum of refusals; None: probe_interval / 2
     broadcast_refutations: bool = True  # report our own refutations (REFUTED) so go-diss tells everyone
-    broadcast_suspicions: bool = True  # report suspicions we raise (SUSPECTED) so every member probes the suspect
+    broadcast_suspicions: bool = True  # report suspicions we raise (SUSPECTED) so other members probe the suspect
+    alert_observers: int = 10  # members expected to probe on a SUSPECTED notice (Rapid's K); 0: every member
 
     # --- hybrid rule (swimfd.core.hybrid) ---
     hybrid_stale_after: float | None = None  # heartbeat staleness that triggers an early probe; None: derived from n
@@ -164,6 +165,7 @@ def validate(c: Config) -> None:
         ("max_message_bytes", 1024),
         ("phi_window", 2),
         ("refusal_quorum", 0),
+        ("alert_observers", 0),
     ):
         v = getattr(c, name)
         _require(

@@ -51,6 +51,10 @@ mode seen in simulation or in memberlist's issue tracker:
 * A ping refused at connect by a quorum of observers (us and ping-req proxies) is evidence that
   the process is gone from a live host: the suspicion gets a short grace instead of Lifeguard's
   timeout (``send_failed``; docs/detection.md).
+* A suspicion this node raises is broadcast by go-diss (``Output.alerts``, SUSPECTED); a member
+  that receives it probes the suspect at once, so independent results confirm or refute it within
+  about one probe period (Rapid's multiple observers), and the suspect hears it and refutes.
+  A refutation is broadcast too (REFUTED), so it outruns the accusers' timers (docs/detection.md).
 * Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
   so the sides of a healed partition find each other and refute.
 """
@@ -340,8 +344,28 @@ class Node:
         if state == DEAD and from_id == upd.member.id:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
         applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
+        if notice.kind == pb.SUSPECTED:
+            self._probe_on_alert(upd.member.id, upd.member.incarnation, now, out)
         self._after(now, out)
         return applied, out
+
+    def _probe_on_alert(self, mid: str, incarnation: int, now: float, out: Output) -> None:
+        """Another member's probe of ``mid`` failed: probe it ourselves at once, once per suspicion.
+        A failure confirms the suspicion first-hand (Lifeguard); an answer carries the suspicion to the
+        subject (buddy system), which refutes. About ``alert_observers`` members probe (each with
+        probability K / n, as Rapid watches each member with K observers), so a suspicion costs O(K)
+        probes in all and the load per member stays flat in n."""
+        s = self._suspicions.get(mid)
+        rec = self._members.get(mid)
+        if s is None or s.alert_probed or s.incarnation != incarnation or rec is None or rec.state != SUSPECT:
+            return
+        s.alert_probed = True
+        k = self._cfg.alert_observers
+        others = self._members.live_count - 2  # neither the suspect nor the member that raised it
+        if 0 < k < others and self._rng.random() >= k / others:
+            return
+        self._prober.request_probe(mid)
+        self._prober_step(self._prober.tick(now), now, out)  # start it now, not at the next period
 
     def leave(self, now: float) -> Output:
         out = Output()
@@ -497,6 +521,12 @@ class Node:
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
+        if was == ALIVE and self._cfg.broadcast_suspicions and self._prober.enabled:
+            # Our own probe failed: go-diss has every member probe it too (once per member and incarnation:
+            # only a member we held ALIVE at this incarnation is raised here).
+            now_rec = self._members.get(mid)
+            if now_rec is not None and now_rec.state == SUSPECT:
+                out.alerts.append(reports.raised_suspicion(now_rec.to_member(), self._id))
         if was == ALIVE and not refused:
             # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.

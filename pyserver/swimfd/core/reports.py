@@ -9,12 +9,14 @@ nothing else:
 * REFUTED: this node refuted a suspicion or death of itself, once per new incarnation
   (docs/detection.md: the refutation reaches every accuser within one broadcast);
 * SUSPECTED: a suspicion this node raised from its own failed probe, once per (member,
-  incarnation) (docs/detection.md: every member probes the suspect at once).
+  incarnation) (docs/detection.md: every member probes the suspect at once). It is evidence, not a
+  membership decision (Rapid's "alert"), so it goes in ``Output.alerts``, the others in
+  ``Output.reports``.
 
 A fact learned from gossip or from a notice is not reported again: the member that decided it
-reported it, and go-diss drops what it has already seen (member, incarnation, kind). The core puts these
-reports in ``Output.reports``; the gRPC runtime forwards them and the simulator's go-diss model
-broadcasts them, so both follow this one rule.
+reported it, and go-diss drops what it has already seen (member, incarnation, kind). The gRPC
+runtime forwards reports and alerts alike and the simulator's go-diss model broadcasts them, so
+both follow this one rule.
 """
 
 from __future__ import annotations

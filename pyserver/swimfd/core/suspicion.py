@@ -75,6 +75,7 @@ class Suspicion:
     final_check: bool = False  # a node without first-hand evidence probed the subject before confirming
     refused_at: float = math.inf  # when a quorum of refusals capped it (docs/detection.md)
     refused_until: float = math.inf  # ... at this deadline
+    alert_probed: bool = False  # a SUSPECTED notice made us probe the subject (once per suspicion)
 
     def confirm(self, from_id: str) -> bool:
         """Record a confirmation; True when it came from a new, distinct member."""

@@ -194,6 +194,8 @@ class Runtime:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
                 self._leaving = task
+        for alert in out.alerts:
+            self._spawn(self._forward(alert))
         replies: list[pb.Envelope] = []
         for ob in out.messages:
             if inline_to is not None and ob.to == inline_to:

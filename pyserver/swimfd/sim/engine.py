@@ -326,7 +326,7 @@ class Simulator:
                 except protocol_error:
                     self.protocol_errors += 1
                     continue
-                if out.messages or out.events or out.reports:
+                if out.messages or out.events or out.reports or out.alerts:
                     emit(dst, out, t)
                 # inlined _reschedule: this path runs once per delivered message
                 deadline = node.next_deadline()
@@ -541,7 +541,7 @@ class Simulator:
     def _tick(self, member_id: str, now: float) -> None:
         node = self.nodes[member_id]
         out = node.tick(now)
-        if out.messages or out.events or out.reports:
+        if out.messages or out.events or out.reports or out.alerts:
             self._emit(member_id, out, now)
         deadline = node.next_deadline()
         if deadline <= now:
@@ -570,6 +570,8 @@ class Simulator:
         if self.dissemination:
             for report in out.reports:
                 self._broadcast(src, report, now)
+            for alert in out.alerts:
+                self._broadcast(src, alert, now)
         messages = out.messages
         if not messages:
             return
@@ -642,7 +644,7 @@ class Simulator:
         if self._status.get(member_id) != _RUNNING or send_failed is None:
             return
         out = send_failed(peer, True, now)
-        if out.messages or out.events or out.reports:
+        if out.messages or out.events or out.reports or out.alerts:
             self._emit(member_id, out, now)
         self._reschedule(member_id, node, now)
 
