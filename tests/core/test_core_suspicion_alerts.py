@@ -89,3 +89,16 @@ def test_the_suspect_hears_the_alert_and_refutes_with_a_broadcast() -> None:
     applied, out = node.apply_notice(_alert_notice(5, origin=2), now=3.0)
     assert not applied and node.me.incarnation == 1
     assert [(r.kind, r.update.member.incarnation) for r in out.reports] == [(pb.REFUTED, 1)]
+
+
+def test_a_member_that_is_not_an_observer_ignores_the_alert() -> None:
+    n = 60
+    cfg = CFG.replace(alert_observers=1)
+    ignored = 0
+    for me in range(3, n + 1):
+        node = _node(me, n, cfg)
+        applied, out = node.apply_notice(_alert_notice(1, origin=2), now=3.0)
+        if not applied:
+            ignored += 1
+            assert node.member("1").state == pb.ALIVE and out.messages == [] and out.events == []
+    assert ignored >= n - 2 - 5  # about 1 observer of 58

@@ -343,27 +343,32 @@ class Node:
         from_id = getattr(upd, "from") or notice.origin
         if state == DEAD and from_id == upd.member.id:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
+        if notice.kind == pb.SUSPECTED and upd.member.id != self._id and not self._observes_alert():
+            return False, out  # not one of its observers: the suspicion reaches us by gossip as before
         applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
         if notice.kind == pb.SUSPECTED:
             self._probe_on_alert(upd.member.id, upd.member.incarnation, now, out)
         self._after(now, out)
         return applied, out
 
+    def _observes_alert(self) -> bool:
+        """Whether this member is one of the about ``alert_observers`` members (each with probability
+        K / n, as Rapid watches each member with K observers) that act on a SUSPECTED alert. The others
+        ignore it: a suspicion then costs O(K) probes, the load per member stays flat in n, and the
+        suspicion timers of the whole group are not started in the same instant."""
+        k = self._cfg.alert_observers
+        others = self._members.live_count - 2  # neither the suspect nor the member that raised it
+        return not (0 < k < others) or self._rng.random() < k / others
+
     def _probe_on_alert(self, mid: str, incarnation: int, now: float, out: Output) -> None:
-        """Another member's probe of ``mid`` failed: probe it ourselves at once, once per suspicion.
-        A failure confirms the suspicion first-hand (Lifeguard); an answer carries the suspicion to the
-        subject (buddy system), which refutes. About ``alert_observers`` members probe (each with
-        probability K / n, as Rapid watches each member with K observers), so a suspicion costs O(K)
-        probes in all and the load per member stays flat in n."""
+        """An observer of an alert probes the suspect at once, once per suspicion. A failure confirms
+        the suspicion first-hand (Lifeguard); an answer carries the suspicion to the subject (buddy
+        system), which refutes."""
         s = self._suspicions.get(mid)
         rec = self._members.get(mid)
         if s is None or s.alert_probed or s.incarnation != incarnation or rec is None or rec.state != SUSPECT:
             return
         s.alert_probed = True
-        k = self._cfg.alert_observers
-        others = self._members.live_count - 2  # neither the suspect nor the member that raised it
-        if 0 < k < others and self._rng.random() >= k / others:
-            return
         self._prober.request_probe(mid)
         self._prober_step(self._prober.tick(now), now, out)  # start it now, not at the next period
 
