@@ -32,8 +32,10 @@ class Router:
     now: float = 0.0
     nodes: dict[str, Node] = field(default_factory=dict)
     crashed: set[str] = field(default_factory=set)
+    refusing: set[str] = field(default_factory=set)  # crashed on a live host: senders hear send_failed(refused)
     events: list[tuple[str, MembershipEvent]] = field(default_factory=list)
     reports: list[tuple[str, Report]] = field(default_factory=list)  # (reporter, report) for go-diss
+    alerts: list[tuple[str, Report]] = field(default_factory=list)  # (reporter, alert) for go-diss
     drop: set[tuple[str, str]] = field(default_factory=set)  # (from, to) links that lose everything
     block: Callable[[str, str, pb.Envelope], bool] | None = None  # (from, to, envelope) -> lose it?
     messages: int = 0
@@ -62,6 +64,7 @@ class Router:
         for ev in out.events:
             self.events.append((sender, ev))
         self.reports.extend((sender, r) for r in out.reports)
+        self.alerts.extend((sender, a) for a in out.alerts)
         for msg in out.messages:
             self.messages += 1
             if (sender, msg.to) in self.drop or (self.block is not None and self.block(sender, msg.to, msg.envelope)):
@@ -83,14 +86,20 @@ class Router:
                 node = self.nodes.get(to)
                 if node is not None and to not in self.crashed:
                     self._dispatch(to, node.receive(env, self.now))
+                elif to in self.refusing:
+                    sender = env.header.sender
+                    if sender in self.nodes and sender not in self.crashed:
+                        self._dispatch(sender, self.nodes[sender].send_failed(to, True, self.now))
             else:
                 for n in live:
                     if n.next_deadline() <= self.now:
                         self._dispatch(n.id, n.tick(self.now))
         raise AssertionError("router did not reach `until` within max_steps")
 
-    def crash(self, node_id: str) -> None:
+    def crash(self, node_id: str, refuse: bool = False) -> None:
         self.crashed.add(node_id)
+        if refuse:
+            self.refusing.add(node_id)
 
     def seen(self, observer: str, name: str, member_id: str) -> list[MembershipEvent]:
         return [e for o, e in self.events if o == observer and e.name == name and e.member == member_id]

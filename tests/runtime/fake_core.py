@@ -32,6 +32,7 @@ class FakeCore:
         self.joins: list[pb.JoinRequest] = []
         self.left = False
         self.last_change = now
+        self.send_failures: list[tuple[str, bool]] = []  # (to, refused) as the runtime reported them
 
     def _env(self, **body: object) -> pb.Envelope:
         header = pb.Header(
@@ -73,6 +74,10 @@ class FakeCore:
         elif env.HasField("ack"):
             self.acks_from.add(env.ack.subject)
         return out
+
+    def send_failed(self, to: str, refused: bool, now: float) -> Output:
+        self.send_failures.append((to, refused))
+        return Output()
 
     def handle_join(self, req: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
         self.joins.append(req)

@@ -375,3 +375,29 @@ def test_oversize_and_self_addressed_messages_are_not_sent() -> None:
         await rt.diss.close()
 
     run(main())
+
+
+def test_a_peer_that_answered_and_then_died_is_reported_refused_to_the_core() -> None:
+    """Refusal evidence (docs/detection.md): once a peer answered, its process exiting makes the next
+    Deliver fail with "connection refused"; the runtime tells the core send_failed(peer, refused=True).
+    A peer that never answered (nothing listens yet) is not reported: it may simply not have started."""
+
+    async def main() -> None:
+        p1, p2, never = free_port(), free_port(), free_port()
+        members = (f"127.0.0.1:{p1}", f"127.0.0.1:{p2}", f"127.0.0.1:{never}")
+        a, _ = make_runtime(settings("1", p1, members))
+        b, _ = make_runtime(settings("2", p2, members))
+        await a.start()
+        await b.start()
+        try:
+            await until(lambda: "2" in core(a).acks_from)
+            await b.stop(graceful=False)
+            await until(lambda: ("2", True) in core(a).send_failures)
+            assert a.transport.stats.refused >= 1
+            # Node "3" never listened: its failures are silence, never reported as refusals.
+            assert all(to != "3" for to, _ in core(a).send_failures)
+            assert a.transport.stats.send_failures > a.transport.stats.refused
+        finally:
+            await a.stop()
+
+    run(main())

@@ -199,6 +199,9 @@ const (
 	NoticeKind_FAILED                  NoticeKind = 1 // confirmed failure
 	NoticeKind_JOINED                  NoticeKind = 2
 	NoticeKind_LEFT_CLUSTER            NoticeKind = 3
+	// Broadcast refutations and suspicions (docs/detection.md).
+	NoticeKind_REFUTED   NoticeKind = 4 // the subject refuted a suspicion or death of itself (ALIVE, new incarnation)
+	NoticeKind_SUSPECTED NoticeKind = 5 // the origin's own probe failed: every member probes the subject at once
 )
 
 // Enum value maps for NoticeKind.
@@ -208,12 +211,16 @@ var (
 		1: "FAILED",
 		2: "JOINED",
 		3: "LEFT_CLUSTER",
+		4: "REFUTED",
+		5: "SUSPECTED",
 	}
 	NoticeKind_value = map[string]int32{
 		"NOTICE_KIND_UNSPECIFIED": 0,
 		"FAILED":                  1,
 		"JOINED":                  2,
 		"LEFT_CLUSTER":            3,
+		"REFUTED":                 4,
+		"SUSPECTED":               5,
 	}
 )
 
@@ -655,9 +662,12 @@ func (x *PingReq) GetTargetAddr() string {
 
 // Lifeguard: sent by a ping-req proxy that heard nothing from the target.
 type Nack struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Seq     uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Subject string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Refusal evidence (docs/detection.md): the proxy's ping was refused at
+	// connect ("connection refused"), not merely unanswered.
+	Refused       bool `protobuf:"varint,3,opt,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -704,6 +714,13 @@ func (x *Nack) GetSubject() string {
 		return x.Subject
 	}
 	return ""
+}
+
+func (x *Nack) GetRefused() bool {
+	if x != nil {
+		return x.Refused
+	}
+	return false
 }
 
 // van Renesse heartbeat gossip: the sender's heartbeat list as parallel
@@ -2276,10 +2293,11 @@ const file_swim_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1f\n" +
 	"\vtarget_addr\x18\x03 \x01(\tR\n" +
-	"targetAddr\"2\n" +
+	"targetAddr\"L\n" +
 	"\x04Nack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject\"}\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
+	"\arefused\x18\x03 \x01(\bR\arefused\"}\n" +
 	"\x0fHeartbeatGossip\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\"\n" +
 	"\fincarnations\x18\x02 \x03(\x04R\fincarnations\x12\x1e\n" +
@@ -2408,7 +2426,7 @@ const file_swim_proto_rawDesc = "" +
 	"\x05ALIVE\x10\x01\x12\v\n" +
 	"\aSUSPECT\x10\x02\x12\b\n" +
 	"\x04DEAD\x10\x03\x12\b\n" +
-	"\x04LEFT\x10\x04*S\n" +
+	"\x04LEFT\x10\x04*o\n" +
 	"\n" +
 	"NoticeKind\x12\x1b\n" +
 	"\x17NOTICE_KIND_UNSPECIFIED\x10\x00\x12\n" +
@@ -2416,7 +2434,9 @@ const file_swim_proto_rawDesc = "" +
 	"\x06FAILED\x10\x01\x12\n" +
 	"\n" +
 	"\x06JOINED\x10\x02\x12\x10\n" +
-	"\fLEFT_CLUSTER\x10\x032\xab\x03\n" +
+	"\fLEFT_CLUSTER\x10\x03\x12\v\n" +
+	"\aREFUTED\x10\x04\x12\r\n" +
+	"\tSUSPECTED\x10\x052\xab\x03\n" +
 	"\x0fFailureDetector\x127\n" +
 	"\aDeliver\x12\x13.swimfd.v1.Envelope\x1a\x17.swimfd.v1.DeliverReply\x124\n" +
 	"\x04Join\x12\x16.swimfd.v1.JoinRequest\x1a\x14.swimfd.v1.JoinReply\x127\n" +

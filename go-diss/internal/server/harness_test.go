@@ -184,7 +184,8 @@ func sign[M auth.Message](t *testing.T, s *auth.Signer, m M) M {
 func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
 	state := map[pb.NoticeKind]pb.MemberState{
 		pb.NoticeKind_FAILED: pb.MemberState_DEAD, pb.NoticeKind_JOINED: pb.MemberState_ALIVE,
-		pb.NoticeKind_LEFT_CLUSTER: pb.MemberState_LEFT,
+		pb.NoticeKind_LEFT_CLUSTER: pb.MemberState_LEFT, pb.NoticeKind_REFUTED: pb.MemberState_ALIVE,
+		pb.NoticeKind_SUSPECTED: pb.MemberState_SUSPECT,
 	}[kind]
 	return &pb.FailureReport{Header: s.Header(), Kind: kind, Update: &pb.Update{
 		Member: &pb.Member{Id: member, Incarnation: inc, State: state}, From: "0", Detector: "swim",

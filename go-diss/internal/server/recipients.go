@@ -9,15 +9,16 @@ import (
 // "Who is notified"): every member of the local view except this node (self
 // names it as the detector does, id as go-diss does) that is not DEAD or LEFT
 // and has a dissemination address. The notice's subject is left out of a
-// JOINED or LEFT_CLUSTER notice (it knows), but the accused of a FAILED notice
-// is included whatever the view says of it (our detector has just marked it
-// DEAD): a falsely accused member that is alive receives its own death notice
-// and refutes it; a really dead one costs one failed delivery. The simulator's
+// JOINED, LEFT_CLUSTER or REFUTED notice (it knows), but the accused of a
+// FAILED or SUSPECTED notice is included whatever the view says of it (our
+// detector has just marked it DEAD or SUSPECT): a falsely accused member that
+// is alive receives the accusation and refutes it (docs/detection.md); a
+// really dead one costs one failed delivery. The simulator's
 // go-diss model (pyserver/swimfd/sim/engine.py) follows the same rule.
 func recipients(self, id string, members []*pb.Member, n *pb.Notice) []broadcast.Target {
 	subject := n.GetUpdate().GetMember().GetId()
 	accused := ""
-	if n.GetKind() == pb.NoticeKind_FAILED {
+	if k := n.GetKind(); k == pb.NoticeKind_FAILED || k == pb.NoticeKind_SUSPECTED {
 		accused = subject
 	}
 	out := make([]broadcast.Target, 0, len(members))

@@ -45,6 +45,10 @@ func TestRecipients(t *testing.T) {
 		{"joined: dead members skipped", pb.NoticeKind_JOINED, "x", view, []string{"1", "2"}},
 		{"left: leaver skipped", pb.NoticeKind_LEFT_CLUSTER, "2", view, []string{"1"}},
 		{"left: this node's own leave", pb.NoticeKind_LEFT_CLUSTER, "0", view, []string{"1", "2"}},
+		{"suspected: live accused included", pb.NoticeKind_SUSPECTED, "1", view, []string{"1", "2"}},
+		{"suspected: accused DEAD in the view included", pb.NoticeKind_SUSPECTED, "3", view, []string{"1", "2", "3"}},
+		{"refuted: the refuter skipped", pb.NoticeKind_REFUTED, "1", view, []string{"2"}},
+		{"refuted: this node's own refutation", pb.NoticeKind_REFUTED, "0", view, []string{"1", "2"}},
 		{"empty view", pb.NoticeKind_FAILED, "1", nil, []string{}},
 	}
 	for _, tc := range cases {

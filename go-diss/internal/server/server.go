@@ -337,7 +337,7 @@ func (s *Server) refuse(method string, h *pb.Header, err error) error {
 // checkFact refuses a notice or report that does not name a fact.
 func checkFact(method string, kind pb.NoticeKind, u *pb.Update) error {
 	switch {
-	case kind != pb.NoticeKind_FAILED && kind != pb.NoticeKind_JOINED && kind != pb.NoticeKind_LEFT_CLUSTER:
+	case !knownKind(kind):
 		return status.Errorf(codes.InvalidArgument, "%s: unknown notice kind %d", method, int32(kind))
 	case u == nil:
 		return status.Errorf(codes.InvalidArgument, "%s: missing update", method)
@@ -345,6 +345,16 @@ func checkFact(method string, kind pb.NoticeKind, u *pb.Update) error {
 		return status.Errorf(codes.InvalidArgument, "%s: update without member id", method)
 	}
 	return nil
+}
+
+// knownKind: the facts a detector reports (pyserver/swimfd/core/reports.py).
+func knownKind(kind pb.NoticeKind) bool {
+	switch kind {
+	case pb.NoticeKind_FAILED, pb.NoticeKind_JOINED, pb.NoticeKind_LEFT_CLUSTER,
+		pb.NoticeKind_REFUTED, pb.NoticeKind_SUSPECTED:
+		return true
+	}
+	return false
 }
 
 func (s *Server) noticeAck(applied bool) (*pb.NoticeAck, error) {

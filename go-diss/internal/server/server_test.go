@@ -142,6 +142,46 @@ func TestReportDeduplicates(t *testing.T) {
 	}
 }
 
+// Refutations and suspicions (docs/detection.md) are facts like the others:
+// broadcast once per (member, incarnation, kind), and a suspicion reaches the
+// suspect too so that it can refute at once.
+func TestReportRefutedAndSuspected(t *testing.T) {
+	cases := []struct {
+		name       string
+		kind       pb.NoticeKind
+		member     string
+		recipients uint32
+	}{
+		{"refuted: every live peer", pb.NoticeKind_REFUTED, "0", 2},
+		{"suspected: live peers and the suspect", pb.NoticeKind_SUSPECTED, "dead", 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, setup{peers: 2, key: testKey})
+			for i, wantDup := range []bool{false, true} {
+				ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, tc.kind, tc.member, 5)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ack.Duplicate != wantDup || (!wantDup && ack.Recipients != tc.recipients) {
+					t.Fatalf("report %d: ack = %v, want duplicate=%v and %d recipients", i, ack, wantDup, tc.recipients)
+				}
+			}
+			ack, err := h.client.Report(ctx(t), sign(t, h.local, report(h.local, tc.kind, tc.member, 6)))
+			if err != nil || ack.Duplicate {
+				t.Fatalf("a new incarnation's %v treated as duplicate (err %v)", tc.kind, err)
+			}
+			for _, p := range h.livePeers() {
+				got := p.WaitNotices(t, 2, hang)
+				if got[0].Kind != tc.kind || got[0].GetUpdate().GetMember().GetId() != tc.member {
+					t.Fatalf("peer %s got %v", p.ID, got[0])
+				}
+			}
+			h.drain(t)
+		})
+	}
+}
+
 func TestNotifyForwardsOnce(t *testing.T) {
 	h := newHarness(t, setup{peers: 2, key: testKey})
 	in := sign(t, h.peer, notice(h.peer, pb.NoticeKind_FAILED, "x", 5))

@@ -108,6 +108,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--delay", default="0.001:0.010", help="one-way delay MIN:MAX seconds, uniform (default %(default)s)"
     )
     p.add_argument("--kill", type=int, default=0, help="members that crash at --fault-at")
+    p.add_argument(
+        "--crash-silent",
+        action="store_true",
+        help="killed members' hosts go down too: silence instead of refused connections",
+    )
     p.add_argument("--pause", default=None, help="K:SECONDS: K other members stop for SECONDS at --fault-at")
     p.add_argument("--partition", default=None, help="FRACTION:START[:HEAL]: cut a random FRACTION off, heal later")
     p.add_argument("--fault-at", type=float, default=10.0, help="virtual time of kills and pauses (default 10)")
@@ -159,6 +164,7 @@ class Scenario:
     convergence_sample: int | None
     max_rss_bytes: int
     dissemination: bool = False
+    crash_silent: bool = False
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -202,6 +208,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         convergence_sample=args.convergence_sample or None,
         max_rss_bytes=int(args.max_rss_gb * 2**30),
         dissemination=args.dissemination,
+        crash_silent=args.crash_silent,
     )
 
 
@@ -268,6 +275,7 @@ def build(sc: Scenario) -> tuple[Simulator, dict[str, list[str]]]:
         paused_inbound=sc.paused_inbound,
         warmup=sc.fault_at,
         dissemination=sc.dissemination,
+        crash_refuses=not sc.crash_silent,
     )
     pick = random.Random(f"swimfd-scenario-{sc.seed}")
     chosen = pick.sample(sim.ids, sc.kill + (sc.pause.count if sc.pause else 0))
@@ -329,6 +337,7 @@ def run_scenario(sc: Scenario) -> dict[str, Any]:
         "election": sc.config.election,
         "paused_inbound": sc.paused_inbound,
         "dissemination": sc.dissemination,
+        "crash_silent": sc.crash_silent,
     }
     result["faults"] = {k: len(v) for k, v in faults.items()}
     result["wall_s"] = round(wall, 2)
@@ -353,7 +362,9 @@ def summary(r: dict[str, Any]) -> str:
     ]
     faults = r["faults"]
     lines.append(
-        f"faults at t={p['fault_at']:g}s: {faults['killed']} killed, {faults['paused']} paused"
+        f"faults at t={p['fault_at']:g}s: {faults['killed']} killed"
+        + (" (hosts down: silent)" if p.get("crash_silent") else "")
+        + f", {faults['paused']} paused"
         + (f" for {p['pause']['seconds']:g}s" if p["pause"] else "")
         + (
             f"; partition of {faults['partitioned']} members from t={p['partition']['start']:g}s"

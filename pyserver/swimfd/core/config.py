@@ -64,6 +64,13 @@ class Config:
     dead_probe_interval: float = 30.0  # re-probe known-dead members this often, so healed partitions merge
     tombstone_ttl: float = 3600.0  # a DEAD or LEFT member is forgotten (member_removed) this long after
 
+    # --- evidence beyond silence (docs/detection.md) ---
+    refusal_quorum: int = 2  # observers whose ping was refused (us + proxies) before the short grace; 0: off
+    refusal_grace: float | None = None  # suspicion timeout on a quorum of refusals; None: probe_interval / 2
+    broadcast_refutations: bool = True  # report our own refutations (REFUTED) so go-diss tells everyone
+    broadcast_suspicions: bool = True  # report suspicions we raise (SUSPECTED) so other members probe the suspect
+    alert_observers: int = 10  # members expected to probe on a SUSPECTED notice (Rapid's K); 0: every member
+
     # --- hybrid rule (swimfd.core.hybrid) ---
     hybrid_stale_after: float | None = None  # heartbeat staleness that triggers an early probe; None: derived from n
 
@@ -102,6 +109,11 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def refusal_grace_s(self) -> float:
+        """The grace a refused member gets to answer before it is confirmed dead."""
+        return self.probe_interval / 2 if self.refusal_grace is None else self.refusal_grace
 
 
 def labels_from(mapping: Mapping[str, str]) -> Labels:
@@ -152,6 +164,8 @@ def validate(c: Config) -> None:
         ("max_members", 2),
         ("max_message_bytes", 1024),
         ("phi_window", 2),
+        ("refusal_quorum", 0),
+        ("alert_observers", 0),
     ):
         v = getattr(c, name)
         _require(
@@ -185,6 +199,13 @@ def validate(c: Config) -> None:
         isinstance(c.phi_acceptable_pause, int | float) and 0 <= c.phi_acceptable_pause < math.inf,
         f"phi_acceptable_pause: must be a non-negative number of seconds, got {c.phi_acceptable_pause!r}",
     )
+    if c.refusal_grace is not None:
+        _require(
+            isinstance(c.refusal_grace, int | float) and math.isfinite(c.refusal_grace) and c.refusal_grace > 0,
+            f"refusal_grace: must be a positive number of seconds, got {c.refusal_grace!r}",
+        )
+    for name in ("broadcast_refutations", "broadcast_suspicions"):
+        _require(isinstance(getattr(c, name), bool), f"{name}: must be true or false, got {getattr(c, name)!r}")
     if c.hybrid_stale_after is not None:
         _require(
             isinstance(c.hybrid_stale_after, int | float)

@@ -62,9 +62,13 @@ class Output:
     messages: list[Outbound] = field(default_factory=list)
     events: list[MembershipEvent] = field(default_factory=list)
     reports: list[Report] = field(default_factory=list)  # for the dissemination service: forward each once
+    # Evidence for the dissemination service (a suspicion this node raised, Rapid's "alert"), forwarded
+    # like reports; kept apart because it is no membership decision (swimfd.core.reports).
+    alerts: list[Report] = field(default_factory=list)
 
     def extend(self, other: Output) -> Output:
         self.messages.extend(other.messages)
         self.events.extend(other.events)
         self.reports.extend(other.reports)
+        self.alerts.extend(other.alerts)
         return self

@@ -19,6 +19,7 @@ The simulator and the gRPC runtime both drive exactly this API:
     reply, out = node.handle_join(join_request, now)
     applied, out = node.apply_notice(notice, now)
     out = node.leave(now)
+    out = node.send_failed(to, refused, now)    # the driver could not deliver a message to `to`
     node.view()                                 # list[pb.MembershipView]
 
 Composition: ``membership`` (table + precedence), ``piggyback`` (broadcast
@@ -47,6 +48,13 @@ mode seen in simulation or in memberlist's issue tracker:
   subject answered it during the suspicion (``swimfd.core.suspicion``).
 * A probe whose period the node itself overran (it was paused) blames the
   node's health, not the target.
+* A ping refused at connect by a quorum of observers (us and ping-req proxies) is evidence that
+  the process is gone from a live host: the suspicion gets a short grace instead of Lifeguard's
+  timeout (``send_failed``; docs/detection.md).
+* A suspicion this node raises is broadcast by go-diss (``Output.alerts``, SUSPECTED); a member
+  that receives it probes the suspect at once, so independent results confirm or refute it within
+  about one probe period (Rapid's multiple observers), and the suspect hears it and refutes.
+  A refutation is broadcast too (REFUTED), so it outruns the accusers' timers (docs/detection.md).
 * Dead members stay as tombstones and are pinged every ``dead_probe_interval``,
   so the sides of a healed partition find each other and refute.
 """
@@ -217,7 +225,7 @@ class Node:
         out = Output()
         mine = view.get(self._id)
         if mine is not None:
-            self._about_me(mine.to_member(), mine.state, now)  # e.g. a previous life of ours in the list
+            self._about_me(mine.to_member(), mine.state, now, out)  # e.g. a previous life of ours in the list
         self._members.attach_base(view)
         self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
         if self._hb is not None:
@@ -296,7 +304,8 @@ class Node:
             if self._hybrid is not None:
                 self._prober_step(self._prober.tick(now), now, out)  # the next queued early probe may start
         elif body == "nack":
-            self._prober.on_nack(envelope.nack.seq)
+            nack = envelope.nack
+            self._prober_step(self._prober.on_nack(nack.seq, nack.refused), now, out)
         elif body == "ping_req":
             req = envelope.ping_req
             rec = self._members.get(req.target)
@@ -312,6 +321,17 @@ class Node:
                 self._tell_if_dead(sender, sender_addr, now, out)
         elif body in ELECTION_BODIES and self._election is not None:
             self._election_step(self._election.receive(sender, envelope, now), now, out)
+        self._after(now, out)
+        return out
+
+    def send_failed(self, to: str, refused: bool, now: float) -> Output:
+        """The driver could not deliver a message to member ``to``. ``refused``: the connection was
+        refused at once (nothing listens at the address: a process gone from a live host); False for a
+        timeout or any other failure, which is mere silence and changes nothing here."""
+        out = Output()
+        if self._left or not refused:
+            return out
+        self._prober_step(self._prober.on_send_failed(to, refused), now, out)
         self._after(now, out)
         return out
 
@@ -336,13 +356,38 @@ class Node:
         if self._left:
             return False, out
         upd = notice.update
-        state = reports.NOTICE_STATE[notice.kind]
+        state = reports.KIND_STATE[notice.kind]
         from_id = getattr(upd, "from") or notice.origin
         if state == DEAD and from_id == upd.member.id:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
+        if notice.kind == pb.SUSPECTED and upd.member.id != self._id and not self._observes_alert():
+            return False, out  # not one of its observers: the suspicion reaches us by gossip as before
         applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
+        if notice.kind == pb.SUSPECTED:
+            self._probe_on_alert(upd.member.id, upd.member.incarnation, now, out)
         self._after(now, out)
         return applied, out
+
+    def _observes_alert(self) -> bool:
+        """Whether this member is one of the about ``alert_observers`` members (each with probability
+        K / n, as Rapid watches each member with K observers) that act on a SUSPECTED alert. The others
+        ignore it: a suspicion then costs O(K) probes, the load per member stays flat in n, and the
+        suspicion timers of the whole group are not started in the same instant."""
+        k = self._cfg.alert_observers
+        others = self._members.live_count - 2  # neither the suspect nor the member that raised it
+        return not (0 < k < others) or self._rng.random() < k / others
+
+    def _probe_on_alert(self, mid: str, incarnation: int, now: float, out: Output) -> None:
+        """An observer of an alert probes the suspect at once, once per suspicion. A failure confirms
+        the suspicion first-hand (Lifeguard); an answer carries the suspicion to the subject (buddy
+        system), which refutes."""
+        s = self._suspicions.get(mid)
+        rec = self._members.get(mid)
+        if s is None or s.alert_probed or s.incarnation != incarnation or rec is None or rec.state != SUSPECT:
+            return
+        s.alert_probed = True
+        self._prober.request_probe(mid)
+        self._prober_step(self._prober.tick(now), now, out)  # start it now, not at the next period
 
     def leave(self, now: float) -> Output:
         out = Output()
@@ -407,7 +452,7 @@ class Node:
         """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
         mid = member.id
         if mid == self._id:
-            self._about_me(member, state, now)
+            self._about_me(member, state, now, out)
             return False
         rec = self._members.get(mid)
         if rec is not None:
@@ -431,7 +476,7 @@ class Node:
             self._queue.push(_update(rec, from_id))
         return True
 
-    def _about_me(self, member: pb.Member, state: int, now: float) -> None:
+    def _about_me(self, member: pb.Member, state: int, now: float, out: Output) -> None:
         """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
         if self._left or member.incarnation >= MAX_INCARNATION:
             return  # nothing can outbid the top of the uint64 range: ignore rather than overflow
@@ -445,6 +490,10 @@ class Node:
             if state != ALIVE:
                 self._health.apply(1)  # Lifeguard: having to refute hints that we are the slow one
                 self._self_refutations += 1
+                if self._cfg.broadcast_refutations:
+                    # go-diss tells every member at once, so the refutation outruns the accusers' timers.
+                    # One per incarnation: each report is about a new one.
+                    out.reports.append(reports.refutation(self._self.to_member()))
             self._queue.push(self._self_update())
             if self._hb is not None:
                 self._hb.track(self._id, me.incarnation, now)
@@ -509,7 +558,7 @@ class Node:
             ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
 
     # ================================================================ suspicion
-    def _suspect(self, mid: str, now: float, out: Output) -> None:
+    def _suspect(self, mid: str, now: float, out: Output, refused: bool = False) -> None:
         """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
         rec = self._members.get(mid)
         if rec is None or rec.state not in LIVE_STATES:
@@ -518,7 +567,13 @@ class Node:
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
-        if was == ALIVE:
+        if was == ALIVE and self._cfg.broadcast_suspicions and self._prober.enabled:
+            # Our own probe failed: go-diss has every member probe it too (once per member and incarnation:
+            # only a member we held ALIVE at this incarnation is raised here).
+            now_rec = self._members.get(mid)
+            if now_rec is not None and now_rec.state == SUSPECT:
+                out.alerts.append(reports.raised_suspicion(now_rec.to_member(), self._id))
+        if was == ALIVE and not refused:
             # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
             self._prober.request_probe(mid)
@@ -536,6 +591,11 @@ class Node:
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
             self._suspect(mid, now, out)
+        for mid in step.refused:
+            self._suspect(mid, now, out, refused=True)
+            rec = self._members.get(mid)
+            if rec is not None and rec.state == SUSPECT:
+                self._suspicions.refused(mid, rec.incarnation, now)
         for s in step.sends:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")
         for mid in step.acked:

@@ -12,6 +12,12 @@ health multiplier; a ping-req proxy that hears nothing sends a Nack at
 ``nack_fraction`` of the probe timeout, and a failed probe only penalises our
 health for nacks that did not come back.
 
+Refusal evidence (docs/detection.md): when the driver reports that a ping was refused at
+connect (``on_send_failed``), the requester asks its proxies at once instead of waiting for the
+probe timeout, and a proxy whose ping was refused nacks at once with ``refused`` set. When
+``refusal_quorum`` observers (us and the proxies) saw a refusal, the probe ends early and the
+target is reported in ``ProberStep.refused``: the node suspects it with a short grace.
+
 Two additions: hybrid mode may ask for an *urgent* probe of one member out of
 turn (at most one in flight), and known-dead members are pinged every
 ``dead_probe_interval`` so that the two sides of a healed partition find each
@@ -51,6 +57,7 @@ class ProberStep:
     sends: list[Send] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # targets that failed a probe: suspect them
     acked: list[str] = field(default_factory=list)  # targets that answered
+    refused: list[str] = field(default_factory=list)  # refused by a quorum of observers: suspect, short grace
 
 
 @dataclass(slots=True)
@@ -64,6 +71,8 @@ class _Probe:
     indirect_sent: bool = False
     expected_nacks: int = 0
     nacks: int = 0
+    refused: bool = False  # our own ping was refused at connect
+    refusals: int = 0  # nacks that said the proxy's ping was refused
 
 
 @dataclass(slots=True)
@@ -278,11 +287,7 @@ class Prober:
             if now >= probe.end_at:
                 self._finish_probe(probe, now, step)
             elif not probe.acked and not probe.indirect_sent and now >= probe.timeout_at:
-                probe.indirect_sent = True
-                proxies = self.random_members(self._cfg.indirect_checks, {probe.target})
-                probe.expected_nacks = len(proxies)
-                for proxy in proxies:
-                    step.sends.append(Send(proxy, "", "ping_req", pb.PingReq(seq=probe.seq, target=probe.target)))
+                self._ask_proxies(probe, step)
         if now >= self._next_period:
             if self._rr_seq is not None:  # driver was late: close the previous period first
                 self._finish_probe(self._probes[self._rr_seq], now, step)
@@ -306,6 +311,13 @@ class Prober:
                 )
         self._probe_dead(now, step)
         return step
+
+    def _ask_proxies(self, probe: _Probe, step: ProberStep) -> None:
+        probe.indirect_sent = True
+        proxies = self.random_members(self._cfg.indirect_checks, {probe.target})
+        probe.expected_nacks = len(proxies)
+        for proxy in proxies:
+            step.sends.append(Send(proxy, "", "ping_req", pb.PingReq(seq=probe.seq, target=probe.target)))
 
     def _probe_dead(self, now: float, step: ProberStep) -> None:
         if now < self._next_dead_probe:
@@ -336,11 +348,50 @@ class Prober:
             step.acked.append(px.target)
         return step
 
-    def on_nack(self, seq: int) -> None:
+    def on_nack(self, seq: int, refused: bool = False) -> ProberStep:
+        step = ProberStep()
         probe = self._probes.get(seq)
         if probe is not None and probe.indirect_sent:
             probe.nacks += 1
             self._results["nack"] += 1
+            if refused:
+                probe.refusals += 1
+                self._check_refusals(probe, step)
+        return step
+
+    def on_send_failed(self, to: str, refused: bool) -> ProberStep:
+        """The driver could not deliver a message to ``to``. Only a refusal at connect is evidence
+        (a process that died on a live host); any other failure is silence, which the timers handle."""
+        step = ProberStep()
+        if not refused or self._cfg.refusal_quorum <= 0:
+            return step
+        for probe in list(self._probes.values()):
+            if probe.target != to or probe.acked or probe.refused:
+                continue
+            probe.refused = True
+            if not probe.indirect_sent:
+                self._ask_proxies(probe, step)  # at once: no point waiting for the probe timeout
+            self._check_refusals(probe, step)
+        for px in self._proxies.values():
+            if px.target == to and not px.nacked:
+                px.nacked = True
+                nack = pb.Nack(seq=px.requester_seq, subject=px.target, refused=True)
+                step.sends.append(Send(px.requester, px.requester_addr, "nack", nack))
+        return step
+
+    def _check_refusals(self, probe: _Probe, step: ProberStep) -> None:
+        """End the probe early once ``refusal_quorum`` observers saw the target refuse."""
+        quorum = self._cfg.refusal_quorum
+        if quorum <= 0 or probe.acked or int(probe.refused) + probe.refusals < quorum:
+            return
+        del self._probes[probe.seq]
+        if probe.urgent:
+            self._urgent_seq = None
+        elif self._rr_seq == probe.seq:
+            self._rr_seq = None
+        # No health penalty: the target's host answered us and our proxies, so our links work.
+        if self._live(probe.target):
+            step.refused.append(probe.target)
 
     def on_ping_req(
         self, requester: str, requester_addr: str, req: pb.PingReq, target_addr: str, now: float

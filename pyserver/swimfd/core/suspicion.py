@@ -20,6 +20,9 @@ starts them, counts confirmations, runs their timers, and at expiry decides, ret
   interval later; it starts over if the subject answered one of its probes during the
   suspicion. It may have missed the refutation (lossy gossip); the probe carries the suspicion
   (buddy system), so the subject re-asserts its newer Alive in the ack.
+* Refusal (docs/detection.md): ``refused`` caps a suspicion at a short grace once a quorum of
+  observers saw the subject's host refuse the connection; an ack from the subject during the
+  grace (a restart at the same address) lifts the cap, back to the Lifeguard timer.
 * In hybrid mode, rules (b) corroboration and (c) veto of ``swimfd.core.hybrid`` act on the timers.
 """
 
@@ -70,6 +73,9 @@ class Suspicion:
     confirmers: set[str] = field(default_factory=set)
     corroborated: bool = False  # hybrid rule (b): the heartbeat detector counts as K confirmations
     final_check: bool = False  # a node without first-hand evidence probed the subject before confirming
+    refused_at: float = math.inf  # when a quorum of refusals capped it (docs/detection.md)
+    refused_until: float = math.inf  # ... at this deadline
+    alert_probed: bool = False  # a SUSPECTED notice made us probe the subject (once per suspicion)
 
     def confirm(self, from_id: str) -> bool:
         """Record a confirmation; True when it came from a new, distinct member."""
@@ -83,7 +89,7 @@ class Suspicion:
         return suspicion_timeout(self.lo, self.hi, self.k, c)
 
     def deadline(self) -> float:
-        return self.start + self.timeout()
+        return min(self.start + self.timeout(), self.refused_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +167,15 @@ class Suspicions:
         self._schedule(s)
         return True
 
+    def refused(self, member_id: str, incarnation: int, now: float) -> None:
+        """A quorum of observers saw ``member_id``'s host refuse us: confirm after ``refusal_grace``."""
+        s = self._live.get(member_id)
+        if s is None or s.incarnation != incarnation or s.refused_until <= now + self._cfg.refusal_grace_s:
+            return
+        s.refused_at = now
+        s.refused_until = now + self._cfg.refusal_grace_s
+        self._schedule(s)
+
     def cancel(self, member_id: str) -> None:
         """The member is no longer SUSPECT at that incarnation (refuted, dead, left, forgotten)."""
         self._live.pop(member_id, None)
@@ -205,12 +220,18 @@ class Suspicions:
                 s.start = now
                 s.confirmers.clear()
                 s.corroborated = hy.is_stale(mid, now)
+                s.refused_until = math.inf
                 self._schedule(s)
                 step.probe.append(mid)
                 continue
             rec = self._record(mid)
             if rec is None or rec.state != SUSPECT or rec.incarnation != inc:
                 del self._live[mid]
+                continue
+            if s.refused_until <= now and rec.last_ack > s.refused_at:
+                # It answered us during the grace (restarted at the same address): Lifeguard decides.
+                s.refused_until = math.inf
+                self._schedule(s)
                 continue
             if self._id != s.origin and self._id not in s.confirmers:
                 # Final check (no first-hand evidence): see the module docstring.

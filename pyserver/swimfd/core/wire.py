@@ -10,7 +10,7 @@ from __future__ import annotations
 from swimfd.core.config import MAX_ID_LEN, PROTOCOL_VERSION, Config
 from swimfd.core.election import validate as validate_election
 from swimfd.core.membership import KNOWN_STATES
-from swimfd.core.reports import NOTICE_STATE
+from swimfd.core.reports import KIND_STATE
 from swimfd.pb import swim_pb2 as pb
 
 MAX_ADDR_LEN = 512
@@ -90,7 +90,7 @@ def validate_join(request: pb.JoinRequest, cluster: str, own_id: str) -> None:
 def validate_notice(notice: pb.Notice, cluster: str) -> None:
     """A notice from the dissemination service names a known kind and a member."""
     check_header(notice.header, cluster)
-    if notice.kind not in NOTICE_STATE:
+    if notice.kind not in KIND_STATE:
         raise ProtocolError(f"notice kind {notice.kind} is not known")
     if not notice.HasField("update"):
         raise ProtocolError("notice has no update")

@@ -34,6 +34,8 @@ class NoticeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAILED: _ClassVar[NoticeKind]
     JOINED: _ClassVar[NoticeKind]
     LEFT_CLUSTER: _ClassVar[NoticeKind]
+    REFUTED: _ClassVar[NoticeKind]
+    SUSPECTED: _ClassVar[NoticeKind]
 PROTOCOL_VERSION_UNSPECIFIED: ProtocolVersion
 PROTOCOL_VERSION_1: ProtocolVersion
 LIMITS_UNSPECIFIED: Limits
@@ -50,6 +52,8 @@ NOTICE_KIND_UNSPECIFIED: NoticeKind
 FAILED: NoticeKind
 JOINED: NoticeKind
 LEFT_CLUSTER: NoticeKind
+REFUTED: NoticeKind
+SUSPECTED: NoticeKind
 
 class Header(_message.Message):
     __slots__ = ("version", "cluster", "sender", "sender_addr", "mac")
@@ -128,12 +132,14 @@ class PingReq(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., target: _Optional[str] = ..., target_addr: _Optional[str] = ...) -> None: ...
 
 class Nack(_message.Message):
-    __slots__ = ("seq", "subject")
+    __slots__ = ("seq", "subject", "refused")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
     seq: int
     subject: str
-    def __init__(self, seq: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
+    refused: bool
+    def __init__(self, seq: _Optional[int] = ..., subject: _Optional[str] = ..., refused: _Optional[bool] = ...) -> None: ...
 
 class HeartbeatGossip(_message.Message):
     __slots__ = ("ids", "incarnations", "heartbeats", "round")

@@ -216,6 +216,8 @@ class Runtime:
             task = self._spawn(self._forward(report))
             if report.kind == pb.LEFT_CLUSTER:  # the core reports only its own leave
                 self._leaving = task
+        for alert in out.alerts:
+            self._spawn(self._forward(alert))
         replies: list[pb.Envelope] = []
         for ob in out.messages:
             if inline_to is not None and ob.to == inline_to:
@@ -266,8 +268,12 @@ class Runtime:
                 self.metrics.envelope("out", ob.envelope)
                 try:
                     replies = await self.transport.deliver(ob.addr, ob.envelope)
-                except TransportError:
-                    # Unreachable peers are the detector's business, not an error of ours.
+                except TransportError as e:
+                    # Unreachable peers are the detector's business, not an error of ours; a refusal is
+                    # evidence it weighs (send_failed), silence it already times out on its own.
+                    if e.refused and not (self._stopping or self.silenced()):
+                        with contextlib.suppress(Rejected):
+                            self._core("send_failed", lambda: self.node.send_failed(ob.to, True, self.now()))
                     return
         finally:
             self._pending -= 1

@@ -5,10 +5,18 @@ paused or hostile peer costs at most one deadline and never an unbounded
 buffer. Channels are cached per address (one HTTP/2 connection per peer) and
 reconnect quickly, so that a restarted peer is reachable again within a
 protocol period instead of after gRPC's default backoff of up to two minutes.
+
+A failed delivery is classified (docs/detection.md): *refused* when the connect
+was refused at once (UNAVAILABLE whose details end in the kernel's "Connection
+refused": nothing listens at an address that answered before, i.e. the process
+is gone from a live host); anything else (DEADLINE_EXCEEDED, a peer that never
+answered yet) is silence. The core gets only that boolean, never gRPC.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -23,16 +31,26 @@ from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import AuthError, Signer
 
 FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
+# What grpc-core puts at the end of UNAVAILABLE's details when connect() got ECONNREFUSED, e.g.
+# "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:36245: Failed to connect
+# to remote host: Connection refused" (grpcio 1.85, a closed loopback port).
+REFUSED_TEXT = os.strerror(errno.ECONNREFUSED)
+
+
+def is_refusal(code: grpc.StatusCode, details: str) -> bool:
+    """Whether a failed call's status says the connection was refused (not a timeout or a reset)."""
+    return code == grpc.StatusCode.UNAVAILABLE and REFUSED_TEXT in details
 
 
 class TransportError(Exception):
     """A message could not be delivered (peer unreachable, deadline, refusal)."""
 
-    def __init__(self, addr: str, code: str, detail: str) -> None:
+    def __init__(self, addr: str, code: str, detail: str, refused: bool = False) -> None:
         super().__init__(f"{addr}: {code}: {detail}")
         self.addr = addr
         self.code = code
         self.detail = detail
+        self.refused = refused  # connection refused by an address that answered before
 
 
 class Rejected(Exception):
@@ -53,6 +71,7 @@ class TransportStats:
     msgs_recv: int = 0
     bytes_recv: int = 0
     send_failures: int = 0
+    refused: int = 0  # of those, connection refused by a peer that answered before
     dropped_out: int = 0  # fault injection, outgoing
     dropped_in: int = 0  # fault injection, incoming
     rejected_in: int = 0  # refused by header/mac/size checks
@@ -91,6 +110,7 @@ class ChannelCache:
         self._capacity = capacity
         self._channels: OrderedDict[str, grpc.aio.Channel] = OrderedDict()
         self._evicted: list[grpc.aio.Channel] = []
+        self._answered: set[str] = set()  # cached addresses whose peer answered at least once
 
     def get(self, addr: str) -> grpc.aio.Channel:
         ch = self._channels.get(addr)
@@ -100,13 +120,22 @@ class ChannelCache:
         ch = grpc.aio.insecure_channel(addr, options=self._options)
         self._channels[addr] = ch
         while len(self._channels) > self._capacity:
-            _, old = self._channels.popitem(last=False)
+            gone, old = self._channels.popitem(last=False)
+            self._answered.discard(gone)
             # Closed later: closing now would cancel calls still in flight on it.
             self._evicted.append(old)
         return ch
 
     def __len__(self) -> int:
         return len(self._channels)
+
+    def mark_answered(self, addr: str) -> None:
+        if addr in self._channels:
+            self._answered.add(addr)
+
+    def has_answered(self, addr: str) -> bool:
+        """A call to ``addr`` succeeded before: a process listened there."""
+        return addr in self._answered
 
     async def close_evicted(self) -> None:
         evicted, self._evicted = self._evicted, []
@@ -178,7 +207,13 @@ class Transport:
             reply: pb.DeliverReply = await stub.Deliver(out, timeout=timeout or self.rpc_timeout)
         except grpc.aio.AioRpcError as e:
             self.stats.send_failures += 1
-            raise TransportError(addr, e.code().name, e.details() or "") from e
+            details = e.details() or ""
+            # Refusal is evidence only where a process listened before: a peer not started yet refuses too.
+            refused = is_refusal(e.code(), details) and self.channels.has_answered(addr)
+            if refused:
+                self.stats.refused += 1
+            raise TransportError(addr, e.code().name, details, refused) from e
+        self.channels.mark_answered(addr)
         accepted: list[pb.Envelope] = []
         for env in reply.replies:
             if self.admit(env):

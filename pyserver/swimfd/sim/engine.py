@@ -8,7 +8,13 @@ the destination's ``receive``. Same seed, same calls -> the same event log.
 
 Faults:
 
-* ``crash(id, at)``: the process stops for good; messages to it are lost.
+* ``crash(id, at)``: the process stops for good. Its host stays up, so a
+  message to it is *refused*: the sender's core hears ``send_failed(id,
+  refused=True)`` one delay after the message arrived (the kernel's reset
+  travelling back). ``crash(id, at, refuse=False)`` (or ``crash_refuses=False``
+  for every crash) models a host that is down: messages vanish in silence.
+  A member that left and stopped refuses too; paused and partitioned members
+  are silent (docs/detection.md).
 * ``pause(id, at, duration)``: a stopped (SIGSTOP, long GC) process. It sends
   nothing and its timers do not fire; on resume it ticks at once, so overdue
   timers fire late. Messages that arrive while it is paused are lost by default
@@ -54,7 +60,7 @@ Boot = Literal["together", "staggered"]
 # Process states.
 _NOT_STARTED, _RUNNING, _PAUSED, _CRASHED, _STOPPED = range(5)
 # Heap entry kinds; an entry is (time, seq, kind, member id, payload, sender id).
-_DELIVER, _TICK, _CALL, _NOTICE = range(4)
+_DELIVER, _TICK, _CALL, _NOTICE, _REFUSED = range(5)
 # A node whose deadline does not move past `now` after a tick is re-ticked this much later, never in a busy loop.
 _MIN_TICK_GAP = 1e-3
 _JOIN_RETRY = 1.0
@@ -112,6 +118,7 @@ class Simulator:
         boot: Boot = "together",
         record_bootstrap_events: bool = False,
         dissemination: bool = False,
+        crash_refuses: bool = True,
     ) -> None:
         """n members with ids "1".."n", each bootstrapped with the full list
         (the static MEMBERS deployment). Each member's timers start at a seeded
@@ -159,6 +166,8 @@ class Simulator:
         self.warmup = float(warmup)
         self.record_bootstrap_events = record_bootstrap_events
         self.dissemination = dissemination
+        self.crash_refuses = crash_refuses
+        self._silent: set[str] = set()  # crashed with their host: no refusal
         self._diss_seen: dict[str, set[tuple[str, int, int]]] = {}
 
         self._factory = node_factory
@@ -184,6 +193,7 @@ class Simulator:
         self.sent_bytes = 0
         self.lost_messages = 0  # dropped by the network (loss, partition)
         self.undelivered = 0  # reached a member that was down, paused or unknown
+        self.refused = 0  # of those, refused at connect (a process gone from a live host)
         self.oversize = 0  # larger than config.max_message_bytes: the runtime would refuse it
         self.protocol_errors = 0  # receive() refused the envelope
         self.notices_sent = 0  # dissemination=True: go-diss notices, apart from detector traffic
@@ -203,8 +213,12 @@ class Simulator:
 
     # ------------------------------------------------------------ scenario --
 
-    def crash(self, member_id: str, at: float) -> None:
+    def crash(self, member_id: str, at: float, refuse: bool | None = None) -> None:
+        """The process stops for good. ``refuse`` (default ``crash_refuses``): its host is up and
+        refuses connections; False: the host is down too, so messages vanish in silence."""
         self._known(member_id)
+        if not (self.crash_refuses if refuse is None else refuse):
+            self._silent.add(member_id)
 
         def act(now: float) -> None:
             if self._status[member_id] in (_CRASHED, _STOPPED):
@@ -301,6 +315,10 @@ class Simulator:
                         self._inbox[dst].append((payload, src))
                     else:
                         self.undelivered += 1
+                        if st in (_CRASHED, _STOPPED) and dst not in self._silent:
+                            # Nothing listens on a live host: the connect is refused, the sender learns it.
+                            self.refused += 1
+                            self._push(t + self.network.delay_sample(), _REFUSED, src, dst, dst)
                     continue
                 node = nodes[dst]
                 try:
@@ -308,7 +326,7 @@ class Simulator:
                 except protocol_error:
                     self.protocol_errors += 1
                     continue
-                if out.messages or out.events or out.reports:
+                if out.messages or out.events or out.reports or out.alerts:
                     emit(dst, out, t)
                 # inlined _reschedule: this path runs once per delivered message
                 deadline = node.next_deadline()
@@ -322,8 +340,10 @@ class Simulator:
                     self._tick(dst, t)
             elif kind == _CALL:
                 payload(t)
-            else:
+            elif kind == _NOTICE:
                 self._deliver_notice(dst, payload, t)
+            else:
+                self._deliver_refusal(dst, payload, t)
         self.now = until
 
     # -------------------------------------------------------------- output --
@@ -398,6 +418,7 @@ class Simulator:
                 "bytes": self.sent_bytes,
                 "lost": self.lost_messages,
                 "undelivered": self.undelivered,
+                "refused": self.refused,
                 "oversize": self.oversize,
                 "protocol_errors": self.protocol_errors,
                 "notices": self.notices_sent,
@@ -520,7 +541,7 @@ class Simulator:
     def _tick(self, member_id: str, now: float) -> None:
         node = self.nodes[member_id]
         out = node.tick(now)
-        if out.messages or out.events or out.reports:
+        if out.messages or out.events or out.reports or out.alerts:
             self._emit(member_id, out, now)
         deadline = node.next_deadline()
         if deadline <= now:
@@ -549,6 +570,8 @@ class Simulator:
         if self.dissemination:
             for report in out.reports:
                 self._broadcast(src, report, now)
+            for alert in out.alerts:
+                self._broadcast(src, alert, now)
         messages = out.messages
         if not messages:
             return
@@ -613,6 +636,17 @@ class Simulator:
             if not self.network.reachable(origin, peer):
                 continue
             self._push(now + self.network.delay_sample(), _NOTICE, peer, notice, origin)
+
+    def _deliver_refusal(self, member_id: str, peer: str, now: float) -> None:
+        """``member_id``'s message to ``peer`` was refused at connect: tell its core."""
+        node = self.nodes[member_id]
+        send_failed = getattr(node, "send_failed", None)
+        if self._status.get(member_id) != _RUNNING or send_failed is None:
+            return
+        out = send_failed(peer, True, now)
+        if out.messages or out.events or out.reports or out.alerts:
+            self._emit(member_id, out, now)
+        self._reschedule(member_id, node, now)
 
     def _deliver_notice(self, member_id: str, notice: pb.Notice, now: float) -> None:
         if self._status.get(member_id) != _RUNNING:
