@@ -33,6 +33,7 @@ class DissCommand:
     key_file: str | None = None
     log_file: str | None = None
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
+    max_message_bytes: int | None = None  # the detector's bound, so both sides refuse the same messages
 
     def argv(self) -> list[str]:
         argv = [
@@ -50,6 +51,8 @@ class DissCommand:
             argv += ["--cluster-key-file", self.key_file]
         if self.log_file:
             argv += ["--log-file", self.log_file]
+        if self.max_message_bytes is not None:
+            argv += ["--max-message-bytes", str(self.max_message_bytes)]
         if self.log_level != "info":
             argv += ["--log-level", "warn" if self.log_level == "warning" else self.log_level]
         return argv
