@@ -37,7 +37,8 @@ func (stubDetector) Join(_ context.Context, req *pb.JoinRequest) (*pb.JoinReply,
 // name the cluster reach the handlers' own checks.
 func fuzzServer(tb testing.TB) *Server {
 	tu := config.DefaultTuning()
-	tu.PeerCallTimeout = 50 * time.Millisecond
+	tu.PeerCallTimeout = 5 * time.Millisecond // Leave waits up to PeerCallTimeout * Attempts for its (empty) broadcast
+	tu.Attempts = 1
 	pool := broadcast.NewPool(1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	bc := broadcast.New(tu, pool, log)
