@@ -68,6 +68,8 @@ class Harness:
     """A real Runtime around a real Node (not started: no sockets), its sends captured."""
 
     def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)  # the Runtime's primitives bind to it
         s = settings("1", free_port(), members=("127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50053"))
         s = dataclasses.replace(s, config=s.config.replace(cluster="swimfd"))
         self.rt = Runtime(s, make_logger(io.StringIO(), "1"))
@@ -77,7 +79,6 @@ class Harness:
             [pb.Member(id=i, addr=f"127.0.0.1:5005{i}", state=pb.ALIVE, incarnation=1) for i in ("2", "3")], 0.0
         )
         self.handlers = FailureDetectorService(self.rt).handler()
-        self.loop = asyncio.new_event_loop()
 
     def call(self, method: str, data: bytes) -> None:
         details = type("D", (), {"method": f"/swimfd.v1.FailureDetector/{method}"})()
