@@ -8,7 +8,7 @@ PROTOC_GEN_GO_VERSION := v1.36.11
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GO_DISS := $(BIN)/go-diss
 
-.PHONY: setup venv go-tools proto proto-check build test test-fast lint clean bench ml-node
+.PHONY: setup venv go-tools proto proto-check build test test-fast lint clean bench ml-node fuzz
 
 setup: venv go-tools build
 
@@ -72,6 +72,16 @@ test: venv build proto-check lint browser
 	cd go-diss && go test -race -count=1 ./...
 	cd bench/memberlist && go test -race -count=1 ./...
 	$(VPY) -m pytest -q
+
+# Long fuzzing (docs/security.md, "Fuzzing"): each Go fuzz target for FUZZTIME, then the hypothesis
+# property tests with the "fuzz" profile (tests/conftest.py). `make test` runs the same targets briefly:
+# go test runs the Go seed corpora, pytest the default profile.
+FUZZTIME ?= 60s
+GO_FUZZ_TARGETS := FuzzReport FuzzNotify FuzzJoin FuzzLeave
+fuzz: venv
+	cd go-diss && for t in $(GO_FUZZ_TARGETS); do \
+	  go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/server || exit 1; done
+	$(VPY) -m pytest -q -m fuzz -p no:cacheprovider --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 lint: venv
 	$(VENV)/bin/ruff check pyserver tests

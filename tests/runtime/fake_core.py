@@ -30,6 +30,7 @@ class FakeCore:
         self.acks_from: set[str] = set()
         self.notices: list[pb.Notice] = []
         self.joins: list[pb.JoinRequest] = []
+        self.admitted: list[pb.JoinRequest] = []  # joins whose reply was delivered (admit_join)
         self.left = False
         self.last_change = now
         self.send_failures: list[tuple[str, bool]] = []  # (to, refused) as the runtime reported them
@@ -84,6 +85,15 @@ class FakeCore:
         out = self.bootstrap([req.member], now)
         members = [self.me, *(pb.Member(id=i, addr=a, state=pb.ALIVE) for i, a in self.peers.items())]
         return pb.JoinReply(members=members), out
+
+    def prepare_join(self, req: pb.JoinRequest, now: float) -> pb.JoinReply:
+        self.joins.append(req)  # requests seen; admitted ones (reply delivered) land in `admitted`
+        members = [self.me, req.member, *(pb.Member(id=i, addr=a, state=pb.ALIVE) for i, a in self.peers.items())]
+        return pb.JoinReply(members=members)
+
+    def admit_join(self, req: pb.JoinRequest, now: float) -> Output:
+        self.admitted.append(req)
+        return self.bootstrap([req.member], now)
 
     def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
         self.notices.append(notice)

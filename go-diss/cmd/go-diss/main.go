@@ -91,7 +91,7 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		return 2
 	}
 	defer det.Close()
-	pool := broadcast.NewPool(t.MaxPeerConns)
+	pool := broadcast.NewPool(t.MaxPeerConns, append(broadcast.ClientOptions(), broadcast.MessageSize(t.MaxMessageBytes))...)
 	defer pool.Close()
 	bc := broadcast.New(t, pool, log)
 
@@ -111,43 +111,49 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		}
 		log.Info("metrics_listening", "addr", maddr.String())
 	}
-	g := grpc.NewServer(server.ServerOptions(m.InFlight())...)
-	server.New(server.Options{
+	g := grpc.NewServer(server.ServerOptionsFor(t, m.InFlight())...)
+	srv := server.New(server.Options{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
 		Metrics: m,
-	}).Register(g)
+	})
+	srv.Register(g)
+	limited := server.LimitListener(lis, t.MaxConns)
+	refused := func() []any {
+		return []any{"requests_refused", srv.Refused(), "connections_refused", limited.Refused()}
+	}
 	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 
 	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
-		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid())
+		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid(), "max_message_bytes", t.MaxMessageBytes,
+		"max_conns", t.MaxConns)
 	// The listener is bound, so connections made from now on are served.
 	hs.Serving()
 	if ready != nil {
 		ready(lis.Addr().String())
 	}
 	served := make(chan error, 1)
-	go func() { served <- g.Serve(lis) }()
+	go func() { served <- g.Serve(limited) }()
 
 	select {
 	case err := <-served:
 		// Serve only returns early on a listener failure.
 		log.Error("serve_failed", "error", err.Error())
 		hs.Shutdown()
-		shutdown(g, bc, t.ShutdownGrace, log)
+		shutdown(g, bc, t.ShutdownGrace, log, refused)
 		fmt.Fprintf(stderr, "go-diss: serve: %v\n", err)
 		return 1
 	case <-ctx.Done():
 	}
 	// NOT_SERVING first, so the detector and probes see it before the listener goes away.
 	hs.Shutdown()
-	shutdown(g, bc, t.ShutdownGrace, log)
+	shutdown(g, bc, t.ShutdownGrace, log, refused)
 	<-served
 	return 0
 }
 
 // shutdown stops taking requests, lets running ones finish and queued
 // notices go out, all within grace; after that it cuts them off.
-func shutdown(g *grpc.Server, bc *broadcast.Broadcaster, grace time.Duration, log *slog.Logger) {
+func shutdown(g *grpc.Server, bc *broadcast.Broadcaster, grace time.Duration, log *slog.Logger, refused func() []any) {
 	start := time.Now()
 	log.Info("stopping", "grace_s", grace.Seconds())
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -162,6 +168,6 @@ func shutdown(g *grpc.Server, bc *broadcast.Broadcaster, grace time.Duration, lo
 	}
 	complete := bc.Close(ctx) == nil
 	st := bc.Stats()
-	log.Info("stopped", "complete", complete, "elapsed_s", time.Since(start).Seconds(),
-		"delivered", st.Delivered, "failed", st.Failed, "dropped", st.Dropped, "retries", st.Retries)
+	log.Info("stopped", append([]any{"complete", complete, "elapsed_s", time.Since(start).Seconds(),
+		"delivered", st.Delivered, "failed", st.Failed, "dropped", st.Dropped, "retries", st.Retries}, refused()...)...)
 }

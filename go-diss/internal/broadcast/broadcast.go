@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,10 +252,21 @@ func Retryable(err error) bool {
 		return false
 	}
 	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Unknown, codes.Internal:
+	case codes.ResourceExhausted:
+		// Overloaded (more calls in flight than the peer takes) passes; too large a message will
+		// be too large again.
+		return !Oversize(err)
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted, codes.Unknown, codes.Internal:
 		return true
 	}
 	return false
+}
+
+// Oversize reports whether err is grpc's refusal of a message beyond the size
+// bound (ResourceExhausted "... larger than max ..."), on either side.
+func Oversize(err error) bool {
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
 }
 
 // Backoff is the delay before retry number retry (1 for the second attempt):

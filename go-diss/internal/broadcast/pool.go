@@ -29,6 +29,15 @@ func ClientOptions() []grpc.DialOption {
 	}
 }
 
+// MessageSize bounds the messages a client sends and accepts at n bytes
+// (config.Tuning.MaxMessageBytes); append it after ClientOptions.
+func MessageSize(n int) grpc.DialOption {
+	if n <= 0 {
+		n = config.MaxMessageBytes
+	}
+	return grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n), grpc.MaxCallSendMsgSize(n))
+}
+
 type conn struct {
 	cc     *grpc.ClientConn
 	client pb.DisseminationClient

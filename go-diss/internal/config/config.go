@@ -38,6 +38,13 @@ const (
 	MaxConcurrentRPCs = int(pb.Limits_MAX_CONCURRENT_RPCS)
 )
 
+// MinMessageBytes and MaxMessageBytesCap bound --max-message-bytes (the detector's
+// max_message_bytes has the same lower bound).
+const (
+	MinMessageBytes    = 1024
+	MaxMessageBytesCap = 1 << 30
+)
+
 // ErrHelp is returned when -h/--help was asked for; usage has been printed.
 var ErrHelp = flag.ErrHelp
 
@@ -72,6 +79,17 @@ type Tuning struct {
 	MaxPeerConns        int           // cached client connections to peers
 	LogEvery            time.Duration // rate limit for repeated unreachable warnings
 	ShutdownGrace       time.Duration // graceful stop budget on SIGTERM
+
+	// Resource bounds (docs/security.md, "Resource bounds"); the Python detector's server uses the
+	// same numbers (swimfd.runtime.server).
+	MaxMessageBytes  int           // every gRPC message, sent or received (--max-message-bytes)
+	MaxConns         int           // open server connections; more are closed at accept
+	HandshakeTimeout time.Duration // a connection must complete its handshake within this
+	KeepaliveTime    time.Duration // ping a connection idle this long ...
+	KeepaliveTimeout time.Duration // ... and close it when the ping is not answered
+	MaxConnIdle      time.Duration // close a connection without calls for this long
+	MaxConnAge       time.Duration // close every connection this old, gracefully
+	MaxConnAgeGrace  time.Duration
 }
 
 // DefaultTuning suits a LAN cluster of up to a few thousand members.
@@ -90,6 +108,14 @@ func DefaultTuning() Tuning {
 		MaxPeerConns:        1024,
 		LogEvery:            10 * time.Second,
 		ShutdownGrace:       2 * time.Second, // the Python detector SIGKILLs go-diss 3 s after SIGTERM
+		MaxMessageBytes:     MaxMessageBytes,
+		MaxConns:            1024,
+		HandshakeTimeout:    5 * time.Second,
+		KeepaliveTime:       5 * time.Second,
+		KeepaliveTimeout:    2 * time.Second,
+		MaxConnIdle:         time.Minute,
+		MaxConnAge:          10 * time.Minute,
+		MaxConnAgeGrace:     5 * time.Second,
 	}
 }
 
@@ -108,6 +134,8 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (default: none)")
+	fs.IntVar(&cfg.Tuning.MaxMessageBytes, "max-message-bytes", MaxMessageBytes,
+		"bound on every gRPC message; the detector passes its own max_message_bytes")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -152,6 +180,9 @@ func validate(c *Config) error {
 	}
 	if c.Cluster == "" {
 		return errors.New("--cluster is required")
+	}
+	if n := c.Tuning.MaxMessageBytes; n < MinMessageBytes || n > MaxMessageBytesCap {
+		return fmt.Errorf("--max-message-bytes: %d is outside %d-%d", n, MinMessageBytes, MaxMessageBytesCap)
 	}
 	if len(c.Cluster) > MaxClusterLen {
 		return fmt.Errorf("--cluster: longer than %d characters", MaxClusterLen)

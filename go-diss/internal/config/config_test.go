@@ -104,3 +104,32 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("usage does not list flags: %q", out.String())
 	}
 }
+
+func TestMaxMessageBytes(t *testing.T) {
+	cases := []struct {
+		name  string
+		extra []string
+		want  int
+		err   string
+	}{
+		{"default is the shared limit", nil, MaxMessageBytes, ""},
+		{"the detector's value", []string{"--max-message-bytes", "65536"}, 65536, ""},
+		{"too small", []string{"--max-message-bytes", "100"}, 0, "--max-message-bytes: 100 is outside"},
+		{"too large", []string{"--max-message-bytes", "2147483647"}, 0, "is outside"},
+		{"not a number", []string{"--max-message-bytes", "big"}, 0, "invalid value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(base(tc.extra...), nil)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || cfg.Tuning.MaxMessageBytes != tc.want {
+				t.Fatalf("MaxMessageBytes = %d (%v), want %d", cfg.Tuning.MaxMessageBytes, err, tc.want)
+			}
+		})
+	}
+}

@@ -62,7 +62,7 @@ type Client struct {
 // Dial returns a Client of the detector at addr. It connects lazily, so an
 // absent detector is not an error here.
 func Dial(addr string, o Options) (*Client, error) {
-	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
+	cc, err := grpc.NewClient(addr, append(broadcast.ClientOptions(), broadcast.MessageSize(o.Tuning.MaxMessageBytes))...)
 	if err != nil {
 		return nil, fmt.Errorf("--detector %s: %w", addr, err)
 	}

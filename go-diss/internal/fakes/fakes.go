@@ -20,13 +20,13 @@ import (
 
 // Serve starts a gRPC server on 127.0.0.1:0 with register's services and
 // stops it when the test ends. It returns the bound address.
-func Serve(t testing.TB, register func(*grpc.Server)) string {
+func Serve(t testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	g := grpc.NewServer()
+	g := grpc.NewServer(opts...)
 	register(g)
 	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(g.Stop)

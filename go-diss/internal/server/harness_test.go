@@ -68,6 +68,7 @@ type harness struct {
 	peers  []*fakes.Peer
 	bc     *broadcast.Broadcaster
 	client pb.DisseminationClient
+	cc     *grpc.ClientConn
 	log    *lockedBuffer
 	m      *metrics.Metrics
 	// local signs as this node's detector; peer signs as member "1".
@@ -133,12 +134,13 @@ func newHarness(t *testing.T, s setup) *harness {
 	h.m = metrics.New(nil)
 	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log,
 		Metrics: h.m})
-	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) })
+	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) }, ServerOptionsFor(tu)...)
 	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
+	h.cc = cc
 	h.client = pb.NewDisseminationClient(cc)
 	h.local = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
 	h.peer = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "1", "127.0.0.1:3")

@@ -15,10 +15,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -70,6 +72,7 @@ type Server struct {
 	log     *slog.Logger
 	lim     *logging.Limiter
 	m       *metrics.Metrics
+	refused atomic.Uint64
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
@@ -93,17 +96,44 @@ func New(o Options) *Server {
 }
 
 // Register adds the service to a gRPC server.
-func (s *Server) Register(g *grpc.Server) { pb.RegisterDisseminationServer(g, s) }
+func (s *Server) Register(g *grpc.Server) { g.RegisterService(s.serviceDesc(), s) }
 
-// ServerOptions bound the size of every message, in and out, and the calls in
-// flight; outer interceptors (e.g. metrics) run before the concurrency limit.
-func ServerOptions(outer ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
-	chain := append(outer, ConcurrencyLimit(config.MaxConcurrentRPCs))
-	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(config.MaxMessageBytes),
-		grpc.MaxSendMsgSize(config.MaxMessageBytes),
-		grpc.ChainUnaryInterceptor(chain...),
+// serviceDesc is the generated service description with every handler's
+// decoding wrapped: bytes that are not the expected message are refused with
+// InvalidArgument (and logged), where grpc-go would answer Internal, a code
+// senders retry.
+func (s *Server) serviceDesc() *grpc.ServiceDesc {
+	desc := pb.Dissemination_ServiceDesc
+	methods := make([]grpc.MethodDesc, len(desc.Methods))
+	for i, m := range desc.Methods {
+		name, handler := m.MethodName, m.Handler
+		methods[i] = grpc.MethodDesc{MethodName: name, Handler: func(srv any, ctx context.Context,
+			dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			return handler(srv, ctx, func(v any) error {
+				err := dec(v)
+				if err == nil && isMalformed(v) {
+					err = errors.New("the bytes are not a " + name + " request")
+				}
+				if err == nil {
+					return nil
+				}
+				if st, ok := status.FromError(err); ok && st.Code() != codes.Internal && st.Code() != codes.Unknown {
+					return s.refuse(ctx, name, nil, err)
+				}
+				return s.refuse(ctx, name, nil, status.Errorf(codes.InvalidArgument, "%s: malformed request: %v", name, err))
+			}, icpt)
+		}}
 	}
+	desc.Methods = methods
+	return &desc
+}
+
+// Refused is the number of requests refused since start (logged at shutdown).
+func (s *Server) Refused() uint64 { return s.refused.Load() }
+
+// ServerOptions are ServerOptionsFor the default tuning.
+func ServerOptions(outer ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
+	return ServerOptionsFor(config.DefaultTuning(), outer...)
 }
 
 // ConcurrencyLimit refuses a call with ResourceExhausted while max calls are
@@ -124,11 +154,11 @@ func ConcurrencyLimit(max int) grpc.UnaryServerInterceptor {
 
 // Report: the local detector confirmed a failure (or a join or leave).
 func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportAck, error) {
-	if err := s.check("Report", req); err != nil {
+	if err := s.check(ctx, "Report", req); err != nil {
 		return nil, err
 	}
 	if err := checkFact("Report", req.GetKind(), req.GetUpdate()); err != nil {
-		return nil, s.refuse("Report", req.GetHeader(), err)
+		return nil, s.refuse(ctx, "Report", req.GetHeader(), err)
 	}
 	origin := req.GetHeader().GetSender()
 	if origin == "" {
@@ -145,11 +175,11 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 
 // Notify: a peer's dissemination service tells us a fact.
 func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
-	if err := s.check("Notify", n); err != nil {
+	if err := s.check(ctx, "Notify", n); err != nil {
 		return nil, err
 	}
 	if err := checkFact("Notify", n.GetKind(), n.GetUpdate()); err != nil {
-		return nil, s.refuse("Notify", n.GetHeader(), err)
+		return nil, s.refuse(ctx, "Notify", n.GetHeader(), err)
 	}
 	peer := n.GetHeader().GetSender()
 	key := dedup.KeyOf(n)
@@ -172,11 +202,11 @@ func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 // Join: a joiner asks this node (its seed) to join; the local detector admits
 // it and the join is broadcast.
 func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error) {
-	if err := s.check("Join", req); err != nil {
+	if err := s.check(ctx, "Join", req); err != nil {
 		return nil, err
 	}
 	if req.GetMember().GetId() == "" {
-		return nil, s.refuse("Join", req.GetHeader(), status.Error(codes.InvalidArgument, "join request without member id"))
+		return nil, s.refuse(ctx, "Join", req.GetHeader(), status.Error(codes.InvalidArgument, "join request without member id"))
 	}
 	reply, err := s.det.Join(ctx, req)
 	if err != nil {
@@ -199,11 +229,11 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 // Leave: a member (normally this node, on shutdown) leaves; tell everyone and
 // wait, within a bound, until they were told.
 func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveReply, error) {
-	if err := s.check("Leave", req); err != nil {
+	if err := s.check(ctx, "Leave", req); err != nil {
 		return nil, err
 	}
 	if req.GetMember().GetId() == "" {
-		return nil, s.refuse("Leave", req.GetHeader(), status.Error(codes.InvalidArgument, "leave request without member id"))
+		return nil, s.refuse(ctx, "Leave", req.GetHeader(), status.Error(codes.InvalidArgument, "leave request without member id"))
 	}
 	m := cloneMember(req.GetMember())
 	m.State = pb.MemberState_LEFT
@@ -308,7 +338,7 @@ func (s *Server) targets(ctx context.Context, n *pb.Notice) ([]broadcast.Target,
 
 // check enforces the header rule (wire.CheckHeader) on every request, and a
 // mac made with our key.
-func (s *Server) check(method string, m auth.Message) error {
+func (s *Server) check(ctx context.Context, method string, m auth.Message) error {
 	h := m.GetHeader()
 	err := wire.CheckHeader(h, s.cluster)
 	if err == nil {
@@ -317,19 +347,26 @@ func (s *Server) check(method string, m auth.Message) error {
 		}
 	}
 	if err != nil {
-		return s.refuse(method, h, err)
+		return s.refuse(ctx, method, h, err)
 	}
 	return nil
 }
 
-// refuse logs a refused request (rate-limited per method and code) and
-// returns err.
-func (s *Server) refuse(method string, h *pb.Header, err error) error {
+// refuse counts and logs a refused request and returns err. The warning names
+// the transport peer's address, the sender the header claims and the reason;
+// it is rate-limited per (peer address, code): the first one is logged, later
+// ones are counted into the next line's "suppressed".
+func (s *Server) refuse(ctx context.Context, method string, h *pb.Header, err error) error {
+	s.refused.Add(1)
 	code := status.Code(err)
 	s.m.Refused(err)
-	if ok, more := s.lim.Allow("refused|" + method + "|" + code.String()); ok {
-		s.log.Warn("request_refused", "method", method, "peer", h.GetSender(), "code", code.String(),
-			"error", status.Convert(err).Message(), "suppressed", more)
+	addr := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		addr = p.Addr.String()
+	}
+	if ok, more := s.lim.Allow("refused|" + addr + "|" + code.String()); ok {
+		s.log.Warn("request_refused", "method", method, "peer", h.GetSender(), "peer_addr", addr,
+			"code", code.String(), "error", status.Convert(err).Message(), "suppressed", more, "refused_total", s.refused.Load())
 	}
 	return err
 }

@@ -104,6 +104,16 @@ class Config:
     max_members: int = 65536
     max_message_bytes: int = MAX_MESSAGE_BYTES
 
+    # --- plausibility bounds (docs/security.md; swimfd.core.plausibility, swimfd.core.wire) ---
+    # A claim about another member may be at most this far past the incarnation this node knows for it
+    # (accusations) or twice that (its own Alive); an unknown member's incarnation at most this far past
+    # the incarnation a member starting now would take (incarnations start from the wall clock).
+    max_incarnation_step: int = 1 << 20
+    max_term_step: int = 1 << 20  # an election term at most this far past the highest term this node knows
+    max_labels: int = MAX_LABELS  # labels a member may carry, in any message (refused beyond)
+    max_label_key_len: int = MAX_LABEL_KEY
+    max_label_value_len: int = MAX_LABEL_VALUE
+
     def __post_init__(self) -> None:
         validate(self)
 
@@ -163,6 +173,11 @@ def validate(c: Config) -> None:
         ("gossip_fanout", 1),
         ("max_members", 2),
         ("max_message_bytes", 1024),
+        ("max_incarnation_step", 1),
+        ("max_term_step", 1),
+        ("max_labels", 0),
+        ("max_label_key_len", 1),
+        ("max_label_value_len", 0),
         ("phi_window", 2),
         ("refusal_quorum", 0),
         ("alert_observers", 0),
@@ -184,6 +199,12 @@ def validate(c: Config) -> None:
         f"priority: must be an integer, got {c.priority!r}",
     )
     _validate_labels(c.labels)
+    _require(
+        len(c.labels) <= c.max_labels
+        and all(len(k) <= c.max_label_key_len and len(v) <= c.max_label_value_len for k, v in c.labels),
+        f"labels: this member's labels exceed max_labels ({c.max_labels}), max_label_key_len "
+        f"({c.max_label_key_len}) or max_label_value_len ({c.max_label_value_len})",
+    )
     _require(0 < c.nack_fraction < 1, f"nack_fraction: must be in (0, 1), got {c.nack_fraction!r}")
     _require(
         c.gossip_target in GOSSIP_TARGETS,

@@ -265,6 +265,27 @@ class Election:
         """See the module-level ``validate``: Node checks an envelope with it before changing any state."""
         return validate(sender, env)
 
+    def term_refusal(self, sender: str, env: pb.Envelope) -> str | None:
+        """Why the term an election envelope names is implausible (None when it is plausible).
+
+        Terms grow by one per election, so a term far beyond the highest this member knows is forged:
+        adopted, it would leave no term to claim above it. A claimant speaking for itself may be up
+        to ``2 * max_term_step`` ahead (it may have accepted a claim this member refused, and its
+        answer must still be heard); a relay or a probe only ``max_term_step``. Node calls this before
+        any state changes and refuses the whole message.
+        """
+        kind = env.WhichOneof("body")
+        if kind == "i_am_leader":
+            term, direct = int(env.i_am_leader.term), sender == env.i_am_leader.leader.id
+        elif kind == "leader_probe":
+            term, direct = int(env.leader_probe.term), False
+        else:
+            return None
+        bound = self._term + self._config.max_term_step * (2 if direct else 1)
+        if term > bound:
+            return f"{kind} term {term} is beyond the bound {bound} (highest known term {self._term})"
+        return None
+
     def tick(self, now: float) -> ElectionStep:
         step = ElectionStep()
         if self._phase is Phase.STOPPED:

@@ -57,6 +57,16 @@ class Outbound:
     envelope: pb.Envelope
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A part of a message the core refused (an implausible claim, a non-member ping-req target, ...);
+    the rest of the message was used. The runtime logs it (rate-limited) with the peer's address."""
+
+    reason: str  # stable short name, e.g. "implausible_incarnation" (docs/security.md lists them)
+    subject: str  # the member the refused part was about ("" when none)
+    detail: str
+
+
 @dataclass(slots=True)
 class Output:
     messages: list[Outbound] = field(default_factory=list)
@@ -65,10 +75,12 @@ class Output:
     # Evidence for the dissemination service (a suspicion this node raised, Rapid's "alert"), forwarded
     # like reports; kept apart because it is no membership decision (swimfd.core.reports).
     alerts: list[Report] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)  # parts of the input that were refused
 
     def extend(self, other: Output) -> Output:
         self.messages.extend(other.messages)
         self.events.extend(other.events)
         self.reports.extend(other.reports)
         self.alerts.extend(other.alerts)
+        self.refusals.extend(other.refusals)
         return self

@@ -70,7 +70,7 @@ from google.protobuf.message import Message
 from swimfd.core import reports
 from swimfd.core.config import PROTOCOL_VERSION, Config, check_labels, labels_from
 from swimfd.core.election import Election, ElectionStep
-from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
+from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Refusal, Source
 from swimfd.core.health import LocalHealth
 from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
 from swimfd.core.hybrid import HybridRule
@@ -89,6 +89,7 @@ from swimfd.core.membership import (
     SharedView,
 )
 from swimfd.core.piggyback import BroadcastQueue, retransmit_limit
+from swimfd.core.plausibility import MAX_INCARNATION, Plausibility
 from swimfd.core.prober import Prober, ProberStep
 from swimfd.core.stats import CoreStats
 from swimfd.core.suspicion import Suspicions, SuspicionStep
@@ -103,7 +104,6 @@ from swimfd.core.wire import (
 from swimfd.pb import swim_pb2 as pb
 
 _TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
-MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
 
 
 class Node:
@@ -130,6 +130,7 @@ class Node:
         self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
         self._next_sweep = math.inf  # earliest time a tombstone expires
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
+        self._plausible = Plausibility(config.max_incarnation_step, me.incarnation, now)
 
         self._hb: HeartbeatGossiper | None = None
         if config.mode in ("heartbeat", "hybrid"):
@@ -286,14 +287,29 @@ class Node:
 
     def receive(self, envelope: pb.Envelope, now: float) -> Output:
         body = validate_envelope(envelope, self._cfg, election=self._election is not None)
+        sender = envelope.header.sender
+        if body in ELECTION_BODIES and self._election is not None:
+            self._check_election(sender, envelope)
         out = Output()
         if self._left:
             return out  # a left member answers nothing; its LEFT update is already out
-        sender = envelope.header.sender
         sender_addr = envelope.header.sender_addr
+        # An admitted member may introduce members we do not know yet; any member may introduce itself
+        # (with mutual TLS the runtime has checked that the sender is who its certificate names).
+        vouched = self._is_live(sender)
         for upd in envelope.updates[: self._cfg.max_piggyback]:
             state = _asserted_state(upd)
-            self._apply(upd.member, state, getattr(upd, "from"), upd.detector, now, Source.GOSSIP, out)
+            own_word = upd.member.id == sender
+            self._apply(
+                upd.member,
+                state,
+                getattr(upd, "from"),
+                upd.detector,
+                now,
+                Source.GOSSIP,
+                out,
+                vouched=vouched or own_word,
+            )
         if body == "ping":
             ping = envelope.ping
             # A ping meant for a previous owner of this address is dropped, not answered.
@@ -309,18 +325,21 @@ class Node:
         elif body == "ping_req":
             req = envelope.ping_req
             rec = self._members.get(req.target)
-            target_addr = req.target_addr or (rec.addr if rec is not None else "")
-            if req.target != self._id:
-                self._prober_step(self._prober.on_ping_req(sender, sender_addr, req, target_addr, now), now, out)
-            else:  # asked to probe ourselves: we are evidently alive
+            if req.target == self._id:  # asked to probe ourselves: we are evidently alive
                 self._send(sender, sender_addr, "ack", pb.Ack(seq=req.seq, subject=self._id), out)
+            elif rec is None or rec.state not in LIVE_STATES or not rec.addr:
+                # Only a current member is probed, and at the address our view holds: a ping-req must not
+                # make this node dial an address of the requester's choosing.
+                out.refusals.append(Refusal("ping_req_not_member", req.target, "ping-req target is not a live member"))
+            else:
+                self._prober_step(self._prober.on_ping_req(sender, sender_addr, req, rec.addr, now), now, out)
         elif body == "gossip":
             if self._hb is not None:
                 self._heartbeat_step(self._hb.on_gossip(sender, envelope.gossip, now), now, out)
                 self._prober_step(self._prober.tick(now), now, out)  # rule (a) may have asked for a probe
                 self._tell_if_dead(sender, sender_addr, now, out)
         elif body in ELECTION_BODIES and self._election is not None:
-            self._election_step(self._election.receive(sender, envelope, now), now, out)
+            self._election_step(self._election.receive(sender, envelope, now), now, out, sender=sender)
         self._after(now, out)
         return out
 
@@ -336,22 +355,48 @@ class Node:
         return out
 
     def handle_join(self, request: pb.JoinRequest, now: float) -> tuple[pb.JoinReply, Output]:
-        validate_join(request, self._cfg.cluster, self._id)
+        """``prepare_join`` then ``admit_join``: for drivers whose reply cannot fail to arrive."""
+        self.prepare_join(request, now)
+        out = self.admit_join(request, now)
+        reply = pb.JoinReply(header=self._header_copy())
+        reply.members.extend(r.to_member() for r in self._members)
+        return reply, out
+
+    def prepare_join(self, request: pb.JoinRequest, now: float) -> pb.JoinReply:
+        """Check a join request and build its reply without changing any state.
+
+        The runtime sends the reply first and calls ``admit_join`` only once it was sent, so a join
+        whose answer never arrived has no effect (a joiner that got no answer retries elsewhere).
+        """
+        validate_join(request, self._cfg.cluster, self._id, self._cfg)
         joiner = request.member
         existing = self._members.get(joiner.id)
         if existing is None and len(self._members) >= self._cfg.max_members:
             raise ProtocolError(f"membership is full ({self._cfg.max_members} members)")
+        reason = self._plausible.refusal(
+            joiner.incarnation, ALIVE, existing.incarnation if existing is not None else None, now
+        )
+        if reason is not None:
+            raise ProtocolError(f"join of {joiner.id!r}: {reason}")
+        reply = pb.JoinReply(header=self._header_copy())
+        reply.members.extend(r.to_member() for r in self._members)
+        if existing is None or _supersedes_alive(joiner.incarnation, existing):
+            reply.members.append(_alive(joiner))
+        return reply
+
+    def admit_join(self, request: pb.JoinRequest, now: float) -> Output:
+        """Apply a join ``prepare_join`` accepted and whose reply was sent: the joiner is admitted."""
+        validate_join(request, self._cfg.cluster, self._id, self._cfg)
+        joiner = request.member
         out = Output()
         if not self._left:
             self._apply(joiner, ALIVE, joiner.id, "", now, Source.JOIN, out)
-        reply = pb.JoinReply(header=self._header_copy())
-        reply.members.extend(r.to_member() for r in self._members)
         out.reports.append(reports.admitted_join(joiner, self._id))
         self._after(now, out)
-        return reply, out
+        return out
 
     def apply_notice(self, notice: pb.Notice, now: float) -> tuple[bool, Output]:
-        validate_notice(notice, self._cfg.cluster)
+        validate_notice(notice, self._cfg.cluster, self._cfg)
         out = Output()
         if self._left:
             return False, out
@@ -362,7 +407,9 @@ class Node:
             state = LEFT  # same convention as gossip: a member's own death notice means it left
         if notice.kind == pb.SUSPECTED and upd.member.id != self._id and not self._observes_alert():
             return False, out  # not one of its observers: the suspicion reaches us by gossip as before
-        applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out)
+        # A notice introduces a member only when an admitted member reported it (or it is about itself).
+        vouched = notice.origin == self._id or self._is_live(notice.origin) or notice.origin == upd.member.id
+        applied = self._apply(upd.member, state, from_id, upd.detector, now, Source.NOTICE, out, vouched=vouched)
         if notice.kind == pb.SUSPECTED:
             self._probe_on_alert(upd.member.id, upd.member.incarnation, now, out)
         self._after(now, out)
@@ -448,13 +495,26 @@ class Node:
         source: Source,
         out: Output,
         rebroadcast: bool = True,
+        vouched: bool = True,
     ) -> bool:
-        """Merge one assertion; emit events; requeue it for gossip when it changed our view."""
+        """Merge one assertion; emit events; requeue it for gossip when it changed our view.
+
+        ``vouched``: the assertion comes from an admitted member (or a join, a seed's reply, the static
+        list), so it may introduce a member this node does not know. Implausible claims are refused
+        (``swimfd.core.plausibility``) and reported in ``out.refusals``.
+        """
         mid = member.id
         if mid == self._id:
             self._about_me(member, state, now, out)
             return False
         rec = self._members.get(mid)
+        if rec is None and not vouched:
+            out.refusals.append(Refusal("not_admitted", mid, "claim about a member no admitted member vouched for"))
+            return False
+        reason = self._plausible.refusal(member.incarnation, state, rec.incarnation if rec is not None else None, now)
+        if reason is not None:
+            out.refusals.append(Refusal("implausible_incarnation", mid, reason))
+            return False
         if rec is not None:
             # Fast path: most gossip repeats what we know. Only a newer assertion changes the view.
             inc = member.incarnation
@@ -478,9 +538,23 @@ class Node:
 
     def _about_me(self, member: pb.Member, state: int, now: float, out: Output) -> None:
         """Only the subject raises its incarnation: refute suspicion/death, or outbid a newer life of ours."""
-        if self._left or member.incarnation >= MAX_INCARNATION:
-            return  # nothing can outbid the top of the uint64 range: ignore rather than overflow
+        if self._left:
+            return
         me = self._self
+        if not self._plausible.refutable(member.incarnation, state, me.incarnation, now):
+            # Beyond what any node accepts (swimfd.core.plausibility): nobody holds it, so there is
+            # nothing to outbid; raising to it would make our own Alive implausible everywhere.
+            out.refusals.append(
+                Refusal(
+                    "implausible_incarnation",
+                    self._id,
+                    f"claim about this node at incarnation {member.incarnation} is beyond what any member accepts",
+                )
+            )
+            if state != ALIVE and self._self_update_queued_for < now:
+                self._self_update_queued_for = now
+                self._queue.push(self._self_update())
+            return
         outbid = member.incarnation > me.incarnation or (
             # Someone holds our id at our incarnation with another address: a previous life of ours.
             member.incarnation == me.incarnation and bool(member.addr) and member.addr != me.addr
@@ -661,7 +735,18 @@ class Node:
         self._told_dead[sender] = now
         self._send(sender, sender_addr, "gossip", pb.HeartbeatGossip(), out)
 
-    def _election_step(self, step: ElectionStep, now: float, out: Output) -> None:
+    def _check_election(self, sender: str, envelope: pb.Envelope) -> None:
+        """Refuse (before any state changes) an election message with a forged term or about a non-member."""
+        assert self._election is not None
+        reason = self._election.term_refusal(sender, envelope)
+        if reason is not None:
+            raise ProtocolError(reason)
+        if envelope.WhichOneof("body") == "i_am_leader":
+            claimant = envelope.i_am_leader.leader.id
+            if claimant != self._id and self._members.get(claimant) is None:
+                raise ProtocolError(f"i_am_leader names {claimant!r}, which is not a member")
+
+    def _election_step(self, step: ElectionStep, now: float, out: Output, sender: str | None = None) -> None:
         """Wrap swimfd.core.election's messages (ElectionMessage: to, addr, field, body) in envelopes."""
         for msg in step.send:
             rec = self._members.get(msg.to)
@@ -671,7 +756,8 @@ class Node:
         for m in step.learned:
             if m.id:
                 state = m.state if m.state in KNOWN_STATES else ALIVE
-                self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False)
+                vouched = sender is None or m.id == sender or self._is_live(sender)
+                self._apply(m, state, "", "", now, Source.JOIN, out, rebroadcast=False, vouched=vouched)
 
     def _after(self, now: float, out: Output) -> None:
         """Keep size-dependent parameters current and tell the election about membership events."""
@@ -750,6 +836,18 @@ def _update(rec: Record, from_id: str) -> pb.Update:
     u.member.heartbeat = 0  # the heartbeat counter travels in HeartbeatGossip, not in updates
     setattr(u, "from", from_id)  # `from` is a Python keyword
     return u
+
+
+def _alive(member: pb.Member) -> pb.Member:
+    m = pb.Member()
+    m.CopyFrom(member)
+    m.state = ALIVE
+    return m
+
+
+def _supersedes_alive(incarnation: int, rec: Record) -> bool:
+    """An Alive at ``incarnation`` would replace ``rec`` (the join reply then lists the joiner's new life)."""
+    return (incarnation, RANK[ALIVE]) > (rec.incarnation, RANK[rec.state])
 
 
 def _state_name(state: int | None) -> str:

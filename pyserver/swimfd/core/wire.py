@@ -39,6 +39,20 @@ def check_member(m: pb.Member, what: str) -> None:
         raise ProtocolError(f"{what} id or address too long")
 
 
+def check_labels(m: pb.Member, cfg: Config, what: str) -> None:
+    """A member's labels are bounded in count, key and value size (Config.max_labels and friends):
+    labels ride on every update about the member, so one oversized map would be copied everywhere."""
+    labels = m.labels
+    if len(labels) > cfg.max_labels:
+        raise ProtocolError(f"{what} {m.id!r} carries {len(labels)} labels (at most {cfg.max_labels})")
+    for key, value in labels.items():
+        if len(key) > cfg.max_label_key_len or len(value) > cfg.max_label_value_len:
+            raise ProtocolError(
+                f"{what} {m.id!r} has a label longer than {cfg.max_label_key_len} (key) "
+                f"or {cfg.max_label_value_len} (value) characters"
+            )
+
+
 def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
     """Check a detector-to-detector envelope; returns its body field.
 
@@ -55,6 +69,7 @@ def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
         raise ProtocolError("envelope header sender or sender_addr too long")
     for upd in env.updates[: cfg.max_piggyback]:
         check_member(upd.member, "update member")
+        check_labels(upd.member, cfg, "update member")
         if upd.member.state not in KNOWN_STATES:
             raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
     if body == "ping_req" and not env.ping_req.target:
@@ -67,6 +82,7 @@ def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
         if body == "elect":
             for m in env.elect.members:  # merged like a join: same checks as gossiped members
                 check_member(m, "elect member")
+                check_labels(m, cfg, "elect member")
     if body == "gossip":
         g = env.gossip
         if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
@@ -76,22 +92,27 @@ def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
     return body
 
 
-def validate_join(request: pb.JoinRequest, cluster: str, own_id: str) -> None:
-    """A join request from another member that can be reached (its own address)."""
+def validate_join(request: pb.JoinRequest, cluster: str, own_id: str, cfg: Config | None = None) -> None:
+    """A join request from another member that can be reached (its own address); with ``cfg``, its
+    labels are checked against the configured bounds."""
     check_header(request.header, cluster)
     joiner = request.member
     check_member(joiner, "join request member")
+    if cfg is not None:
+        check_labels(joiner, cfg, "join request member")
     if joiner.id == own_id:
         raise ProtocolError(f"join request uses this node's own id {joiner.id!r}")
     if not joiner.addr:
         raise ProtocolError("join request member has no addr")
 
 
-def validate_notice(notice: pb.Notice, cluster: str) -> None:
-    """A notice from the dissemination service names a known kind and a member."""
+def validate_notice(notice: pb.Notice, cluster: str, cfg: Config | None = None) -> None:
+    """A notice from the dissemination service names a known kind and a member (with bounded labels)."""
     check_header(notice.header, cluster)
     if notice.kind not in KIND_STATE:
         raise ProtocolError(f"notice kind {notice.kind} is not known")
     if not notice.HasField("update"):
         raise ProtocolError("notice has no update")
     check_member(notice.update.member, "notice member")
+    if cfg is not None:
+        check_labels(notice.update.member, cfg, "notice member")

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
 from swimfd.runtime.logs import Logger
 from swimfd.runtime.transport import channel_options
+
+MESSAGE_LIMIT_HEADER = "swimfd-max-message-bytes"  # go-diss announces its bound in this response header
 
 
 @dataclass(slots=True)
@@ -124,6 +127,19 @@ class DissClient:
             self._unreachable("connect", f"no connection within {timeout:g}s")
             return False
         return True
+
+    async def message_limit(self) -> int | None:
+        """The message bound go-diss announces (response header ``swimfd-max-message-bytes`` on its
+        health check), or None when it cannot be read (unreachable, or a go-diss that does not say)."""
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            call = stub.Check(health_pb2.HealthCheckRequest(), timeout=self._timeout)
+            await call
+            metadata = await call.initial_metadata()
+        except grpc.aio.AioRpcError:
+            return None
+        value = dict(metadata or ()).get(MESSAGE_LIMIT_HEADER)
+        return int(value) if isinstance(value, str) and value.isdigit() else None
 
     async def close(self) -> None:
         if self._channel is not None:

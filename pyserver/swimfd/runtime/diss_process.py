@@ -34,6 +34,7 @@ class DissCommand:
     log_file: str | None = None
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
     metrics_addr: str | None = None  # go-diss --metrics-addr (Prometheus); None: no metrics endpoint
+    max_message_bytes: int | None = None  # the detector's bound, so both sides refuse the same messages
 
     def argv(self) -> list[str]:
         argv = [
@@ -53,6 +54,8 @@ class DissCommand:
             argv += ["--log-file", self.log_file]
         if self.metrics_addr:
             argv += ["--metrics-addr", self.metrics_addr]
+        if self.max_message_bytes is not None:
+            argv += ["--max-message-bytes", str(self.max_message_bytes)]
         if self.log_level != "info":
             argv += ["--log-level", "warn" if self.log_level == "warning" else self.log_level]
         return argv

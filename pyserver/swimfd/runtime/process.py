@@ -42,6 +42,7 @@ from swimfd.runtime.hooks import EventHooks
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.metrics import DetectorMetrics
 from swimfd.runtime.metrics_http import MetricsServer
+from swimfd.runtime.refusals import RefusalLog
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
 from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
@@ -153,6 +154,7 @@ class Runtime:
         self._warn_core = RateLimit(10.0)
         self.send_dropped = 0
         self.protocol_errors = 0
+        self.refusals = RefusalLog(log)
         # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
         feign_rng = random.Random(self._rng.random())
         self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
@@ -198,8 +200,15 @@ class Runtime:
 
     # ---------------------------------------------------------- core outputs
 
-    def apply(self, out: Output, inline_to: str | None = None) -> list[pb.Envelope]:
-        """Log events, forward reports to go-diss, send messages; return those to answer inline."""
+    def apply(self, out: Output, inline_to: str | None = None, peer: str = "", sender: str = "") -> list[pb.Envelope]:
+        """Log events and refusals, forward reports to go-diss, send messages; return those to answer inline.
+
+        ``peer``, ``sender``: where the input came from (transport address, claimed member id), for refusals.
+        """
+        for refusal in out.refusals:
+            self.refusals.note(
+                peer=peer, sender=sender, reason=refusal.reason, detail=refusal.detail, subject=refusal.subject
+            )
         for event in out.events:
             log_event(self.log, event, self.epoch_offset)
             self.metrics.event(event)
@@ -282,9 +291,16 @@ class Runtime:
             if self._stopping or self.silenced():
                 return
             with contextlib.suppress(Rejected):  # already counted and logged by _core
-                self._core("receive", lambda env=env: self.node.receive(env, self.now()))
+                self._core(
+                    "receive",
+                    lambda env=env: self.node.receive(env, self.now()),
+                    peer=ob.addr,
+                    sender=env.header.sender,
+                )
 
-    def _core(self, what: str, call: Callable[[], Output], inline_to: str | None = None) -> list[pb.Envelope]:
+    def _core(
+        self, what: str, call: Callable[[], Output], inline_to: str | None = None, peer: str = "", sender: str = ""
+    ) -> list[pb.Envelope]:
         """Run one core call; a bad message is counted, a core bug is logged, neither stops the node."""
         try:
             out = call()
@@ -299,15 +315,16 @@ class Runtime:
             if self._warn_core.allow():
                 self.log.error("core_error", call=what, suppressed=self._warn_core.take_suppressed(), exc_info=True)
             raise Rejected(grpc.StatusCode.INTERNAL, f"{what} failed: {type(e).__name__}") from e
-        return self.apply(out, inline_to)
+        return self.apply(out, inline_to, peer, sender)
 
     # ------------------------------------------------------------ RPC handlers
 
-    def note_rejected(self, rpc: str, e: Rejected) -> None:
+    def note_rejected(self, rpc: str, e: Rejected, peer: str = "", sender: str = "") -> None:
+        """A refused call: counted, and logged at warning (rate-limited, swimfd.runtime.refusals)."""
         self.transport.stats.rejected_in += 1
-        self.log.debug("rpc_rejected", rpc=rpc, code=e.code.name, detail=e.detail)
+        self.refusals.note(peer=peer, sender=sender, reason=e.code.name.lower(), detail=e.detail, rpc=rpc)
 
-    def on_deliver(self, env: pb.Envelope) -> list[pb.Envelope]:
+    def on_deliver(self, env: pb.Envelope, peer: str = "") -> list[pb.Envelope]:
         stats = self.transport.stats
         stats.msgs_recv += 1
         stats.bytes_recv += env.ByteSize()
@@ -319,9 +336,16 @@ class Runtime:
         if fault is not None and fault.drop():
             stats.dropped_in += 1
             return []
-        return self._core("receive", lambda: self.node.receive(env, self.now()), inline_to=env.header.sender)
+        return self._core(
+            "receive",
+            lambda: self.node.receive(env, self.now()),
+            inline_to=env.header.sender,
+            peer=peer,
+            sender=env.header.sender,
+        )
 
-    def on_join(self, req: pb.JoinRequest) -> pb.JoinReply:
+    def on_join(self, req: pb.JoinRequest, peer: str = "") -> pb.JoinReply:
+        """Answer a join without admitting the joiner yet: ``commit_join`` admits it once the reply went out."""
         self.metrics.message("in", "join", req.ByteSize())
         check_header(req, self.config.cluster, self.signer)
         if not req.HasField("member") or not req.member.id or not req.member.addr:
@@ -331,15 +355,24 @@ class Runtime:
         holder: list[pb.JoinReply] = []
 
         def call() -> Output:
-            reply, out = self.node.handle_join(req, self.now())
-            holder.append(reply)
-            return out
+            holder.append(self.node.prepare_join(req, self.now()))
+            return Output()
 
-        self._core("join", call)  # the admitted join's report rides in the core's output
+        self._core("join", call, peer=peer, sender=req.header.sender)
         reply = holder[0]
         reply.header.CopyFrom(self.header())
         self.signer.sign(reply)
         return reply
+
+    def commit_join(self, req: pb.JoinRequest, answered: bool) -> None:
+        """The join's reply went out (answered) or did not: admit the joiner only in the first case."""
+        if not answered:
+            self.log.warning("join_not_admitted", member=req.member.id, reason="the reply was not delivered")
+            return
+        if self._stopping:
+            return
+        with contextlib.suppress(Rejected):  # the admitted join's report rides in the core's output
+            self._core("join", lambda: self.node.admit_join(req, self.now()), sender=req.header.sender)
 
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
         self.metrics.message("in", "leave", req.ByteSize())
@@ -357,7 +390,7 @@ class Runtime:
         self.signer.sign(reply)
         return reply
 
-    def on_notify(self, notice: pb.Notice) -> pb.NoticeAck:
+    def on_notify(self, notice: pb.Notice, peer: str = "") -> pb.NoticeAck:
         self.metrics.message("in", "notice", notice.ByteSize())
         check_header(notice, self.config.cluster, self.signer)
         if not notice.HasField("update") or not notice.update.member.id:
@@ -369,7 +402,7 @@ class Runtime:
             applied.append(ok)
             return out
 
-        self._core("notify", call)
+        self._core("notify", call, peer=peer, sender=notice.origin or notice.header.sender)
         ack = pb.NoticeAck(header=self.header(), applied=applied[0])
         self.signer.sign(ack)
         return ack
@@ -475,6 +508,8 @@ class Runtime:
             pending=self._pending,
             channels=len(self.transport.channels),
             protocol_errors=self.protocol_errors,
+            refused=self.refusals.total,
+            refused_by_reason=dict(self.refusals.counts),
             reports_failed=self.diss.reports_failed,
         )
 
@@ -553,6 +588,7 @@ class Runtime:
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,
                     metrics_addr=self.settings.diss_metrics_addr,
+                    max_message_bytes=self.config.max_message_bytes,
                 ),
                 self.log,
             )
@@ -597,7 +633,17 @@ class Runtime:
         )
 
     async def _check_diss(self) -> None:
-        await self.diss.wait_ready(DISS_READY_TIMEOUT)
+        if not await self.diss.wait_ready(DISS_READY_TIMEOUT):
+            return
+        # Both sides must bound messages alike, or one would send what the other refuses.
+        theirs = await self.diss.message_limit()
+        if theirs is not None and theirs != self.config.max_message_bytes:
+            detail = (
+                f"go-diss at {self.settings.diss_addr} bounds messages at {theirs} bytes, "
+                f"this detector at {self.config.max_message_bytes} (max_message_bytes)"
+            )
+            self.log.error("message_limit_mismatch", detail=detail)
+            await self.health.update(diss_down=detail)
 
     async def _watch_diss(self) -> None:
         await watch_diss(local_diss_addr(self.settings), lambda reason: self.health.update(diss_down=reason))

@@ -29,11 +29,12 @@ Context = grpc.aio.ServicerContext[bytes, bytes]
 class Handlers(Protocol):
     """What the service calls; the runtime implements it (kept as a protocol so server.py needs no import of it)."""
 
-    def note_rejected(self, rpc: str, e: Rejected) -> None: ...
-    def on_deliver(self, env: pb.Envelope) -> list[pb.Envelope]: ...
-    def on_join(self, req: pb.JoinRequest) -> pb.JoinReply: ...
+    def note_rejected(self, rpc: str, e: Rejected, peer: str = "", sender: str = "") -> None: ...
+    def on_deliver(self, env: pb.Envelope, peer: str = "") -> list[pb.Envelope]: ...
+    def on_join(self, req: pb.JoinRequest, peer: str = "") -> pb.JoinReply: ...
+    def commit_join(self, req: pb.JoinRequest, answered: bool) -> None: ...
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply: ...
-    def on_notify(self, notice: pb.Notice) -> pb.NoticeAck: ...
+    def on_notify(self, notice: pb.Notice, peer: str = "") -> pb.NoticeAck: ...
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply: ...
     def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]: ...
     def on_set_labels(self, req: pb.SetLabelsRequest) -> pb.SetLabelsReply: ...
@@ -46,18 +47,41 @@ class FailureDetectorService:
     def __init__(self, runtime: Handlers) -> None:
         self._rt = runtime
 
-    def _method(self, rpc: str, request_type: type[Message], call: Callable[[Any], Message]) -> grpc.RpcMethodHandler:
+    def _method(
+        self,
+        rpc: str,
+        request_type: type[Message],
+        call: Callable[[Any, str], Message],
+        after: Callable[[Any, bool], None] | None = None,
+    ) -> grpc.RpcMethodHandler:
+        """``call(request, peer)`` answers; ``after(request, answered)`` runs once the reply was sent
+        (answered) or could not be."""
+
         async def handle(data: bytes, context: Context) -> bytes:
+            request: Any = None
+            refusal: tuple[grpc.StatusCode, str] | None = None
             try:
                 try:
                     request = request_type.FromString(data)
                 except DecodeError as e:
                     raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a {request_type.__name__}: {e}") from e
-                reply = call(request)
+                reply = call(request, context.peer())
             except Rejected as e:
-                self._rt.note_rejected(rpc, e)
-                await context.abort(e.code, e.detail)
-                raise  # abort() raises; this only satisfies the type checker
+                sender = request.header.sender if request is not None and request.HasField("header") else ""
+                self._rt.note_rejected(rpc, e, peer=context.peer(), sender=sender)
+                refusal = (e.code, e.detail)
+            if refusal is not None:
+                # Abort outside the except block and without the request: the exception gRPC keeps would
+                # otherwise reach this frame (a reference cycle), and with it the refused message, which
+                # stays in memory until the garbage collector's next full pass (megabytes per message).
+                del request, data
+                await context.abort(*refusal)
+            if after is not None:
+                # The reply is written after this handler returns and the callback runs when the call ends.
+                # A reply cannot go out once the caller's deadline passed, nor when the caller hung up.
+                remaining = context.time_remaining()
+                late = remaining is not None and remaining <= 0
+                context.add_done_callback(lambda ctx: after(request, not late and not ctx.cancelled()))
             return reply.SerializeToString()
 
         return grpc.unary_unary_rpc_method_handler(handle)
@@ -66,6 +90,8 @@ class FailureDetectorService:
         """Watch (server streaming): refusals abort before the first message, like the unary calls."""
 
         async def handle(data: bytes, context: Context) -> AsyncIterator[bytes]:
+            request: pb.WatchRequest | None = None
+            refusal: tuple[grpc.StatusCode, str] | None = None
             try:
                 try:
                     request = pb.WatchRequest.FromString(data)
@@ -73,9 +99,13 @@ class FailureDetectorService:
                     raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a WatchRequest: {e}") from e
                 events = self._rt.on_watch(request)
             except Rejected as e:
-                self._rt.note_rejected("Watch", e)
-                await context.abort(e.code, e.detail)
-                raise
+                sender = request.header.sender if request is not None and request.HasField("header") else ""
+                self._rt.note_rejected("Watch", e, peer=context.peer(), sender=sender)
+                refusal = (e.code, e.detail)
+            if refusal is not None:  # outside the except block, as in _method (no reference cycle)
+                del request, data
+                await context.abort(*refusal)
+                return
             async for event in events:
                 yield event.SerializeToString()
 
@@ -86,24 +116,48 @@ class FailureDetectorService:
         return grpc.method_handlers_generic_handler(
             SERVICE,
             {
-                "Deliver": self._method("Deliver", pb.Envelope, lambda r: pb.DeliverReply(replies=rt.on_deliver(r))),
-                "Join": self._method("Join", pb.JoinRequest, rt.on_join),
-                "Leave": self._method("Leave", pb.LeaveRequest, rt.on_leave),
-                "Notify": self._method("Notify", pb.Notice, rt.on_notify),
-                "Members": self._method("Members", pb.MembersRequest, rt.on_members),
+                "Deliver": self._method(
+                    "Deliver", pb.Envelope, lambda r, p: pb.DeliverReply(replies=rt.on_deliver(r, peer=p))
+                ),
+                "Join": self._method("Join", pb.JoinRequest, lambda r, p: rt.on_join(r, peer=p), after=rt.commit_join),
+                "Leave": self._method("Leave", pb.LeaveRequest, lambda r, _: rt.on_leave(r)),
+                "Notify": self._method("Notify", pb.Notice, lambda r, p: rt.on_notify(r, peer=p)),
+                "Members": self._method("Members", pb.MembersRequest, lambda r, _: rt.on_members(r)),
                 "Watch": self._watch(),
-                "SetLabels": self._method("SetLabels", pb.SetLabelsRequest, rt.on_set_labels),
+                "SetLabels": self._method("SetLabels", pb.SetLabelsRequest, lambda r, _: rt.on_set_labels(r)),
             },
         )
 
 
-def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
+# Connection bounds (docs/security.md, "Resource bounds"); go-diss applies the same numbers
+# (go-diss/internal/server/limits.go).
+MAX_CONNECTIONS = 1024  # open connections at once; more are refused at accept
+HANDSHAKE_TIMEOUT_MS = 5_000  # a connection that has not completed its TLS/HTTP2 handshake by then is closed
+KEEPALIVE_TIME_MS = 5_000  # ping a connection idle this long ...
+KEEPALIVE_TIMEOUT_MS = 2_000  # ... and close it when the ping is not answered: a vanished peer is reaped
+MAX_CONNECTION_IDLE_MS = 60_000  # close a connection without calls for this long (clients reconnect)
+MAX_CONNECTION_AGE_MS = 600_000  # close every connection this old, gracefully (rebalances, reloads certs)
+MAX_CONNECTION_AGE_GRACE_MS = 5_000
+MAX_PING_STRIKES = 2  # a client pinging too often is disconnected after this many
+
+
+def server_options(max_message_bytes: int, max_connections: int = MAX_CONNECTIONS) -> list[tuple[str, int]]:
     return [
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.max_receive_message_length", max_message_bytes),
         # gRPC enables SO_REUSEPORT by default, which would let a second node
         # silently share a port with the first instead of failing to start.
         ("grpc.so_reuseport", 0),
+        ("grpc.max_allowed_incoming_connections", max_connections),
+        ("grpc.server_handshake_timeout_ms", HANDSHAKE_TIMEOUT_MS),
+        ("grpc.keepalive_time_ms", KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
+        ("grpc.max_connection_idle_ms", MAX_CONNECTION_IDLE_MS),
+        ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+        ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),
     ]
 
 
