@@ -41,6 +41,7 @@ def test_a_go_diss_with_another_bound_is_a_clear_error_at_start(tmp_path: Path, 
                 [err] = [x for x in lines(buf) if x["event"] == "message_limit_mismatch"]
                 assert err["level"] == "error" and "65536" in err["detail"] and "4194304" in err["detail"]
             else:
+                assert await rt.diss.wait_ready(10)  # the go-diss child may still be starting
                 assert await rt.diss.message_limit() == theirs
                 assert not [x for x in lines(buf) if x["event"] == "message_limit_mismatch"]
         finally:

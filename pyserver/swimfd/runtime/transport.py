@@ -71,7 +71,7 @@ class TransportStats:
     msgs_recv: int = 0
     bytes_recv: int = 0
     send_failures: int = 0
-    refused: int = 0  # of those, connection refused by a peer that answered before
+    connect_refused: int = 0  # of those, connection refused by a peer that answered before
     dropped_out: int = 0  # fault injection, outgoing
     dropped_in: int = 0  # fault injection, incoming
     rejected_in: int = 0  # refused by header/mac/size checks
@@ -211,7 +211,7 @@ class Transport:
             # Refusal is evidence only where a process listened before: a peer not started yet refuses too.
             refused = is_refusal(e.code(), details) and self.channels.has_answered(addr)
             if refused:
-                self.stats.refused += 1
+                self.stats.connect_refused += 1
             raise TransportError(addr, e.code().name, details, refused) from e
         self.channels.mark_answered(addr)
         accepted: list[pb.Envelope] = []
