@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-
 from netlab.cleanup import leftovers, netns_pids, sweep_stale
 from netlab.lab import CUT_IN, CUT_OUT, LOSS_IN, LOSS_OUT, Lab, per_side_drop, wait_until
 from netlab.names import IFNAMSIZ, MAX_NODES, RunNames, new_run_id, run_id_of
@@ -46,7 +45,6 @@ def _rules(lab: Lab, k: int) -> list[str]:
 
 def _chain(lab: Lab, k: int, chain: str) -> list[str]:
     return [r for r in _rules(lab, k) if r.startswith(f"-A {chain} ")]
-
 
 
 @pytest.mark.faults
@@ -118,7 +116,8 @@ def test_sweep_removes_a_dead_runs_leftovers_and_never_a_live_lab(make_lab: Call
         assert dead.run_id in removed and live.run_id not in removed
         assert leftovers(dead) == []
         assert proc.wait(timeout=10) == -signal.SIGKILL
-        assert sorted(n for n in leftovers(live.names) if n.startswith("sfdlab-")) == [live.names.netns(k) for k in (1, 2)]
+        live_netns = sorted(n for n in leftovers(live.names) if n.startswith("sfdlab-"))
+        assert live_netns == [live.names.netns(k) for k in (1, 2)]
     finally:
         proc.kill()
         sweep_stale()
