@@ -1,12 +1,14 @@
 """Time bounds of the lab's cells, derived from the protocol configuration, never from machine speed.
 
 crash_bound: swimfd.core.bounds.detection_bound (swim, hybrid, heartbeat), which
-assumes healthy survivors (Lifeguard health score 0). A crash leaves every
-survivor's links intact, so proxies nack and no survivor's health degrades.
+assumes healthy survivors (Lifeguard health score 0). One crash (or one paused or
+vanished member) leaves every survivor's links intact, so the proxies of a
+ping-req nack and no survivor's health degrades.
 
-partition_bound: in a partition a survivor's ping-req proxies on the far side
-never nack, and each missing nack raises its Lifeguard health score, up to
-awareness_max_multiplier - 1; every probe period and probe timeout is then
+degraded_bound: when the survivors' proxies can be unreachable too (a partition:
+proxies on the far side; several crashes: a proxy that crashed as well), a
+failed probe's missing nacks raise the prober's Lifeguard health score, up to
+awareness_max_multiplier - 1, and every probe period and probe timeout is then
 stretched by up to M = awareness_max_multiplier. Suspicion timeouts are not
 scaled. So the swim bound with each probing or dissemination period at M * P:
 
@@ -56,7 +58,7 @@ def degraded_period(config: Config) -> float:
     return config.probe_interval * config.awareness_max_multiplier
 
 
-def partition_bound(config: Config, n: int) -> float:
+def degraded_bound(config: Config, n: int) -> float:
     if config.mode == "heartbeat":
         return heartbeat_bound(config, n)  # gossip rounds are not scaled by Lifeguard health
     p = degraded_period(config)
@@ -79,6 +81,11 @@ def tcp_stall(cut_s: float) -> float:
 def heal_bound(config: Config, n: int, cut_s: float) -> float:
     p = degraded_period(config)
     return tcp_stall(cut_s) + config.dead_probe_interval + (dissemination_periods(config, n) + 3) * p
+
+
+def detection_bound_for(config: Config, n: int, lost: int) -> float:
+    """The bound for ``lost`` members failing at once: healthy for one, degraded for more."""
+    return crash_bound(config, n) if lost <= 1 else degraded_bound(config, n)
 
 
 def loss_window(config: Config, n: int) -> float:

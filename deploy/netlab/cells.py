@@ -10,8 +10,9 @@ from the configuration (netlab.bounds), never against a wall-clock speed.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -124,11 +125,14 @@ def _record_detection(
         result.all_s = round(max(hits), 3)
 
 
-def _false_positives(lab: Lab, allowed: set[tuple[int, int]], since: float, t0: float) -> list[str]:
+def _false_positives(lab: Lab, allowed: set[tuple[int, int]], allowed_until: float, t0: float) -> list[str]:
+    """Every member_failed line (not only the first per pair) except allowed pairs logged before allowed_until."""
     out = []
-    for (k, m), ts in sorted(_failed(lab, lab.nodes, lab.nodes, since).items()):
-        if (k, m) not in allowed:
-            out.append(f"{k}->{m} {ts - t0:+.2f}s")
+    for k in sorted(lab.nodes):
+        for ev in lab.nodes[k].events("member_failed"):
+            m, ts = int(ev.get("member", 0)), float(ev.get("ts", 0.0))
+            if (k, m) not in allowed or ts >= allowed_until:
+                out.append(f"{k}->{m} {ts - t0:+.2f}s")
     return out
 
 
@@ -144,10 +148,10 @@ def _wait_detected(lab: Lab, pairs: set[tuple[int, int]], since: float, bound: f
 
 
 def crash(lab: Lab, victims: Sequence[int]) -> CellResult:
-    """SIGKILL ``victims``: every survivor logs member_failed for each within crash_bound; nobody else fails."""
+    """SIGKILL ``victims``: every survivor logs member_failed for each within the bound; nobody else fails."""
     cfg = lab_config(lab)
     result = CellResult(f"crash {len(victims)}", lab.mode, lab.n, lab.run_id)
-    result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    result.bound_s = round(bounds.detection_bound_for(cfg, lab.n, len(victims)), 3)
     if not warm_up(lab, result):
         return result
     survivors = set(lab.nodes) - set(victims)
@@ -157,85 +161,143 @@ def crash(lab: Lab, victims: Sequence[int]) -> CellResult:
         lab.crash(v)
     seen = _wait_detected(lab, pairs, t0, result.bound_s)
     _record_detection(result, pairs, seen, t0)
-    result.false_positives = _false_positives(lab, pairs, 0.0, t0)
-    # A survivor that logged member_failed holds the victim DEAD at once; allow one period for the view.
+    result.false_positives = _false_positives(lab, pairs, math.inf, t0)
+    # A survivor that logged member_failed holds the victim DEAD at once; allow two periods for the view.
     result.converge_bound_s = round(2 * cfg.probe_interval, 3)
     t1 = time.time()
     ok = wait_until(
         lambda: all(_view_is(lab, s, survivors, set(victims)) for s in survivors), result.converge_bound_s, poll=0.2
     )
-    result.converged = ok
-    result.converge_s = round(time.time() - t1, 3) if ok else None
-    if not ok:
-        result.notes["views"] = lab.views(sorted(survivors))
+    _record_convergence(lab, result, ok, t1)
+    return result
+
+
+def pause(lab: Lab, victim: int) -> CellResult:
+    """SIGSTOP ``victim`` (and its go-diss) until every survivor has logged it failed, then SIGCONT: it refutes
+    and every view shows every member alive within heal_bound; the resumed member accuses nobody."""
+    cfg = lab_config(lab)
+    result = CellResult("pause", lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    if not warm_up(lab, result):
+        return result
+    survivors = set(lab.nodes) - {victim}
+    pairs = {(s, victim) for s in survivors}
+    t0 = time.time()
+    lab.pause(victim)
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    t1 = time.time()
+    lab.resume(victim)
+    result.notes["paused_s"] = round(t1 - t0, 3)
+    # The kernel kept the paused member's TCP connections alive, so there is no retransmission stall.
+    result.converge_bound_s = round(bounds.heal_bound(cfg, lab.n, 0.0), 3)
+    everyone = sorted(lab.nodes)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
+    _record_convergence(lab, result, ok, t1)
+    result.false_positives = _false_positives(lab, set(seen), t1, t0)
     return result
 
 
 def partition(lab: Lab, groups: Sequence[set[int]], settle_s: float | None = None) -> CellResult:
-    """Cut the groups apart both ways: each side logs the other side failed within partition_bound and nobody
-    on its own side; ``settle_s`` after the last detection (default bounds.settle) the cut heals, and then
-    every view shows every member alive within heal_bound, with no member_failed anywhere."""
+    """Cut the groups apart both ways (iptables DROP): each side logs the other side failed within the degraded
+    bound and nobody on its own side; ``settle_s`` after the last detection (default bounds.settle) the cut
+    heals, and every view then shows every member alive within heal_bound, with no member_failed anywhere."""
+    label = "|".join(str(len(g)) for g in groups) + (" heal at once" if settle_s == 0 else "")
+    return _split(lab, f"partition {label}", groups, lambda: lab.partition(groups), lab.heal, settle_s)
+
+
+def vanish(lab: Lab, victim: int) -> CellResult:
+    """The victim's link goes down (no reset, no answer): it and the rest see each other failed; after the
+    link comes back every view shows every member alive within heal_bound."""
+    rest = set(lab.nodes) - {victim}
+    return _split(
+        lab, "vanish", [rest, {victim}], lambda: lab.link_down(victim), lambda: lab.link_up(victim), settle_s=None
+    )
+
+
+def _split(
+    lab: Lab,
+    name: str,
+    groups: Sequence[set[int]],
+    cut: Callable[[], None],
+    mend: Callable[[], None],
+    settle_s: float | None,
+) -> CellResult:
     cfg = lab_config(lab)
     settle = bounds.settle(cfg, lab.n) if settle_s is None else settle_s
-    label = "|".join(str(len(g)) for g in groups)
-    result = CellResult(f"partition {label}", lab.mode, lab.n, lab.run_id)
-    result.bound_s = round(bounds.partition_bound(cfg, lab.n), 3)
+    result = CellResult(name, lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.degraded_bound(cfg, lab.n), 3)
     result.notes["healthy_bound_s"] = round(bounds.crash_bound(cfg, lab.n), 3)
     if not warm_up(lab, result):
         return result
     side = {k: i for i, g in enumerate(groups) for k in g}
     pairs = {(a, b) for a in lab.nodes for b in lab.nodes if side[a] != side[b]}
     t0 = time.time()
-    lab.partition(groups)
+    cut()
     seen = _wait_detected(lab, pairs, t0, result.bound_s)
     _record_detection(result, pairs, seen, t0)
     result.notes["settle_s"] = round(settle, 3)
     time.sleep(settle)
     t1 = time.time()
-    lab.heal()
+    mend()
     cut_s = t1 - t0
     result.notes["cut_s"] = round(cut_s, 3)
     result.converge_bound_s = round(bounds.heal_bound(cfg, lab.n, cut_s), 3)
     everyone = sorted(lab.nodes)
     ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
-    result.converged = ok
-    result.converge_s = round(time.time() - t1, 3) if ok else None
-    if not ok:
-        result.notes["views"] = lab.views()
+    _record_convergence(lab, result, ok, t1)
     # Only the far side may fail, and only while cut: anything after the heal is a false positive.
-    allowed = {p for p, ts in seen.items() if ts < t1}
-    result.false_positives = _false_positives(lab, allowed, 0.0, t0)
+    result.false_positives = _false_positives(lab, set(seen), t1, t0)
     revived = sum(1 for k in lab.nodes for ev in lab.nodes[k].events("member_alive") if ev.get("ts", 0) >= t1)
     result.notes["member_alive_after_heal"] = revived
     return result
 
 
+def one_way(lab: Lab, src: int, dst: int, window_s: float | None = None) -> CellResult:
+    """Packets from ``src`` never reach ``dst`` for a window: both stay reachable through the others (ping-req),
+    so nobody may be declared failed, and all views stay all alive."""
+    return _degraded_links(lab, f"one-way {src}->{dst}", lambda: lab.cut(src, dst), lab.heal, window_s)
+
+
 def loss(lab: Lab, p: float, window_s: float | None = None) -> CellResult:
     """Packet loss ``p`` on every link for a window: no member_failed at all, and all alive once it clears."""
+    return _degraded_links(lab, f"loss {round(p * 100)}%", lambda: lab.loss(p), lab.clear_loss, window_s)
+
+
+def _degraded_links(
+    lab: Lab, name: str, apply: Callable[[], None], clear: Callable[[], None], window_s: float | None
+) -> CellResult:
     cfg = lab_config(lab)
-    result = CellResult(f"loss {round(p * 100)}%", lab.mode, lab.n, lab.run_id)
+    result = CellResult(name, lab.mode, lab.n, lab.run_id)
     window = window_s if window_s is not None else bounds.loss_window(cfg, lab.n)
     result.notes["window_s"] = round(window, 3)
     if not warm_up(lab, result):
         return result
     t0 = time.time()
-    lab.loss(p)
+    apply()
     time.sleep(window)
     counters = lab.loss_counters()
     suspected = [ev for k in lab.nodes for ev in lab.nodes[k].events("member_suspected") if ev.get("ts", 0) >= t0]
-    dead_in_views = {k: v for k, v in lab.views().items() if v is None or "DEAD" in v.values()}
-    lab.clear_loss()
-    result.notes["per_side_drop"] = round(counters["dropped"] / max(1, counters["seen"]), 4)
-    result.notes["link_loss_measured"] = round(1 - (1 - result.notes["per_side_drop"]) ** 2, 4)
-    result.notes["packets"] = counters
+    not_alive = {k: v for k, v in lab.views().items() if v is None or set(v.values()) != {"ALIVE"}}
+    clear()
+    if counters["seen"]:
+        result.notes["link_loss_measured"] = round(counters["dropped"] / counters["seen"], 4)
+        result.notes["packets"] = counters
     result.notes["suspicions"] = len(suspected)
-    if dead_in_views:
-        result.problems.append(f"views with a DEAD member (or no answer) under loss: {dead_in_views}")
-    result.false_positives = _false_positives(lab, set(), 0.0, t0)
+    result.notes["views_not_all_alive_at_end"] = not_alive
+    if any(v is None or "DEAD" in v.values() for v in not_alive.values()):
+        result.problems.append(f"views with a DEAD member (or no answer) at the end of the window: {not_alive}")
+    result.false_positives = _false_positives(lab, set(), math.inf, t0)
     result.converge_bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
     t1 = time.time()
     everyone = sorted(lab.nodes)
     ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
-    result.converged = ok
-    result.converge_s = round(time.time() - t1, 3) if ok else None
+    _record_convergence(lab, result, ok, t1)
     return result
+
+
+def _record_convergence(lab: Lab, result: CellResult, ok: bool, since: float) -> None:
+    result.converged = ok
+    result.converge_s = round(time.time() - since, 3) if ok else None
+    if not ok:
+        result.notes["views"] = lab.views()

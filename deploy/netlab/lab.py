@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import ipaddress
 import json
-import math
 import os
 import random
 import signal
@@ -41,7 +40,7 @@ from netlab.names import LOCK_DIR, MAX_NODES, RunNames, new_run_id
 from netlab.shell import LabError, in_netns, run
 
 REPO = Path(__file__).resolve().parents[2]
-ENTRY = REPO / "pyserver" / "failure_detector.py"
+PYSERVER = REPO / "pyserver"
 GO_DISS = REPO / "bin" / "go-diss"
 DETECTOR_PORT = 50051  # the same in every namespace: each node has its own address
 START_TIMEOUT = 60.0  # five Python detectors importing grpc at once on a shared 2-core machine
@@ -58,17 +57,11 @@ LAB_CONFIG: dict[str, Any] = {
     "election": False,
 }
 
-CUT_IN, CUT_OUT, LOSS_IN, LOSS_OUT = "SFD_CUT_IN", "SFD_CUT_OUT", "SFD_LOSS_IN", "SFD_LOSS_OUT"
-
-
-def per_side_drop(p: float) -> float:
-    """Drop probability at each end of a link so that a packet between two lab hosts is lost with ``p``.
-
-    Every host drops q of what it sends and q of what it receives: (1 - q)^2 = 1 - p.
-    """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"loss must be in [0, 1), got {p}")
-    return 1.0 - math.sqrt(1.0 - p)
+# Every fault drops packets on arrival (INPUT), never on departure: a packet dropped in OUTPUT fails the
+# sender's transmit locally, and Linux TCP then retries every 500 ms without backing off, which would hide
+# how real lost packets behave (exponential retransmission backoff). A packet between two lab hosts crosses
+# exactly one INPUT chain, so a loss rule with probability p loses p of every link's packets, both ways.
+CUT_IN, LOSS_IN = "SFD_CUT_IN", "SFD_LOSS_IN"
 
 
 @dataclass
@@ -129,6 +122,7 @@ class Lab:
     config: dict[str, Any] = field(default_factory=lambda: dict(LAB_CONFIG))
     python: str = sys.executable
     go_diss: Path = GO_DISS
+    pyserver: Path = PYSERVER  # the detector's source tree (another checkout can be tried in the same lab)
     run_id: str = field(default_factory=new_run_id)
     nodes: dict[int, LabNode] = field(default_factory=dict)
     fault_log: list[dict[str, Any]] = field(default_factory=list)
@@ -273,10 +267,11 @@ class Lab:
             raise LabError(f"node {k} is already running")
         if not self.go_diss.exists():
             raise LabError(f"{self.go_diss} is missing (run `make build`)")
-        argv = [self.python, str(ENTRY), "--id", str(k), "--members", self.members(), "--mode", self.mode]
+        entry = self.pyserver / "failure_detector.py"
+        argv = [self.python, str(entry), "--id", str(k), "--members", self.members(), "--mode", self.mode]
         argv += ["--config", str(self.workdir / "config.json"), "--log-file", str(node.log)]
         argv += ["--go-diss", str(self.go_diss), *args]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "pyserver"), os.environ.get("PYTHONPATH", "")])}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.pyserver), os.environ.get("PYTHONPATH", "")])}
         with open(node.out, "ab") as out:
             node.proc = subprocess.Popen(
                 in_netns(node.netns, argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
@@ -347,8 +342,7 @@ class Lab:
             others = [o for o in self.nodes if o not in group]
             for k in group:
                 rules = [f"-A {CUT_IN} -s {self.names.addr(o)} -j DROP" for o in others]
-                rules += [f"-A {CUT_OUT} -d {self.names.addr(o)} -j DROP" for o in others]
-                self._restore(k, [f"-F {CUT_IN}", f"-F {CUT_OUT}", *rules])
+                self._restore(k, [f"-F {CUT_IN}", *rules])
         self._note("partition", groups=[sorted(g) for g in sets])
 
     def cut(self, src: int, dst: int) -> None:
@@ -359,25 +353,26 @@ class Lab:
     def heal(self) -> None:
         """Remove every partition and cut."""
         for k in self.nodes:
-            self._restore(k, [f"-F {CUT_IN}", f"-F {CUT_OUT}"])
+            self._restore(k, [f"-F {CUT_IN}"])
         self._note("heal")
 
     def loss(self, p: float) -> None:
         """Packet loss ``p`` on every link between lab hosts, both directions, in the kernel (iptables statistic)."""
-        q = per_side_drop(p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"loss must be in [0, 1), got {p}")
         for k in self.nodes:
             run(in_netns(self.nodes[k].netns, ["iptables", "-Z"]))  # loss_counters() counts from here
-            rule = f"-m statistic --mode random --probability {q:.6f} -j DROP"
-            self._restore(k, [f"-F {LOSS_IN}", f"-F {LOSS_OUT}", f"-A {LOSS_IN} {rule}", f"-A {LOSS_OUT} {rule}"])
-        self._note("loss", p=p, per_side=round(q, 6))
+            rule = f"-A {LOSS_IN} -m statistic --mode random --probability {p:.6f} -j DROP"
+            self._restore(k, [f"-F {LOSS_IN}", rule])
+        self._note("loss", p=p)
 
     def clear_loss(self) -> None:
         for k in self.nodes:
-            self._restore(k, [f"-F {LOSS_IN}", f"-F {LOSS_OUT}"])
+            self._restore(k, [f"-F {LOSS_IN}"])
         self._note("clear_loss")
 
     def loss_counters(self) -> dict[str, int]:
-        """Packets that entered the loss chains and packets they dropped, summed over every host."""
+        """Packets between lab hosts that reached the loss rules, and how many they dropped (all hosts)."""
         total = {"seen": 0, "dropped": 0}
         for k in self.nodes:
             for line in run(in_netns(self.nodes[k].netns, ["iptables-save", "-c", "-t", "filter"])).splitlines():
@@ -385,20 +380,19 @@ class Lab:
                     continue
                 counts, _, rule = line.partition("] ")
                 packets = int(counts.lstrip("[").split(":")[0])
-                if rule.startswith(("-A INPUT", "-A OUTPUT")) and rule.endswith((f"-j {LOSS_IN}", f"-j {LOSS_OUT}")):
+                if rule.startswith("-A INPUT") and rule.endswith(f"-j {LOSS_IN}"):
                     total["seen"] += packets
-                elif rule.startswith((f"-A {LOSS_IN}", f"-A {LOSS_OUT}")) and rule.endswith("-j DROP"):
+                elif rule.startswith(f"-A {LOSS_IN}") and rule.endswith("-j DROP"):
                     total["dropped"] += packets
         return total
 
     def _base_rules(self, k: int) -> list[str]:
         veth, host = self.names.ns_veth(k), self.names.host_addr
         return [
-            *(f":{chain} - [0:0]" for chain in (CUT_IN, CUT_OUT, LOSS_IN, LOSS_OUT)),
+            f":{CUT_IN} - [0:0]",
+            f":{LOSS_IN} - [0:0]",
             f"-A INPUT -i {veth} -j {CUT_IN}",
             f"-A INPUT -i {veth} ! -s {host}/32 -j {LOSS_IN}",  # the observer's queries are never lost
-            f"-A OUTPUT -o {veth} -j {CUT_OUT}",
-            f"-A OUTPUT -o {veth} ! -d {host}/32 -j {LOSS_OUT}",
         ]
 
     def _restore(self, k: int, lines: list[str], flush: bool = False) -> None:

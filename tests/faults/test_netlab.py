@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 from netlab.cleanup import leftovers, netns_pids, sweep_stale
-from netlab.lab import CUT_IN, CUT_OUT, LOSS_IN, LOSS_OUT, Lab, per_side_drop, wait_until
+from netlab.lab import CUT_IN, LOSS_IN, Lab, wait_until
 from netlab.names import IFNAMSIZ, MAX_NODES, RunNames, new_run_id, run_id_of
 from netlab.shell import in_netns, run
 
@@ -29,14 +29,6 @@ def test_every_name_of_a_run_carries_its_id_and_fits_the_interface_name_limit() 
         assert run_id_of(other) is None
     with pytest.raises(ValueError):
         names.addr(MAX_NODES + 1)
-
-
-@pytest.mark.parametrize("p", [0.0, 0.05, 0.1, 0.3])
-def test_per_side_drop_makes_a_link_lose_exactly_p(p: float) -> None:
-    q = per_side_drop(p)
-    assert math.isclose(1 - (1 - q) ** 2, p, abs_tol=1e-12)
-    with pytest.raises(ValueError):
-        per_side_drop(1.0)
 
 
 def _rules(lab: Lab, k: int) -> list[str]:
@@ -68,24 +60,27 @@ def test_a_lab_builds_namespaces_on_its_bridge_and_close_removes_everything(make
 def test_faults_are_firewall_rules_and_link_states_that_heal_removes(make_lab: Callable[..., Lab]) -> None:
     lab = make_lab(3)
     nm = lab.names
+    # Packets are dropped where they arrive, so each side drops what the other side sends it.
     lab.partition([{1}, {2, 3}])
-    assert _chain(lab, 1, CUT_OUT) == [f"-A {CUT_OUT} -d {nm.addr(k)}/32 -j DROP" for k in (2, 3)]
+    assert _chain(lab, 1, CUT_IN) == [f"-A {CUT_IN} -s {nm.addr(k)}/32 -j DROP" for k in (2, 3)]
     assert _chain(lab, 2, CUT_IN) == [f"-A {CUT_IN} -s {nm.addr(1)}/32 -j DROP"]
-    assert _chain(lab, 3, CUT_OUT) == [f"-A {CUT_OUT} -d {nm.addr(1)}/32 -j DROP"]
+    assert _chain(lab, 3, CUT_IN) == [f"-A {CUT_IN} -s {nm.addr(1)}/32 -j DROP"]
+    assert not any("OUTPUT" in r for k in (1, 2, 3) for r in _rules(lab, k))
     lab.heal()
-    assert all(_chain(lab, k, c) == [] for k in (1, 2, 3) for c in (CUT_IN, CUT_OUT))
+    assert all(_chain(lab, k, CUT_IN) == [] for k in (1, 2, 3))
     lab.cut(1, 2)
     assert _chain(lab, 2, CUT_IN) == [f"-A {CUT_IN} -s {nm.addr(1)}/32 -j DROP"]
-    assert _chain(lab, 1, CUT_IN) == [] and _chain(lab, 1, CUT_OUT) == []
+    assert _chain(lab, 1, CUT_IN) == [] and _chain(lab, 3, CUT_IN) == []
     lab.heal()
     lab.loss(0.1)
     for k in (1, 2, 3):
-        for chain in (LOSS_IN, LOSS_OUT):
-            (rule,) = _chain(lab, k, chain)
-            prob = float(rule.split("--probability ")[1].split()[0])
-            assert math.isclose(prob, per_side_drop(0.1), abs_tol=1e-6) and rule.endswith("-j DROP")
+        (rule,) = _chain(lab, k, LOSS_IN)
+        prob = float(rule.split("--probability ")[1].split()[0])
+        assert math.isclose(prob, 0.1, abs_tol=1e-6) and rule.endswith("-j DROP")
+    with pytest.raises(ValueError):
+        lab.loss(1.0)
     lab.clear_loss()
-    assert all(_chain(lab, k, c) == [] for k in (1, 2, 3) for c in (LOSS_IN, LOSS_OUT))
+    assert all(_chain(lab, k, LOSS_IN) == [] for k in (1, 2, 3))
     lab.link_down(2)
     assert "state DOWN" in run(["ip", "link", "show", nm.host_veth(2)])
     lab.link_up(2)
