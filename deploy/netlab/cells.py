@@ -37,6 +37,7 @@ class CellResult:
     first_s: float | None = None  # earliest detection after the fault
     all_s: float | None = None  # the last expected detection after the fault
     false_positives: list[str] = field(default_factory=list)  # "observer->subject +t"
+    false_positives_after_heal: int = 0  # of those, logged after the cut healed (or the paused member resumed)
     converged: bool | None = None  # None: the cell has nothing to converge
     converge_s: float | None = None
     converge_bound_s: float | None = None
@@ -125,13 +126,16 @@ def _record_detection(
         result.all_s = round(max(hits), 3)
 
 
-def _false_positives(lab: Lab, allowed: set[tuple[int, int]], allowed_until: float, t0: float) -> list[str]:
-    """Every member_failed line (not only the first per pair) except allowed pairs logged before allowed_until."""
+def _false_positives(
+    lab: Lab, allowed: set[tuple[int, int]], allowed_until: float, t0: float, since: float = 0.0
+) -> list[str]:
+    """Every member_failed line from ``since`` on (not only the first per pair), except allowed pairs logged
+    before ``allowed_until``; each as "observer->subject +seconds after t0"."""
     out = []
     for k in sorted(lab.nodes):
         for ev in lab.nodes[k].events("member_failed"):
             m, ts = int(ev.get("member", 0)), float(ev.get("ts", 0.0))
-            if (k, m) not in allowed or ts >= allowed_until:
+            if ts >= since and ((k, m) not in allowed or ts >= allowed_until):
                 out.append(f"{k}->{m} {ts - t0:+.2f}s")
     return out
 
@@ -195,6 +199,7 @@ def pause(lab: Lab, victim: int) -> CellResult:
     ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
     _record_convergence(lab, result, ok, t1)
     result.false_positives = _false_positives(lab, set(seen), t1, t0)
+    result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
     return result
 
 
@@ -248,6 +253,7 @@ def _split(
     _record_convergence(lab, result, ok, t1)
     # Only the far side may fail, and only while cut: anything after the heal is a false positive.
     result.false_positives = _false_positives(lab, set(seen), t1, t0)
+    result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
     revived = sum(1 for k in lab.nodes for ev in lab.nodes[k].events("member_alive") if ev.get("ts", 0) >= t1)
     result.notes["member_alive_after_heal"] = revived
     return result

