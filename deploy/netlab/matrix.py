@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,11 +47,16 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
 
+def _load(r: CellResult) -> str:
+    load = r.notes.get("load_1m")
+    return f"{load[0]:.0f}-{load[1]:.0f}" if load else "-"
+
+
 def table(results: Sequence[CellResult]) -> str:
     rows = [
         "| cell | mode | detected | latency first / all (s) | bound (s) | false positives "
-        "| converged (s / bound) | pass |",
-        "|---|---|---|---|---|---|---|---|",
+        "| converged (s / bound) | load | pass |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         detected = f"{r.detected}/{r.expected}" if r.expected else "-"
@@ -61,7 +67,7 @@ def table(results: Sequence[CellResult]) -> str:
             conv = f"{'yes' if r.converged else 'NO'} ({_fmt(r.converge_s)} / {_fmt(r.converge_bound_s)})"
         rows.append(
             f"| {r.cell} | {r.mode} | {detected} | {latency} | {_fmt(r.bound_s)} | {len(r.false_positives)} "
-            f"| {conv} | {'pass' if r.passed else 'FAIL'} |"
+            f"| {conv} | {_load(r)} | {'pass' if r.passed else 'FAIL'} |"
         )
     return "\n".join(rows)
 
@@ -76,12 +82,15 @@ def run_matrix(
     for cell in chosen:
         for mode in modes:
             t = time.monotonic()
+            load_before = os.getloadavg()[0]
             try:
                 with Lab(n, logs / f"{cell.name.replace('%', 'pct')}-{mode}", mode=mode, pyserver=pyserver) as lab:
                     result = cell.run(lab)
             except Exception as e:  # one broken cell must not lose the others' results
                 result = CellResult(cell.name, mode, n, "-", problems=[f"{type(e).__name__}: {e}"])
             result.notes["wall_s"] = round(time.monotonic() - t, 1)
+            # The machine is shared: a load far above its core count starves the detectors' event loops.
+            result.notes["load_1m"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
             result.notes["scenario"], result.cell = result.cell, cell.name
             results.append(result)
             status = "pass" if result.passed else f"FAIL: {'; '.join(result.failures)}"
