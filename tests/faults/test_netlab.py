@@ -11,11 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from netlab.cleanup import leftovers, netns_pids, sweep_stale
 from netlab.lab import CUT_IN, LOSS_IN, Lab, wait_until
 from netlab.names import IFNAMSIZ, MAX_NODES, RunNames, new_run_id, run_id_of
 from netlab.shell import in_netns, run
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_name_of_a_run_carries_its_id_and_fits_the_interface_name_limit() -> None:
