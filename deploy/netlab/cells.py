@@ -19,6 +19,7 @@ from typing import Any
 from netlab import bounds
 from netlab.lab import Lab, wait_until
 from swimfd.core.config import Config
+from swimfd.pb import swim_pb2 as pb
 
 WARMUP_TIMEOUT = 30.0  # every view shows every member alive (start-up on a busy machine)
 SETTLE_PERIODS = 4  # live protocol periods before the fault
@@ -76,7 +77,7 @@ def _all_alive(lab: Lab, observers: Iterable[int], members: Iterable[int]) -> bo
     want = {str(m) for m in members}
     for k in observers:
         v = lab.view(k)
-        if v is None or any(v.get(m) != 1 for m in want):  # 1 = pb.ALIVE
+        if v is None or any(v.get(m) != pb.ALIVE for m in want):
             return False
     return True
 
@@ -85,7 +86,8 @@ def _view_is(lab: Lab, k: int, alive: set[int], dead: set[int]) -> bool:
     v = lab.view(k)
     if v is None:
         return False
-    return all(v.get(str(m)) == 1 for m in alive) and all(v.get(str(m), 3) in (3, 4) for m in dead)  # DEAD, LEFT
+    gone = (pb.DEAD, pb.LEFT)
+    return all(v.get(str(m)) == pb.ALIVE for m in alive) and all(v.get(str(m), pb.DEAD) in gone for m in dead)
 
 
 def warm_up(lab: Lab, result: CellResult) -> bool:
