@@ -84,8 +84,8 @@ fuzz: venv
 	$(VPY) -m pytest -q -m fuzz -p no:cacheprovider --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 lint: venv
-	$(VENV)/bin/ruff check pyserver tests
-	$(VENV)/bin/ruff format --check pyserver tests
+	$(VENV)/bin/ruff check pyserver tests deploy/netlab
+	$(VENV)/bin/ruff format --check pyserver tests deploy/netlab
 	cd go-diss && go vet ./...
 	cd bench/memberlist && go vet ./...
 
@@ -142,3 +142,12 @@ cluster-status:
 .PHONY: sim-table
 sim-table: venv
 	$(VPY) -m swimfd.sim.table --out results/sim-table.md --nodes 100,1000,10000
+
+# Fault matrix on emulated hosts (deploy/netlab, docs/faults.md): every node in its own network namespace on a
+# private bridge, real partitions and packet loss in the kernel. Needs root (installs iptables when missing).
+# Prints the table and writes results/faults/<stamp>.md/.json plus every node's logs. `make test` runs the fast
+# subset (tests/faults). Options through FAULTS_ARGS, e.g. FAULTS_ARGS="--modes swim --cells crash-1,loss-10%"
+FAULTS_ARGS ?=
+.PHONY: faults
+faults: venv build
+	PYTHONPATH=$(CURDIR)/pyserver:$(CURDIR)/deploy $(VPY) -m netlab matrix --out results/faults $(FAULTS_ARGS)

@@ -139,6 +139,7 @@ MAX_CONNECTION_IDLE_MS = 60_000  # close a connection without calls for this lon
 MAX_CONNECTION_AGE_MS = 600_000  # close every connection this old, gracefully (rebalances, reloads certs)
 MAX_CONNECTION_AGE_GRACE_MS = 5_000
 MAX_PING_STRIKES = 2  # a client pinging too often is disconnected after this many
+MIN_PING_INTERVAL_MS = 1_000  # "too often": our own channels ping every 2 s (transport.CHANNEL_KEEPALIVE_TIME_MS)
 
 
 def server_options(max_message_bytes: int, max_connections: int = MAX_CONNECTIONS) -> list[tuple[str, int]]:
@@ -155,6 +156,8 @@ def server_options(max_message_bytes: int, max_connections: int = MAX_CONNECTION
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.http2.max_ping_strikes", MAX_PING_STRIKES),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
+        ("grpc.http2.min_ping_interval_without_data_ms", MIN_PING_INTERVAL_MS),
         ("grpc.max_connection_idle_ms", MAX_CONNECTION_IDLE_MS),
         ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
         ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),

@@ -92,6 +92,15 @@ class FaultInjector:
         return self.loss > 0 and self.rng.random() < self.loss
 
 
+# Keepalive on every channel: after a cut heals, a connection whose segments sit in TCP's exponential
+# retransmission backoff would stay silent for about as long as the cut lasted, and its peer would be
+# suspected again. An unanswered ping closes it within KEEPALIVE_TIME_MS + KEEPALIVE_TIMEOUT_MS and the
+# channel reconnects (found by the network lab, docs/faults.md). Servers permit pings this often
+# (runtime/server.py MIN_PING_INTERVAL_MS, go-diss's enforcement policy).
+CHANNEL_KEEPALIVE_TIME_MS = 2_000
+CHANNEL_KEEPALIVE_TIMEOUT_MS = 1_000
+
+
 def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
     return [
         ("grpc.max_send_message_length", max_message_bytes),
@@ -99,6 +108,10 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
+        ("grpc.keepalive_time_ms", CHANNEL_KEEPALIVE_TIME_MS),
+        ("grpc.keepalive_timeout_ms", CHANNEL_KEEPALIVE_TIMEOUT_MS),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
     ]
 
 

@@ -1,0 +1,311 @@
+"""The fault cells: each runs one fault on a started lab and measures what the detectors did.
+
+A cell returns a CellResult with raw measurements; ``CellResult.failures`` is
+the one place that decides whether the cell passed (tests assert it is empty,
+the matrix prints it). Times are measured from the moment the fault began to
+be applied to the ``ts`` of the member_failed line each observer logged (both
+epoch seconds on this machine's clock), and checked against the bound derived
+from the configuration (netlab.bounds), never against a wall-clock speed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from netlab import bounds
+from netlab.lab import Lab, wait_until
+from swimfd.core.config import Config
+from swimfd.pb import swim_pb2 as pb
+
+WARMUP_TIMEOUT = 30.0  # every view shows every member alive (start-up on a busy machine)
+SETTLE_PERIODS = 4  # live protocol periods before the fault
+GRACE = 1.0  # after a bound expires, time to let the last log lines reach the files
+
+
+@dataclass
+class CellResult:
+    cell: str
+    mode: str
+    n: int
+    run_id: str
+    bound_s: float | None = None  # every expected detection must come within this
+    expected: int = 0  # (observer, subject) pairs that must log member_failed
+    detected: int = 0
+    first_s: float | None = None  # earliest detection after the fault
+    all_s: float | None = None  # the last expected detection after the fault
+    false_positives: list[str] = field(default_factory=list)  # "observer->subject +t"
+    false_positives_after_heal: int = 0  # of those, logged after the cut healed (or the paused member resumed)
+    converged: bool | None = None  # None: the cell has nothing to converge
+    converge_s: float | None = None
+    converge_bound_s: float | None = None
+    problems: list[str] = field(default_factory=list)  # what went wrong outside the checks below
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[str]:
+        out = list(self.problems)
+        if self.detected < self.expected:
+            out.append(f"detected {self.detected} of {self.expected} expected failures")
+        if self.bound_s is not None and self.all_s is not None and self.all_s > self.bound_s:
+            out.append(f"last detection after {self.all_s:.2f}s > bound {self.bound_s:.2f}s")
+        if self.false_positives:
+            out.append(f"{len(self.false_positives)} false positives: {self.false_positives[:6]}")
+        if self.converged is False:
+            out.append(f"views did not converge within {self.converge_bound_s or 0:.1f}s")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "failures": self.failures, "passed": self.passed}
+
+    def describe(self) -> str:
+        return "\n".join(f"{k}: {v}" for k, v in self.as_dict().items())
+
+
+def lab_config(lab: Lab) -> Config:
+    return Config(**lab.config).replace(mode=lab.mode)  # type: ignore[arg-type]
+
+
+def _all_alive(lab: Lab, observers: Iterable[int], members: Iterable[int]) -> bool:
+    want = {str(m) for m in members}
+    for k in observers:
+        v = lab.view(k)
+        if v is None or any(v.get(m) != pb.ALIVE for m in want):
+            return False
+    return True
+
+
+def _view_is(lab: Lab, k: int, alive: set[int], dead: set[int]) -> bool:
+    v = lab.view(k)
+    if v is None:
+        return False
+    gone = (pb.DEAD, pb.LEFT)
+    return all(v.get(str(m)) == pb.ALIVE for m in alive) and all(v.get(str(m), pb.DEAD) in gone for m in dead)
+
+
+def warm_up(lab: Lab, result: CellResult) -> bool:
+    """Start every node, wait until all see all alive, then let a few periods pass. False on failure."""
+    lab.start_all()
+    everyone = sorted(lab.nodes)
+    if not wait_until(lambda: _all_alive(lab, everyone, everyone), WARMUP_TIMEOUT, poll=0.25):
+        result.problems.append(f"no agreement on {len(everyone)} alive members at start: {lab.views()}")
+        return False
+    time.sleep(SETTLE_PERIODS * lab_config(lab).probe_interval)
+    early = _failed(lab, everyone, everyone, 0.0)
+    if early:
+        result.problems.append(f"member_failed before any fault: {early}")
+        return False
+    return True
+
+
+def _failed(lab: Lab, observers: Iterable[int], subjects: Iterable[int], since: float) -> dict[tuple[int, int], float]:
+    """(observer, subject) -> ts of the observer's first member_failed about subject at or after ``since``."""
+    want = {str(s) for s in subjects}
+    out: dict[tuple[int, int], float] = {}
+    for k in observers:
+        for ev in lab.nodes[k].events("member_failed"):
+            m = str(ev.get("member"))
+            if m in want and ev.get("ts", 0.0) >= since and (k, int(m)) not in out:
+                out[(k, int(m))] = float(ev["ts"])
+    return out
+
+
+def _record_detection(
+    result: CellResult, pairs: set[tuple[int, int]], seen: dict[tuple[int, int], float], t0: float
+) -> None:
+    result.expected = len(pairs)
+    hits = [seen[p] - t0 for p in pairs if p in seen]
+    result.detected = len(hits)
+    if hits:
+        result.first_s = round(min(hits), 3)
+        result.all_s = round(max(hits), 3)
+
+
+def _false_positives(
+    lab: Lab, allowed: set[tuple[int, int]], allowed_until: float, t0: float, since: float = 0.0
+) -> list[str]:
+    """Every member_failed line from ``since`` on (not only the first per pair), except allowed pairs logged
+    before ``allowed_until``; each as "observer->subject +seconds after t0"."""
+    out = []
+    for k in sorted(lab.nodes):
+        for ev in lab.nodes[k].events("member_failed"):
+            m, ts = int(ev.get("member", 0)), float(ev.get("ts", 0.0))
+            if ts >= since and ((k, m) not in allowed or ts >= allowed_until):
+                out.append(f"{k}->{m} {ts - t0:+.2f}s")
+    return out
+
+
+def _wait_detected(lab: Lab, pairs: set[tuple[int, int]], since: float, bound: float) -> dict[tuple[int, int], float]:
+    observers = {o for o, _ in pairs}
+    subjects = {s for _, s in pairs}
+    wait_until(lambda: pairs <= _failed(lab, observers, subjects, since).keys(), bound - (time.time() - since))
+    time.sleep(GRACE if not pairs <= _failed(lab, observers, subjects, since).keys() else 0.0)
+    return _failed(lab, observers, subjects, since)
+
+
+# --------------------------------------------------------------------- cells
+
+
+def crash(lab: Lab, victims: Sequence[int]) -> CellResult:
+    """SIGKILL ``victims``: every survivor logs member_failed for each within the bound; nobody else fails."""
+    cfg = lab_config(lab)
+    result = CellResult(f"crash {len(victims)}", lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.detection_bound_for(cfg, lab.n, len(victims)), 3)
+    if not warm_up(lab, result):
+        return result
+    survivors = set(lab.nodes) - set(victims)
+    pairs = {(s, v) for s in survivors for v in victims}
+    t0 = time.time()
+    for v in victims:
+        lab.crash(v)
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    result.false_positives = _false_positives(lab, pairs, math.inf, t0)
+    # A survivor that logged member_failed holds the victim DEAD at once; allow two periods for the view.
+    result.converge_bound_s = round(2 * cfg.probe_interval, 3)
+    t1 = time.time()
+    ok = wait_until(
+        lambda: all(_view_is(lab, s, survivors, set(victims)) for s in survivors), result.converge_bound_s, poll=0.2
+    )
+    _record_convergence(lab, result, ok, t1)
+    return result
+
+
+def pause(lab: Lab, victim: int) -> CellResult:
+    """SIGSTOP ``victim`` (and its go-diss) until every survivor has logged it failed, then SIGCONT: it refutes
+    and every view shows every member alive within heal_bound; the resumed member accuses nobody."""
+    cfg = lab_config(lab)
+    result = CellResult("pause", lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    if not warm_up(lab, result):
+        return result
+    survivors = set(lab.nodes) - {victim}
+    pairs = {(s, victim) for s in survivors}
+    t0 = time.time()
+    lab.pause(victim)
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    t1 = time.time()
+    lab.resume(victim)
+    result.notes["paused_s"] = round(t1 - t0, 3)
+    # The kernel kept the paused member's TCP connections alive, so there is no retransmission stall.
+    result.converge_bound_s = round(bounds.heal_bound(cfg, lab.n, 0.0), 3)
+    everyone = sorted(lab.nodes)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
+    _record_convergence(lab, result, ok, t1)
+    result.false_positives = _false_positives(lab, set(seen), t1, t0)
+    result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
+    return result
+
+
+def partition(lab: Lab, groups: Sequence[set[int]], settle_s: float | None = None) -> CellResult:
+    """Cut the groups apart both ways (iptables DROP): each side logs the other side failed within the degraded
+    bound and nobody on its own side; ``settle_s`` after the last detection (default bounds.settle) the cut
+    heals, and every view then shows every member alive within heal_bound, with no member_failed anywhere."""
+    label = "|".join(str(len(g)) for g in groups) + (" heal at once" if settle_s == 0 else "")
+    return _split(lab, f"partition {label}", groups, lambda: lab.partition(groups), lab.heal, settle_s)
+
+
+def vanish(lab: Lab, victim: int) -> CellResult:
+    """The victim's link goes down (no reset, no answer): it and the rest see each other failed; after the
+    link comes back every view shows every member alive within heal_bound."""
+    rest = set(lab.nodes) - {victim}
+    return _split(
+        lab, "vanish", [rest, {victim}], lambda: lab.link_down(victim), lambda: lab.link_up(victim), settle_s=None
+    )
+
+
+def _split(
+    lab: Lab,
+    name: str,
+    groups: Sequence[set[int]],
+    cut: Callable[[], None],
+    mend: Callable[[], None],
+    settle_s: float | None,
+) -> CellResult:
+    cfg = lab_config(lab)
+    settle = bounds.settle(cfg, lab.n) if settle_s is None else settle_s
+    result = CellResult(name, lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.degraded_bound(cfg, lab.n), 3)
+    result.notes["healthy_bound_s"] = round(bounds.crash_bound(cfg, lab.n), 3)
+    if not warm_up(lab, result):
+        return result
+    side = {k: i for i, g in enumerate(groups) for k in g}
+    pairs = {(a, b) for a in lab.nodes for b in lab.nodes if side[a] != side[b]}
+    t0 = time.time()
+    cut()
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    result.notes["settle_s"] = round(settle, 3)
+    time.sleep(settle)
+    t1 = time.time()
+    mend()
+    cut_s = t1 - t0
+    result.notes["cut_s"] = round(cut_s, 3)
+    result.converge_bound_s = round(bounds.heal_bound(cfg, lab.n, cut_s), 3)
+    everyone = sorted(lab.nodes)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
+    _record_convergence(lab, result, ok, t1)
+    # Only the far side may fail, and only while cut: anything after the heal is a false positive.
+    result.false_positives = _false_positives(lab, set(seen), t1, t0)
+    result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
+    revived = sum(1 for k in lab.nodes for ev in lab.nodes[k].events("member_alive") if ev.get("ts", 0) >= t1)
+    result.notes["member_alive_after_heal"] = revived
+    return result
+
+
+def one_way(lab: Lab, src: int, dst: int, window_s: float | None = None) -> CellResult:
+    """Packets from ``src`` never reach ``dst`` for a window: both stay reachable through the others (ping-req),
+    so nobody may be declared failed, and all views stay all alive."""
+    return _degraded_links(lab, f"one-way {src}->{dst}", lambda: lab.cut(src, dst), lab.heal, window_s)
+
+
+def loss(lab: Lab, p: float, window_s: float | None = None) -> CellResult:
+    """Packet loss ``p`` on every link for a window: no member_failed at all, and all alive once it clears."""
+    return _degraded_links(lab, f"loss {round(p * 100)}%", lambda: lab.loss(p), lab.clear_loss, window_s)
+
+
+def _degraded_links(
+    lab: Lab, name: str, apply: Callable[[], None], clear: Callable[[], None], window_s: float | None
+) -> CellResult:
+    cfg = lab_config(lab)
+    result = CellResult(name, lab.mode, lab.n, lab.run_id)
+    window = window_s if window_s is not None else bounds.loss_window(cfg, lab.n)
+    result.notes["window_s"] = round(window, 3)
+    if not warm_up(lab, result):
+        return result
+    t0 = time.time()
+    apply()
+    time.sleep(window)
+    counters = lab.loss_counters()
+    suspected = [ev for k in lab.nodes for ev in lab.nodes[k].events("member_suspected") if ev.get("ts", 0) >= t0]
+    not_alive = {k: v for k, v in lab.views().items() if v is None or set(v.values()) != {"ALIVE"}}
+    clear()
+    if counters["seen"]:
+        result.notes["link_loss_measured"] = round(counters["dropped"] / counters["seen"], 4)
+        result.notes["packets"] = counters
+    result.notes["suspicions"] = len(suspected)
+    result.notes["views_not_all_alive_at_end"] = not_alive
+    if any(v is None or "DEAD" in v.values() for v in not_alive.values()):
+        result.problems.append(f"views with a DEAD member (or no answer) at the end of the window: {not_alive}")
+    result.false_positives = _false_positives(lab, set(), math.inf, t0)
+    result.converge_bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    t1 = time.time()
+    everyone = sorted(lab.nodes)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
+    _record_convergence(lab, result, ok, t1)
+    return result
+
+
+def _record_convergence(lab: Lab, result: CellResult, ok: bool, since: float) -> None:
+    result.converged = ok
+    result.converge_s = round(time.time() - since, 3) if ok else None
+    if not ok:
+        result.notes["views"] = lab.views()

@@ -1,0 +1,49 @@
+"""The fast subset of the fault matrix: real detectors (and their go-diss) in network namespaces, N = 5.
+
+Each cell asserts ``CellResult.failures == []`` (netlab.cells holds the one rule
+for what passing means): every real failure detected by every survivor within
+the bound derived from the configuration (netlab.bounds), no live member ever
+declared failed, and views converging. ``make faults`` runs the whole matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from netlab import cells
+from netlab.lab import Lab
+
+pytestmark = pytest.mark.faults
+
+N = 5
+
+
+def check(result: cells.CellResult) -> None:
+    assert result.failures == [], result.describe()
+
+
+@pytest.mark.parametrize("mode", ["swim", "hybrid"])
+def test_a_crashed_member_is_detected_by_every_survivor_within_the_bound(
+    make_lab: Callable[..., Lab], go_diss: None, mode: str
+) -> None:
+    result = cells.crash(make_lab(N, mode), victims=[N])
+    assert result.expected == N - 1
+    assert result.failures == [], result.describe()
+
+
+@pytest.mark.parametrize("mode", ["swim", "hybrid"])
+def test_a_2_3_partition_is_seen_from_both_sides_and_heals_to_all_alive(
+    make_lab: Callable[..., Lab], go_diss: None, mode: str
+) -> None:
+    result = cells.partition(make_lab(N, mode), [{1, 2}, {3, 4, 5}])
+    assert result.expected == 2 * 2 * 3
+    check(result)
+
+
+def test_ten_percent_kernel_loss_declares_nobody_failed(make_lab: Callable[..., Lab], go_diss: None) -> None:
+    result = cells.loss(make_lab(N, "swim"), 0.10)
+    # The loss was real: about 10% of the packets between lab hosts were dropped in the kernel.
+    assert result.notes["packets"]["dropped"] > 0
+    assert 0.05 < result.notes["link_loss_measured"] < 0.15, result.notes
+    assert result.failures == [], result.describe()
