@@ -56,6 +56,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
 
@@ -64,7 +65,6 @@ from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.core.health import LocalHealth
-from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
 from swimfd.core.hybrid import HybridRule
 from swimfd.core.membership import (
     ALIVE,
@@ -92,6 +92,9 @@ from swimfd.core.wire import (
     validate_notice,
 )
 from swimfd.pb import swim_pb2 as pb
+
+if TYPE_CHECKING:
+    from swimfd.core.heartbeat.gossiper import HeartbeatGossiper, HeartbeatStep
 
 _TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
 MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
@@ -123,6 +126,9 @@ class Node:
 
         self._hb: HeartbeatGossiper | None = None
         if config.mode in ("heartbeat", "hybrid"):
+            # Imported here, not at the top: the gossiper needs numpy, which a swim-mode detector never loads.
+            from swimfd.core.heartbeat.gossiper import HeartbeatGossiper
+
             self._hb = HeartbeatGossiper(config, me.id, rng, now)
             # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
             # update) ignore heartbeats gossiped under an older one.
