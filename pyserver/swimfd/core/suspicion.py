@@ -70,6 +70,7 @@ class Suspicion:
     confirmers: set[str] = field(default_factory=set)
     corroborated: bool = False  # hybrid rule (b): the heartbeat detector counts as K confirmations
     final_check: bool = False  # a node without first-hand evidence probed the subject before confirming
+    veto_window: float = 0.0  # hybrid rule (c): heartbeat progress this soon after start may predate it
 
     def confirm(self, from_id: str) -> bool:
         """Record a confirmation; True when it came from a new, distinct member."""
@@ -147,8 +148,10 @@ class Suspicions:
             return  # pure van Renesse: only T_fail decides
         lo, hi = suspicion_min_max(self._cfg, live_count)
         s = Suspicion(member_id, incarnation, now, lo, hi, expected_confirmations(self._cfg, live_count), origin)
-        if self._hybrid is not None and self._hybrid.is_stale(member_id, now):
-            s.corroborated = True  # hybrid rule (b)
+        if self._hybrid is not None:
+            s.veto_window = self._hybrid.veto_window(live_count, lo)
+            if self._hybrid.is_stale(member_id, now):
+                s.corroborated = True  # hybrid rule (b)
         self._live[member_id] = s
         self._schedule(s)
 
@@ -200,7 +203,7 @@ class Suspicions:
                 self._schedule(s)
             if s.deadline() > now:
                 continue  # a stale heap entry: every deadline change pushed its own entry
-            if hy is not None and hy.vetoes(mid, s.start, now):
+            if hy is not None and hy.vetoes(mid, s.start, now, s.veto_window):
                 # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
                 s.start = now
                 s.confirmers.clear()
