@@ -32,6 +32,12 @@ class FakeCore:
         self.joins: list[pb.JoinRequest] = []
         self.left = False
         self.last_change = now
+        self.health = 0  # Lifeguard score; the fake never counts lag against it
+        self.lags: list[float] = []
+
+    def observe_lag(self, lag: float, now: float) -> bool:
+        self.lags.append(lag)
+        return False
 
     def _env(self, **body: object) -> pb.Envelope:
         header = pb.Header(

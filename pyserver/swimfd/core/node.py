@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import Message
 
 from swimfd.core import reports
+from swimfd.core.backpressure import AccusationBudget, StartupGrace, startup_grace
 from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
@@ -115,6 +116,8 @@ class Node:
         assert self._self is not None
         self._queue = BroadcastQueue()
         self._health = LocalHealth(config.awareness_max_multiplier)
+        self._startup = StartupGrace()  # set at bootstrap, when the group size is known
+        self._accusations = AccusationBudget(config.max_probe_requests)
         self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
         self._left = False
@@ -222,6 +225,7 @@ class Node:
 
     def _bootstrapped(self, now: float, out: Output) -> Output:
         """The common end of both bootstraps: announce ourselves and start the election."""
+        self._startup = StartupGrace(now + startup_grace(self._cfg))
         if not self._left:
             self._queue.push(self._self_update())
         if self._election is not None:
@@ -254,6 +258,11 @@ class Node:
             self._election_step(self._election.tick(now), now, out)
         self._after(now, out)
         return out
+
+    def observe_lag(self, lag: float, now: float) -> bool:
+        """The driver's event loop woke ``lag`` seconds late (back-pressure, ``swimfd.core.health``).
+        True when it counted against our local health, which stretches our own probe timeouts."""
+        return self._health.observe_lag(lag, now, self._cfg.max_loop_lag, self._cfg.probe_interval)
 
     def next_deadline(self) -> float:
         if self._left:
@@ -483,9 +492,10 @@ class Node:
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
-        if was == ALIVE:
+        if was == ALIVE and self._accusations.take(now, self._health.scale(self._cfg.probe_interval)):
             # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
+            # Bounded per period (swimfd.core.backpressure), so a burst of suspicions adds little load.
             self._prober.request_probe(mid)
 
     def _suspicion_step(self, step: SuspicionStep, now: float, out: Output) -> None:
@@ -500,6 +510,9 @@ class Node:
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
+            rec = self._members.get(mid)
+            if rec is not None and self._startup.holds(rec.last_ack, now):
+                continue  # never answered since we started: probed in turn, not suspected yet (backpressure)
             self._suspect(mid, now, out)
         for s in step.sends:
             self._send(s.to, s.addr, s.kind, s.body, out, ping_req=s.kind == "ping_req")

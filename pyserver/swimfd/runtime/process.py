@@ -38,6 +38,7 @@ from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
+from swimfd.runtime.lag import watch_lag
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
@@ -143,6 +144,7 @@ class Runtime:
         self._warn_core = RateLimit(10.0)
         self.send_dropped = 0
         self.protocol_errors = 0
+        self.max_lag = 0.0  # worst event-loop lag since the last transport_stats line (swimfd.runtime.lag)
         # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
         feign_rng = random.Random(self._rng.random())
         self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
@@ -375,6 +377,12 @@ class Runtime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake, delay)
 
+    def _on_lag(self, lag: float, now: float) -> None:
+        """Back-pressure: our own loop ran late; the core decides whether it counts against our health."""
+        self.max_lag = max(self.max_lag, lag)
+        if self.node.observe_lag(lag, now):
+            self.log.info("local_health_lagging", lag_s=round(lag, 3), health=self.node.health)
+
     async def _stats_loop(self) -> None:
         while not self._stopping:
             await asyncio.sleep(STATS_EVERY)
@@ -389,7 +397,10 @@ class Runtime:
             channels=len(self.transport.channels),
             protocol_errors=self.protocol_errors,
             reports_failed=self.diss.reports_failed,
+            max_loop_lag_s=round(self.max_lag, 3),
+            health=self.node.health,
         )
+        self.max_lag = 0.0  # per stats period
 
     async def _join_loop(self) -> None:
         """Join through the seeds in random order until one answers; retry with backoff while none does."""
@@ -476,7 +487,13 @@ class Runtime:
 
         self._loops = [
             asyncio.get_running_loop().create_task(c)
-            for c in (self._tick_loop(), self._stats_loop(), self._check_diss(), self._watch_diss())
+            for c in (
+                self._tick_loop(),
+                self._stats_loop(),
+                self._check_diss(),
+                self._watch_diss(),
+                watch_lag(self._on_lag, clock=self._clock, stopping=lambda: self._stopping),
+            )
         ]
         if self.settings.seeds:
             self._loops.append(asyncio.get_running_loop().create_task(self._join_loop()))
