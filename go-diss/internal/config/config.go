@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/pb"
 )
 
@@ -69,6 +70,7 @@ type Tuning struct {
 	MaxPeerConns        int           // cached client connections to peers
 	LogEvery            time.Duration // rate limit for repeated unreachable warnings
 	ShutdownGrace       time.Duration // graceful stop budget on SIGTERM
+	TestLoss            float64       // test only (--test-loss): drop this fraction of Notify calls each way
 }
 
 // DefaultTuning suits a LAN cluster of up to a few thousand members.
@@ -104,6 +106,8 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&keyFile, "cluster-key-file", "", "file holding the cluster key; enables message MACs")
 	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	fs.Float64Var(&cfg.Tuning.TestLoss, "test-loss", 0,
+		"TEST ONLY: drop this fraction of Notify calls each way (needs "+faults.EnvName+"=1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -117,6 +121,9 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil || !knownLevel(level) {
 		return cfg, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if err := faults.CheckLoss(cfg.Tuning.TestLoss, os.Getenv(faults.EnvName)); err != nil {
+		return cfg, err
 	}
 	if err := validate(&cfg); err != nil {
 		return cfg, err

@@ -25,6 +25,7 @@ import (
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
+	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/wire"
@@ -66,6 +67,7 @@ type Server struct {
 	seen    *dedup.Set
 	log     *slog.Logger
 	lim     *logging.Limiter
+	loss    *faults.Loss // test only: drops incoming Notify calls (--test-loss)
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
@@ -83,6 +85,7 @@ func New(o Options) *Server {
 		seen:      dedup.New(t.DedupCapacity, t.DedupTTL, o.Now),
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
+		loss:      faults.NewLoss(t.TestLoss, time.Now().UnixNano()),
 		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
 	}
 }
@@ -138,6 +141,10 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 
 // Notify: a peer's dissemination service tells us a fact.
 func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
+	if s.loss.Drop() {
+		// Injected loss: as if the call never arrived; the sender retries as for any unavailable peer.
+		return nil, status.Error(codes.Unavailable, "test loss: notice dropped")
+	}
 	if err := s.check("Notify", n); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ class DissCommand:
     key_file: str | None = None
     log_file: str | None = None
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
+    test_loss: float = 0.0  # test only: the detector's --test-loss, so go-diss's messages are lost alike
 
     def argv(self) -> list[str]:
         argv = [
@@ -50,6 +51,8 @@ class DissCommand:
             argv += ["--cluster-key-file", self.key_file]
         if self.log_file:
             argv += ["--log-file", self.log_file]
+        if self.test_loss > 0:
+            argv += ["--test-loss", repr(self.test_loss)]
         if self.log_level != "info":
             argv += ["--log-level", "warn" if self.log_level == "warning" else self.log_level]
         return argv

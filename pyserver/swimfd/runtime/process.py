@@ -467,6 +467,7 @@ class Runtime:
                     key_file=self.settings.cluster_key_file,
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,
+                    test_loss=self.settings.test_loss,
                 ),
                 self.log,
             )
