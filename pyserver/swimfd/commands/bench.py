@@ -60,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--detect-timeout", type=float, default=None, help="give up on a detection after this (default 2*Max+10)"
     )
     p.add_argument("--recover-timeout", type=float, default=60.0, help="pause: wait this long for the comeback (60)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="crash, hang: single failures per run (at most (N-1)/2); short_pause: pauses per run (1)",
+    )
     p.add_argument("--seed", type=int, default=1, help="picks victims and loss streams (same for every system)")
     p.add_argument(
         "--config",
@@ -191,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
             args.loss_duration,
             detect_timeout_s=args.detect_timeout,
             recover_timeout_s=args.recover_timeout,
+            repeats=args.repeats,
         )
     except (ValueError, ConfigError) as e:
         print(f"bench: {e}", file=sys.stderr)
