@@ -116,7 +116,7 @@ class Node:
         assert self._self is not None
         self._queue = BroadcastQueue()
         self._health = LocalHealth(config.awareness_max_multiplier)
-        self._startup = StartupGrace()  # set at bootstrap, when the group size is known
+        self._startup = StartupGrace()  # starts at bootstrap (swimfd.core.backpressure)
         self._accusations = AccusationBudget(config.max_probe_requests)
         self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
