@@ -122,3 +122,26 @@ def test_many_suspicions_at_once_request_at_most_the_budget_of_extra_probes() ->
 def test_config_rejects_bad_backpressure_values(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):
         Config(**{field: value})
+
+
+def test_lagging_lasts_one_health_scaled_period_after_the_last_late_wake() -> None:
+    h = LocalHealth(8)
+    assert not h.lagging(0.0, period=1.0)
+    h.observe_lag(0.5, now=10.0, threshold=0.25, period=1.0)  # score 1: scaled period 2 s
+    h.observe_lag(0.5, now=10.5, threshold=0.25, period=1.0)  # no second penalty, but still late
+    assert h.score == 1
+    assert h.lagging(12.4, period=1.0) and not h.lagging(12.5, period=1.0)
+
+
+def test_a_lagging_node_defers_its_own_confirmations_until_it_catches_up() -> None:
+    node = _node(("b",), CFG.replace(startup_grace=0.0))
+    _run(node, 3.0)
+    assert node.member("b").state == pb.SUSPECT  # n = 2: Min = Max = 4 s
+    t = 3.0
+    while t < 12.0:  # the loop keeps running late: no accusation however long b is silent
+        node.observe_lag(0.5, now=t)
+        _run(node, t + 0.1)
+        t += 0.1
+    assert node.member("b").state == pb.SUSPECT
+    _run(node, 40.0)  # caught up: the deferred confirmation goes through
+    assert node.member("b").state == pb.DEAD

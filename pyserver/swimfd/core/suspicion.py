@@ -228,6 +228,11 @@ class Suspicions:
                     step.probe.append(mid)
                     self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
                     continue
+            if self._health.lagging(now, self._cfg.probe_interval):
+                # Back-pressure: our own event loop runs late, so the silence is likely our fault;
+                # look again one (health-scaled) probe period later instead of accusing.
+                self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
+                continue
             del self._live[mid]  # decided; the owner's DEAD merge ends it for good
             step.confirmed.append(Confirmed(mid, inc, hy.detector(mid, now) if hy is not None else "swim"))
         return step
