@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pyserver"))
 
 from swimfd.core.config import Config
-from swimfd.core.heartbeat import HeartbeatGossiper
+from swimfd.core.heartbeat.gossiper import HeartbeatGossiper
 from swimfd.pb import swim_pb2 as pb
 
 

@@ -1,6 +1,14 @@
 import pytest
 
-from swimfd.bench.scenarios import SCENARIOS, SYSTEMS, default_detect_timeout, plan, suspicion_max_s
+from swimfd.bench.scenarios import (
+    SCENARIOS,
+    SYSTEMS,
+    default_detect_timeout,
+    plan,
+    short_pause_s,
+    suspicion_max_s,
+    suspicion_min_s,
+)
 
 
 def test_suspicion_max_follows_memberlist_scaling() -> None:
@@ -46,3 +54,28 @@ def test_estimates_are_positive_and_loss_runs_cover_their_duration() -> None:
     runs = plan(["swim"], [5], list(SCENARIOS), seed=1, loss_duration_s=100)
     assert all(r.estimate_s() > 0 for r in runs)
     assert all(r.estimate_s() >= 100 for r in runs if r.scenario.kind == "loss")
+
+
+def test_new_scenarios_are_planned_with_repeats() -> None:
+    runs = plan(["swim", "memberlist"], [10], ["hang", "short_pause"], seed=1, loss_duration_s=10, repeats=4)
+    assert [(r.scenario.name, r.scenario.kind, r.system) for r in runs] == [
+        ("hang", "hang", "swim"),
+        ("hang", "hang", "memberlist"),
+        ("short_pause", "short_pause", "swim"),
+        ("short_pause", "short_pause", "memberlist"),
+    ]
+    assert all(r.repeats == 4 and r.estimate_s() > 0 for r in runs)
+    with pytest.raises(ValueError, match="repeats"):
+        plan(["swim"], [10], ["crash"], seed=1, loss_duration_s=10, repeats=0)
+
+
+@pytest.mark.parametrize(("n", "repeats", "want"), [(10, 1, 1), (10, 3, 3), (10, 9, 4), (5, 5, 2), (3, 4, 1)])
+def test_single_failures_leave_at_least_half_of_the_members_up(n: int, repeats: int, want: int) -> None:
+    (run,) = plan(["swim"], [n], ["crash"], seed=1, loss_duration_s=10, repeats=repeats)
+    assert run.single_failures() == want
+
+
+def test_short_pause_is_half_of_lifeguards_min_suspicion() -> None:
+    assert suspicion_min_s(5) == 4.0 and short_pause_s(5) == 2.0  # memberlist LAN: Min = 4 s below n = 10
+    assert suspicion_min_s(100) == 8.0 and short_pause_s(100) == 4.0
+    assert short_pause_s(40) < suspicion_min_s(40)

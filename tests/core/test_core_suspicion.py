@@ -190,3 +190,32 @@ def test_hybrid_veto_restarts_a_heartbeating_member_and_probes_it() -> None:
     assert s.get("x").start == 5.0 and s.expire(8.9) == SuspicionStep()  # restarted: due at 5 + 4 s
     # It stops heartbeating: by 9 s it is stale (6 s) and the counter has not moved since the restart.
     assert s.expire(9.0) == SuspicionStep(confirmed=[Confirmed("x", 2, "hybrid")])
+
+
+def test_hybrid_veto_window_is_gossip_spread_capped_at_half_of_min() -> None:
+    rule = HybridRule(Config(mode="hybrid"), FakeHeartbeat())
+    assert rule.veto_window(3, 4.0) == pytest.approx(1.5)  # 3 rounds of 0.5 s, under Min / 2 = 2 s
+    assert rule.veto_window(100, 8.0) == pytest.approx(4.0)  # 12 rounds = 6 s, capped at Min / 2
+    assert rule.veto_window(1000, 12.0) == pytest.approx(6.0)  # 17 rounds = 8.5 s, capped at Min / 2
+
+
+def test_hybrid_veto_ignores_heartbeats_in_flight_when_the_suspicion_began() -> None:
+    # x crashed just before it was suspected: its last heartbeats reach us 1 s into the suspicion,
+    # inside the 1.5 s window (N = 3), so they are progress generated before it and veto nothing.
+    hb = FakeHeartbeat()
+    s, _, _ = _suspicions("hybrid", hb)
+    hb.last["x"] = 0.0
+    s.start("x", 2, origin="me", live_count=N, now=1.0)  # Min = 4 s, not stale
+    assert s.get("x").veto_window == pytest.approx(1.5)
+    hb.last["x"] = 2.5  # exactly at the end of the window: still in flight
+    assert s.expire(5.0) == SuspicionStep(confirmed=[Confirmed("x", 2, "swim")])
+
+
+def test_hybrid_veto_counts_progress_after_the_window() -> None:
+    hb = FakeHeartbeat()
+    s, _, _ = _suspicions("hybrid", hb)
+    hb.last["x"] = 0.0
+    s.start("x", 2, origin="me", live_count=N, now=1.0)
+    hb.last["x"] = 2.6  # generated after the suspicion began: a live member
+    assert s.expire(5.0) == SuspicionStep(probe=["x"])
+    assert s.get("x").start == 5.0 and s.get("x").veto_window == pytest.approx(1.5)  # the restart keeps the window

@@ -34,6 +34,12 @@ class FakeCore:
         self.left = False
         self.last_change = now
         self.send_failures: list[tuple[str, bool]] = []  # (to, refused) as the runtime reported them
+        self.health = 0  # Lifeguard score; the fake never counts lag against it
+        self.lags: list[float] = []
+
+    def observe_lag(self, lag: float, now: float) -> bool:
+        self.lags.append(lag)
+        return False
 
     def _env(self, **body: object) -> pb.Envelope:
         header = pb.Header(

@@ -73,3 +73,11 @@ def test_missing_binary_is_a_start_error(tmp_path: Path) -> None:
 def test_default_binary_is_bin_go_diss_at_the_repository_root() -> None:
     repo = Path(__file__).resolve().parents[2]
     assert Path(default_binary()) == repo / "bin" / "go-diss"
+
+
+def test_argv_passes_the_detectors_test_loss_to_go_diss_only_when_set() -> None:
+    cmd = DissCommand("go-diss", "1", "127.0.0.1:1", "127.0.0.1:2", "c")
+    assert "--test-loss" not in cmd.argv()
+    lossy = DissCommand("go-diss", "1", "127.0.0.1:1", "127.0.0.1:2", "c", test_loss=0.3)
+    argv = lossy.argv()
+    assert argv[argv.index("--test-loss") + 1] == "0.3"

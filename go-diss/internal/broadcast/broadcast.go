@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"swimfd/go-diss/internal/config"
+	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
 )
@@ -49,6 +50,7 @@ type Broadcaster struct {
 	dial Dialer
 	log  *slog.Logger
 	lim  *logging.Limiter
+	loss *faults.Loss // test only: drops outgoing Notify calls (--test-loss)
 
 	mu     sync.RWMutex // guards closed against Send racing Close
 	closed bool
@@ -70,6 +72,7 @@ func New(t config.Tuning, dial Dialer, log *slog.Logger) *Broadcaster {
 		dial:   dial,
 		log:    log,
 		lim:    logging.NewLimiter(t.LogEvery, nil),
+		loss:   faults.NewLoss(t.TestLoss, time.Now().UnixNano()),
 		jobs:   make(chan job, max(t.BroadcastQueue, 1)),
 		ctx:    ctx,
 		cancel: cancel,
@@ -233,6 +236,10 @@ func (b *Broadcaster) deliver(j job) bool {
 }
 
 func (b *Broadcaster) try(j job) error {
+	if b.loss.Drop() {
+		// Injected loss: the call is lost on the way, and retried like any unavailable peer.
+		return status.Error(codes.Unavailable, "test loss: notice dropped")
+	}
 	client, release, err := b.dial.Get(j.to.Addr)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error()) // a bad address will not improve

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/pb"
 )
 
@@ -90,6 +91,7 @@ type Tuning struct {
 	MaxConnIdle      time.Duration // close a connection without calls for this long
 	MaxConnAge       time.Duration // close every connection this old, gracefully
 	MaxConnAgeGrace  time.Duration
+	TestLoss         float64 // test only (--test-loss): drop this fraction of Notify calls each way
 }
 
 // DefaultTuning suits a LAN cluster of up to a few thousand members.
@@ -136,6 +138,8 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (default: none)")
 	fs.IntVar(&cfg.Tuning.MaxMessageBytes, "max-message-bytes", MaxMessageBytes,
 		"bound on every gRPC message; the detector passes its own max_message_bytes")
+	fs.Float64Var(&cfg.Tuning.TestLoss, "test-loss", 0,
+		"TEST ONLY: drop this fraction of Notify calls each way (needs "+faults.EnvName+"=1)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
@@ -149,6 +153,9 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil || !knownLevel(level) {
 		return cfg, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
+	}
+	if err := faults.CheckLoss(cfg.Tuning.TestLoss, os.Getenv(faults.EnvName)); err != nil {
+		return cfg, err
 	}
 	if err := validate(&cfg); err != nil {
 		return cfg, err

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -129,6 +130,42 @@ func TestMaxMessageBytes(t *testing.T) {
 			}
 			if err != nil || cfg.Tuning.MaxMessageBytes != tc.want {
 				t.Fatalf("MaxMessageBytes = %d (%v), want %d", cfg.Tuning.MaxMessageBytes, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTestLoss(t *testing.T) {
+	base := []string{"--id", "1", "--listen", "127.0.0.1:0", "--detector", "127.0.0.1:1", "--cluster", "c"}
+	tests := []struct {
+		name    string
+		env     string
+		loss    string
+		want    float64
+		wantErr string
+	}{
+		{"off by default", "", "", 0, ""},
+		{"allowed with the variable", "1", "0.3", 0.3, ""},
+		{"refused without the variable", "", "0.3", 0, "SWIMFD_ENABLE_FAULT_INJECTION=1"},
+		{"out of range", "1", "1", 0, "[0, 1)"},
+		{"not a number", "1", "x", 0, "test-loss"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SWIMFD_ENABLE_FAULT_INJECTION", tc.env)
+			args := base
+			if tc.loss != "" {
+				args = append(append([]string{}, base...), "--test-loss", tc.loss)
+			}
+			cfg, err := Parse(args, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || cfg.Tuning.TestLoss != tc.want {
+				t.Fatalf("Parse = %v, %v; want TestLoss %v", cfg.Tuning.TestLoss, err, tc.want)
 			}
 		})
 	}

@@ -28,6 +28,7 @@ import (
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
+	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/metrics"
 	"swimfd/go-diss/internal/pb"
@@ -73,6 +74,7 @@ type Server struct {
 	lim     *logging.Limiter
 	m       *metrics.Metrics
 	refused atomic.Uint64
+	loss    *faults.Loss // test only: drops incoming Notify calls (--test-loss)
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
@@ -91,6 +93,7 @@ func New(o Options) *Server {
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
 		m:         o.Metrics,
+		loss:      faults.NewLoss(t.TestLoss, time.Now().UnixNano()),
 		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
 	}
 }
@@ -175,6 +178,10 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 
 // Notify: a peer's dissemination service tells us a fact.
 func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
+	if s.loss.Drop() {
+		// Injected loss: as if the call never arrived; the sender retries as for any unavailable peer.
+		return nil, status.Error(codes.Unavailable, "test loss: notice dropped")
+	}
 	if err := s.check(ctx, "Notify", n); err != nil {
 		return nil, err
 	}

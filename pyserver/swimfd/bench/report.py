@@ -78,6 +78,27 @@ SCENARIO_FIGURES: dict[str, tuple[str, ...]] = {
         "cpu_share_mean",
         "peak_rss_mb_mean",
     ),
+    "hang": (
+        "detect_first_p50_s",
+        "detect_first_max_s",
+        "detect_all_p50_s",
+        "detect_all_max_s",
+        "undetected",
+        "fp_per_member_hour",
+        "msgs_per_member_s",
+        "bytes_per_member_s",
+        "cpu_share_mean",
+        "peak_rss_mb_mean",
+    ),
+    "short_pause": (
+        "pause_s",
+        "false_positives",
+        "fp_per_member_hour",
+        "msgs_per_member_s",
+        "bytes_per_member_s",
+        "cpu_share_mean",
+        "peak_rss_mb_mean",
+    ),
     "pause": (
         "pause_s",
         "detect_first_p50_s",
@@ -187,7 +208,7 @@ def _key(r: dict) -> tuple:
 
 def results_tables(rows: Sequence[dict]) -> list[str]:
     out: list[str] = []
-    order = {s: i for i, s in enumerate(("crash", "pause", "loss10", "loss30"))}
+    order = {s: i for i, s in enumerate(("crash", "hang", "short_pause", "pause", "loss10", "loss30"))}
     scenarios = sorted(
         {(r["source"], r["scenario"]) for r in rows}, key=lambda s: (s[0] != "real", order.get(s[1], 99), s[1])
     )

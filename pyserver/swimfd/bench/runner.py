@@ -12,7 +12,7 @@ from pathlib import Path
 from swimfd.bench import metrics
 from swimfd.bench.cluster import Cluster, ClusterError
 from swimfd.bench.logparse import LogTail, ParsedLog
-from swimfd.bench.scenarios import RunSpec
+from swimfd.bench.scenarios import RunSpec, short_pause_s, suspicion_max_s, suspicion_min_s
 
 POLL_S = 0.25
 SAMPLE_S = 1.0
@@ -125,6 +125,10 @@ def run_one(
             _crash(spec, cluster, watch, rng, faults, row)
         elif spec.scenario.kind == "pause":
             _pause(spec, cluster, watch, rng, faults, row)
+        elif spec.scenario.kind == "hang":
+            _hang(spec, cluster, watch, rng, faults, row)
+        elif spec.scenario.kind == "short_pause":
+            _short_pause(spec, cluster, watch, rng, row)
         else:
             watch.wait(lambda: False, spec.loss_duration_s)
         end = time.time()
@@ -151,12 +155,15 @@ def cluster_survivors(cluster: Cluster, faults: list[metrics.Fault]) -> list[str
 
 
 def _crash(spec: RunSpec, cluster: Cluster, watch: Watch, rng: random.Random, faults: list, row: dict) -> None:
-    first = rng.choice(sorted(cluster.live(), key=int))
-    at = time.time()
-    cluster.kill(first, at)
-    faults.append(metrics.Fault(first, at))
-    watch.wait(lambda: watch.all_report(FAILED, first, at, cluster.live()), spec.detect_timeout_s)
-    watch.wait(lambda: False, SETTLE_S)
+    singles = []
+    for _ in range(spec.single_failures()):
+        first = rng.choice(sorted(cluster.live(), key=int))
+        at = time.time()
+        cluster.kill(first, at)
+        faults.append(metrics.Fault(first, at))
+        singles.append(first)
+        watch.wait(lambda: watch.all_report(FAILED, first, at, cluster.live()), spec.detect_timeout_s)  # noqa: B023
+        watch.wait(lambda: False, SETTLE_S)
     live = sorted(cluster.live(), key=int)
     victims = rng.sample(live, spec.crash_count(len(live)))
     at2 = time.time()
@@ -167,7 +174,39 @@ def _crash(spec: RunSpec, cluster: Cluster, watch: Watch, rng: random.Random, fa
         lambda: all(watch.all_report(FAILED, v, at2, cluster.live()) for v in victims),
         spec.detect_timeout_s,
     )
-    row["victims"] = " ".join([first, *victims])
+    row["victims"] = " ".join([*singles, *victims])
+
+
+def _hang(spec: RunSpec, cluster: Cluster, watch: Watch, rng: random.Random, faults: list, row: dict) -> None:
+    """SIGSTOP held until every other member reported it failed; then SIGKILL, so the next sample starts clean."""
+    victims = []
+    for _ in range(spec.single_failures()):
+        victim = rng.choice(sorted(cluster.live(), key=int))
+        others = [k for k in cluster.live() if k != victim]
+        at = time.time()
+        cluster.stop(victim, at)
+        faults.append(metrics.Fault(victim, at))
+        victims.append(victim)
+        watch.wait(lambda: watch.all_report(FAILED, victim, at, others), spec.detect_timeout_s)  # noqa: B023
+        cluster.kill(victim, time.time())  # a stopped process dies on SIGKILL too
+        watch.wait(lambda: False, SETTLE_S)
+    row["victims"] = " ".join(victims)
+
+
+def _short_pause(spec: RunSpec, cluster: Cluster, watch: Watch, rng: random.Random, row: dict) -> None:
+    """Pauses shorter than Lifeguard's Min suspicion timeout: not faults, so any member_failed is a false positive."""
+    hold = short_pause_s(spec.n)
+    victims = []
+    for _ in range(spec.repeats):
+        victim = rng.choice(sorted(cluster.live(), key=int))
+        victims.append(victim)
+        cluster.stop(victim, time.time())
+        watch.wait(lambda: False, hold)
+        cluster.cont(victim)
+        watch.wait(lambda: False, suspicion_min_s(spec.n))  # let its refutations spread before the next one
+    watch.wait(lambda: False, suspicion_max_s(spec.n))  # the longest a suspicion raised during a pause could live
+    row["victims"] = " ".join(victims)
+    row["pause_s"] = hold
 
 
 def _pause(spec: RunSpec, cluster: Cluster, watch: Watch, rng: random.Random, faults: list, row: dict) -> None:

@@ -60,6 +60,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--detect-timeout", type=float, default=None, help="give up on a detection after this (default 2*Max+10)"
     )
     p.add_argument("--recover-timeout", type=float, default=60.0, help="pause: wait this long for the comeback (60)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="crash, hang: single failures per run (at most (N-1)/2); short_pause: pauses per run (1)",
+    )
     p.add_argument("--seed", type=int, default=1, help="picks victims and loss streams (same for every system)")
     p.add_argument(
         "--config",
@@ -95,8 +101,13 @@ def parameters(args: argparse.Namespace, runs: list[RunSpec], swimfd_config: Con
         f"seed {args.seed}",
         "- every member is its own process tree on 127.0.0.1 (swimfd: `python -m swimfd run` + its go-diss child; "
         "memberlist: bin/ml-node, one memberlist.Memberlist with DefaultLANConfig)",
-        "- crash: SIGKILL 1 member, wait until every survivor logs member_failed, settle 2 s, "
-        "SIGKILL 30% of N at once (at least 1); detection observers = members never killed",
+        f"- crash: SIGKILL 1 member ({args.repeats} in turn with --repeats, at most (N-1)/2), wait until every "
+        "survivor logs member_failed, settle 2 s, SIGKILL 30% of N at once (at least 1); detection observers = "
+        "members never killed",
+        f"- hang: SIGSTOP 1 member ({args.repeats} in turn) until every other logs member_failed, then SIGKILL it; "
+        "detection samples only",
+        f"- short_pause: SIGSTOP 1 member ({args.repeats} in turn) for half of Lifeguard's Min suspicion timeout, "
+        "SIGCONT, wait Min; then watch Max more; every member_failed is a false positive",
         f"- pause: SIGSTOP 1 member until every other logs member_failed, hold {runs[0].hold_s if runs else 2} s more, "
         f"SIGCONT, wait up to {args.recover_timeout} s for member_alive/member_joined from every other",
         "- loss: drop P of messages on send and again on receive at every member (swimfd `--test-loss P`, "
@@ -115,7 +126,7 @@ def parameters(args: argparse.Namespace, runs: list[RunSpec], swimfd_config: Con
         "to-last sample (crash/pause: whole run incl. start-up; loss: the observed window), mean over members",
         "- CPU share: (utime+stime)/wall of the member's process tree after warm-up, mean over members; "
         "peak RSS: sum of VmHWM over the tree, mean over members",
-        "- percentiles: nearest rank over the faults of one run (crash: 1 + 30% of N samples)",
+        "- percentiles: nearest rank over the faults of one run (crash: repeats + 30% of N samples; hang: repeats)",
         f"- swimfd config (`--config {args.config}`): `{dataclasses.asdict(swimfd_config)}`",
         "- memberlist: DefaultLANConfig (ProbeInterval 1 s, ProbeTimeout 500 ms, IndirectChecks 3, SuspicionMult 4, "
         "SuspicionMaxTimeoutMult 6, GossipNodes 3 every 200 ms, PushPullInterval 30 s), hashicorp/memberlist v0.7.0",
@@ -191,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
             args.loss_duration,
             detect_timeout_s=args.detect_timeout,
             recover_timeout_s=args.recover_timeout,
+            repeats=args.repeats,
         )
     except (ValueError, ConfigError) as e:
         print(f"bench: {e}", file=sys.stderr)

@@ -100,6 +100,11 @@ class Config:
     feign_duration_min: float = 1.0  # ... lasting U(min, max) s
     feign_duration_max: float = 4.0
 
+    # --- back-pressure (issue 15, lever 7: swimfd.core.backpressure, swimfd.core.health) ---
+    max_loop_lag: float = 0.25  # event-loop lag (s) beyond which a node counts itself unhealthy
+    startup_grace: float | None = None  # never-acked members are not suspected so long; None: mult * interval
+    max_probe_requests: int = 3  # extra probes new suspicions may request per probe period
+
     # --- runtime bounds (the core enforces the ones about content) ---
     max_members: int = 65536
     max_message_bytes: int = MAX_MESSAGE_BYTES
@@ -234,6 +239,21 @@ def validate(c: Config) -> None:
             and c.hybrid_stale_after > c.gossip_interval,
             f"hybrid_stale_after ({c.hybrid_stale_after!r}) must be longer than gossip_interval ({c.gossip_interval})",
         )
+    _require(
+        isinstance(c.max_loop_lag, int | float) and math.isfinite(c.max_loop_lag) and c.max_loop_lag > 0,
+        f"max_loop_lag: must be a positive number of seconds, got {c.max_loop_lag!r}",
+    )
+    if c.startup_grace is not None:
+        _require(
+            isinstance(c.startup_grace, int | float) and 0 <= c.startup_grace < math.inf,
+            f"startup_grace: must be a non-negative number of seconds, got {c.startup_grace!r}",
+        )
+    _require(
+        isinstance(c.max_probe_requests, int)
+        and not isinstance(c.max_probe_requests, bool)
+        and c.max_probe_requests >= 0,
+        f"max_probe_requests: must be an integer >= 0, got {c.max_probe_requests!r}",
+    )
     if c.t_fail is not None:
         _require(
             c.t_fail > c.gossip_interval,

@@ -12,12 +12,22 @@ asks ``raises_suspicion`` for (d) when T_fail expires.
     heartbeat, the heartbeat detector counts as the K independent
     confirmations, so the suspicion timeout is Min.
 (c) Veto: when a suspicion expires but the subject's counter increased after
-    the suspicion started, this node does not confirm: it restarts the timer
+    the suspicion started *and after the heartbeats already in flight then had
+    arrived* (``veto_window``), this node does not confirm: it restarts the timer
     (without confirmations; corroborated again at once if the counter has
     since gone stale) and probes the subject at once so that, through the
     buddy system, the subject hears the suspicion and refutes it.
 (d) Heartbeat T_fail expiry alone never declares a failure: it starts a SWIM
     suspicion (corroborated by (b)) instead.
+
+Why the window in (c): a member that crashed just before it was suspected has heartbeats still
+spreading through gossip (log n rounds to reach everyone). Counted as progress, they vetoed
+suspicions of members already dead and added a whole Min to their detection (simulator, n = 100,
+5% loss: p95 18.3 s for every member to know, against swim's 12.7 s). Only an increase observed
+later than ``veto_window`` after the suspicion began counts: by then the heartbeats generated
+before it have reached every member w.h.p. (``gossip_rounds_to_all``), so the increase was
+generated after the suspicion began. The window is at most half of Min, so a live member
+always has the other half of the shortest suspicion to show fresh progress.
 
 ``member_failed.detector`` is "hybrid" when the heartbeat was stale at the
 moment the SWIM suspicion was confirmed (both detectors agree), else "swim".
@@ -101,10 +111,17 @@ class HybridRule:
         s = self._hb.staleness(member_id, now)
         return s is not None and s >= self.stale_after
 
-    def vetoes(self, member_id: str, suspicion_start: float, now: float) -> bool:
-        """Rule (c): the counter increased after the suspicion started."""
+    def veto_window(self, n: int, min_timeout: float) -> float:
+        """Rule (c): seconds after a suspicion starts during which heartbeat increases may still be
+        progress generated before it (in flight): gossip's spread time to all ``n`` members, capped
+        at half the Min suspicion timeout ``min_timeout``."""
+        spread = gossip_rounds_to_all(n, self._cfg.gossip_fanout) * self._cfg.gossip_interval
+        return min(spread, min_timeout / 2)
+
+    def vetoes(self, member_id: str, suspicion_start: float, now: float, window: float = 0.0) -> bool:
+        """Rule (c): the counter increased later than ``window`` (``veto_window``) after the suspicion started."""
         s = self._hb.staleness(member_id, now)
-        return s is not None and now - s > suspicion_start
+        return s is not None and now - s > suspicion_start + window
 
     def raises_suspicion(self, member_id: str, last_ack: float, now: float) -> bool:
         """Rule (d) on T_fail expiry: True to raise a SWIM suspicion; False (only probe the member)

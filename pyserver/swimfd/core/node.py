@@ -64,15 +64,16 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
 
 from swimfd.core import reports
+from swimfd.core.backpressure import AccusationBudget, StartupGrace, startup_grace
 from swimfd.core.config import PROTOCOL_VERSION, Config, check_labels, labels_from
 from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Refusal, Source
 from swimfd.core.health import LocalHealth
-from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
 from swimfd.core.hybrid import HybridRule
 from swimfd.core.membership import (
     ALIVE,
@@ -103,6 +104,9 @@ from swimfd.core.wire import (
 )
 from swimfd.pb import swim_pb2 as pb
 
+if TYPE_CHECKING:
+    from swimfd.core.heartbeat.gossiper import HeartbeatGossiper, HeartbeatStep
+
 _TOLD_DEAD_MAX = 1024  # members remembered by _tell_if_dead
 
 
@@ -121,6 +125,8 @@ class Node:
         assert self._self is not None
         self._queue = BroadcastQueue()
         self._health = LocalHealth(config.awareness_max_multiplier)
+        self._startup = StartupGrace()  # starts at bootstrap (swimfd.core.backpressure)
+        self._accusations = AccusationBudget(config.max_probe_requests)
         self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
         self._prober.enabled = config.mode in ("swim", "hybrid")
         self._left = False
@@ -134,6 +140,9 @@ class Node:
 
         self._hb: HeartbeatGossiper | None = None
         if config.mode in ("heartbeat", "hybrid"):
+            # Imported here, not at the top: the gossiper needs numpy, which a swim-mode detector never loads.
+            from swimfd.core.heartbeat.gossiper import HeartbeatGossiper
+
             self._hb = HeartbeatGossiper(config, me.id, rng, now)
             # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
             # update) ignore heartbeats gossiped under an older one.
@@ -242,6 +251,7 @@ class Node:
 
     def _bootstrapped(self, now: float, out: Output) -> Output:
         """The common end of both bootstraps: announce ourselves and start the election."""
+        self._startup = StartupGrace(now + startup_grace(self._cfg))
         if not self._left:
             self._queue.push(self._self_update())
         if self._election is not None:
@@ -274,6 +284,11 @@ class Node:
             self._election_step(self._election.tick(now), now, out)
         self._after(now, out)
         return out
+
+    def observe_lag(self, lag: float, now: float) -> bool:
+        """The driver's event loop woke ``lag`` seconds late (back-pressure, ``swimfd.core.health``).
+        True when it counted against our local health, which stretches our own probe timeouts."""
+        return self._health.observe_lag(lag, now, self._cfg.max_loop_lag, self._cfg.probe_interval)
 
     def next_deadline(self) -> float:
         if self._left:
@@ -647,9 +662,10 @@ class Node:
             now_rec = self._members.get(mid)
             if now_rec is not None and now_rec.state == SUSPECT:
                 out.alerts.append(reports.raised_suspicion(now_rec.to_member(), self._id))
-        if was == ALIVE and not refused:
+        if was == ALIVE and not refused and self._accusations.take(now, self._health.scale(self._cfg.probe_interval)):
             # Tell the suspect at once (one more probe, the suspicion riding first): gossip alone may
             # take long to reach it when queues are busy, e.g. while a whole cluster starts up.
+            # Bounded per period (swimfd.core.backpressure), so a burst of suspicions adds little load.
             self._prober.request_probe(mid)
 
     def _suspicion_step(self, step: SuspicionStep, now: float, out: Output) -> None:
@@ -664,6 +680,9 @@ class Node:
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
+            rec = self._members.get(mid)
+            if rec is not None and self._startup.holds(rec.last_ack, now):
+                continue  # never answered since we started: probed in turn, not suspected yet (backpressure)
             self._suspect(mid, now, out)
         for mid in step.refused:
             self._suspect(mid, now, out, refused=True)

@@ -76,6 +76,7 @@ class Suspicion:
     refused_at: float = math.inf  # when a quorum of refusals capped it (docs/detection.md)
     refused_until: float = math.inf  # ... at this deadline
     alert_probed: bool = False  # a SUSPECTED notice made us probe the subject (once per suspicion)
+    veto_window: float = 0.0  # hybrid rule (c): heartbeat progress this soon after start may predate it
 
     def confirm(self, from_id: str) -> bool:
         """Record a confirmation; True when it came from a new, distinct member."""
@@ -153,8 +154,10 @@ class Suspicions:
             return  # pure van Renesse: only T_fail decides
         lo, hi = suspicion_min_max(self._cfg, live_count)
         s = Suspicion(member_id, incarnation, now, lo, hi, expected_confirmations(self._cfg, live_count), origin)
-        if self._hybrid is not None and self._hybrid.is_stale(member_id, now):
-            s.corroborated = True  # hybrid rule (b)
+        if self._hybrid is not None:
+            s.veto_window = self._hybrid.veto_window(live_count, lo)
+            if self._hybrid.is_stale(member_id, now):
+                s.corroborated = True  # hybrid rule (b)
         self._live[member_id] = s
         self._schedule(s)
 
@@ -215,7 +218,7 @@ class Suspicions:
                 self._schedule(s)
             if s.deadline() > now:
                 continue  # a stale heap entry: every deadline change pushed its own entry
-            if hy is not None and hy.vetoes(mid, s.start, now):
+            if hy is not None and hy.vetoes(mid, s.start, now, s.veto_window):
                 # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
                 s.start = now
                 s.confirmers.clear()
@@ -246,6 +249,11 @@ class Suspicions:
                     step.probe.append(mid)
                     self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
                     continue
+            if self._health.lagging(now, self._cfg.probe_interval):
+                # Back-pressure: our own event loop runs late, so the silence is likely our fault;
+                # look again one (health-scaled) probe period later instead of accusing.
+                self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
+                continue
             del self._live[mid]  # decided; the owner's DEAD merge ends it for good
             step.confirmed.append(Confirmed(mid, inc, hy.detector(mid, now) if hy is not None else "swim"))
         return step

@@ -35,6 +35,7 @@ class DissCommand:
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
     metrics_addr: str | None = None  # go-diss --metrics-addr (Prometheus); None: no metrics endpoint
     max_message_bytes: int | None = None  # the detector's bound, so both sides refuse the same messages
+    test_loss: float = 0.0  # test only: the detector's --test-loss, so go-diss's messages are lost alike
 
     def argv(self) -> list[str]:
         argv = [
@@ -56,6 +57,8 @@ class DissCommand:
             argv += ["--metrics-addr", self.metrics_addr]
         if self.max_message_bytes is not None:
             argv += ["--max-message-bytes", str(self.max_message_bytes)]
+        if self.test_loss > 0:
+            argv += ["--test-loss", repr(self.test_loss)]
         if self.log_level != "info":
             argv += ["--log-level", "warn" if self.log_level == "warning" else self.log_level]
         return argv

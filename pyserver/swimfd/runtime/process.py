@@ -39,6 +39,7 @@ from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
 from swimfd.runtime.hooks import EventHooks
+from swimfd.runtime.lag import watch_lag
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.metrics import DetectorMetrics
 from swimfd.runtime.metrics_http import MetricsServer
@@ -155,6 +156,7 @@ class Runtime:
         self.send_dropped = 0
         self.protocol_errors = 0
         self.refusals = RefusalLog(log)
+        self.max_lag = 0.0  # worst event-loop lag since the last transport_stats line (swimfd.runtime.lag)
         # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
         feign_rng = random.Random(self._rng.random())
         self.feign = FeignSchedule(self.config, feign_rng, self.now()) if settings.feign_failure else None
@@ -495,6 +497,12 @@ class Runtime:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake, delay)
 
+    def _on_lag(self, lag: float, now: float) -> None:
+        """Back-pressure: our own loop ran late; the core decides whether it counts against our health."""
+        self.max_lag = max(self.max_lag, lag)
+        if self.node.observe_lag(lag, now):
+            self.log.info("local_health_lagging", lag_s=round(lag, 3), health=self.node.health)
+
     async def _stats_loop(self) -> None:
         while not self._stopping:
             await asyncio.sleep(STATS_EVERY)
@@ -511,7 +519,10 @@ class Runtime:
             refused=self.refusals.total,
             refused_by_reason=dict(self.refusals.counts),
             reports_failed=self.diss.reports_failed,
+            max_loop_lag_s=round(self.max_lag, 3),
+            health=self.node.health,
         )
+        self.max_lag = 0.0  # per stats period
 
     async def _join_loop(self) -> None:
         """Join through the seeds in random order until one answers; retry with backoff while none does."""
@@ -589,6 +600,7 @@ class Runtime:
                     log_level=self.settings.log_level,
                     metrics_addr=self.settings.diss_metrics_addr,
                     max_message_bytes=self.config.max_message_bytes,
+                    test_loss=self.settings.test_loss,
                 ),
                 self.log,
             )
@@ -607,7 +619,11 @@ class Runtime:
         with contextlib.suppress(Rejected):
             self._core("bootstrap", lambda: self.node.bootstrap(statics, self.now()))
 
-        loops = [self._tick_loop(), self._stats_loop()]
+        loops = [
+            self._tick_loop(),
+            self._stats_loop(),
+            watch_lag(self._on_lag, clock=self._clock, stopping=lambda: self._stopping),
+        ]
         if self.settings.diss_addr:
             loops += [self._check_diss(), self._watch_diss()]
         self._loops = [asyncio.get_running_loop().create_task(c) for c in loops]

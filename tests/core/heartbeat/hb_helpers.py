@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Sequence
 
 from swimfd.core.config import Config
-from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
+from swimfd.core.heartbeat.gossiper import HeartbeatGossiper, HeartbeatStep
 from swimfd.pb import swim_pb2 as pb
 
 

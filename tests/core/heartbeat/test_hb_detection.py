@@ -7,7 +7,8 @@ import math
 import pytest
 from hb_helpers import advance, config, gossip, gossiper
 
-from swimfd.core.heartbeat import HeartbeatGossipError, derive_t_fail
+from swimfd.core.heartbeat import derive_t_fail
+from swimfd.core.heartbeat.encoding import HeartbeatGossipError
 
 EPS = 1e-6
 

@@ -5,10 +5,13 @@ One idea per module:
   gossiper  the per-member state machine (HeartbeatGossiper, HeartbeatStep)
   storage   per-member state in slot-indexed numpy arrays (SlotTable)
   encoding  the wire form of pb.HeartbeatGossip (building, checking, HeartbeatGossipError)
+
+Only ``tfail`` is re-exported here: gossiper, storage and encoding need numpy (about 20 MB of a
+detector's memory), so they are imported from their own modules by code that runs heartbeat
+gossip, and a swim-mode detector, which also imports this package for T_fail bounds, never loads
+numpy.
 """
 
-from swimfd.core.heartbeat.encoding import HeartbeatGossipError
-from swimfd.core.heartbeat.gossiper import HeartbeatGossiper, HeartbeatStep
 from swimfd.core.heartbeat.tfail import derive_t_fail, rounds_to_reach
 
-__all__ = ["HeartbeatGossipError", "HeartbeatGossiper", "HeartbeatStep", "derive_t_fail", "rounds_to_reach"]
+__all__ = ["derive_t_fail", "rounds_to_reach"]
