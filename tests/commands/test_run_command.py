@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="fd")
     add_arguments(parser)
-    return parse_settings(parser.parse_args(argv), env or {})
+    # Plaintext unless the test is about TLS: these tests are about the other flags.
+    tls = "--tls-dir" in argv or "--insecure" in argv or "SWIMFD_TLS_DIR" in (env or {})
+    return parse_settings(parser.parse_args(argv if tls else [*argv, "--insecure"]), env or {})
 
 
 def test_node_id_picks_its_members_entry() -> None:

@@ -123,7 +123,7 @@ def test_members_command_prints_table_and_json(cluster: LocalCluster) -> None:
     # Past start-up (a node probed before its peer listened may be briefly suspected), both are alive.
     time.sleep(5 * fast_config().probe_interval)
     wait_for(lambda: cluster.all_see(ids(1, 2), pb.ALIVE), CONVERGE_S, "two alive members", state=cluster.views)
-    cmd = [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2)]
+    cmd = [sys.executable, "-m", "swimfd", "members", *cluster.cli_tls(), "--target", cluster.addr(2)]
     table = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()
     assert table[0].startswith("node 2  mode swim  leader ")
     assert table[1].split() == ["id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change"]
@@ -239,8 +239,9 @@ def test_test_loss_drops_messages_only_when_enabled(cluster: LocalCluster) -> No
         assert node.proc.wait(timeout=15) == 0
 
 
-def _deliver(addr: str, env: pb.Envelope) -> grpc.StatusCode:
-    with grpc.insecure_channel(addr) as ch:
+def _deliver(cluster: LocalCluster, addr: str, env: pb.Envelope) -> grpc.StatusCode:
+    """Deliver ``env`` with the certificate of the member its header names, as an honest sender would."""
+    with cluster.channel(addr, as_member=env.header.sender or None) as ch:
         try:
             swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
         except grpc.RpcError as e:
@@ -258,17 +259,17 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
         updates=[dead2],
         ping=pb.Ping(seq=1, target="1"),
     )
-    assert _deliver(target, foreign) == grpc.StatusCode.FAILED_PRECONDITION
+    assert _deliver(cluster, target, foreign) == grpc.StatusCode.FAILED_PRECONDITION
     old = pb.Envelope()
     old.CopyFrom(foreign)
     old.header.cluster, old.header.version = "itest", 99
-    assert _deliver(target, old) == grpc.StatusCode.FAILED_PRECONDITION
+    assert _deliver(cluster, target, old) == grpc.StatusCode.FAILED_PRECONDITION
     malformed = pb.Envelope()
     malformed.CopyFrom(old)
     malformed.header.version = 1
     malformed.updates[0].member.id = ""  # a subject without an id
-    assert _deliver(target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
-    with grpc.insecure_channel(target) as ch:
+    assert _deliver(cluster, target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
+    with cluster.channel(target, as_member="9") as ch:
         raw = ch.unary_unary("/swimfd.v1.FailureDetector/Deliver")
         with pytest.raises(grpc.RpcError) as info:
             raw(b"\x0a\xff\xff\xff", timeout=5)

@@ -18,6 +18,7 @@ from swimfd.pb import swim_pb2 as pb
 from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_process import DissCommand
 from swimfd.runtime.logs import event_fields, make_logger
+from swimfd.runtime.tls import TLSFiles
 from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, check_header
 
 
@@ -167,7 +168,12 @@ def test_diss_command_follows_contract_flags() -> None:
         "c",
         "--cluster-key-file",
         "k",
+        "--insecure",
         "--log-file",
         "n3.diss.log",
     ]
+    tls = TLSFiles.in_dir("d", "3")
+    argv = DissCommand("bin/go-diss", "3", "h:50063", "h:50053", "c", tls=tls).argv()
+    assert argv[-6:] == ["--tls-cert", "d/node-3.pem", "--tls-key", "d/node-3.key", "--tls-ca", "d/ca-bundle.pem"]
+    assert "--insecure" not in argv
     assert DissCommand("b", "1", "l:1", "d:2", "c", log_level="warning").argv()[-2:] == ["--log-level", "warn"]

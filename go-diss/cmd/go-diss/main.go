@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
@@ -24,6 +25,7 @@ import (
 	"swimfd/go-diss/internal/detector"
 	"swimfd/go-diss/internal/health"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/mtls"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/server"
 )
@@ -81,27 +83,61 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		fmt.Fprintf(stderr, "go-diss: --listen %s: %v\n", cfg.Listen, err)
 		return 1
 	}
+	// Mutual TLS with the node's own certificate (it must name --id); the
+	// same credentials serve peers and call peers and the local detector.
+	var store *mtls.Store
+	var serverCreds, clientCreds credentials.TransportCredentials
+	var peerID func(context.Context) (string, bool)
+	if !cfg.Insecure {
+		store, err = mtls.Load(mtls.Files{Cert: cfg.TLSCert, Key: cfg.TLSKey, CA: cfg.TLSCA}, cfg.ID)
+		if err != nil {
+			_ = lis.Close()
+			fmt.Fprintf(stderr, "go-diss: %v\n", err)
+			return 2
+		}
+		lim := logging.NewLimiter(t.LogEvery, nil)
+		serverCreds = store.ServerCredentials(func(remote string, herr error) {
+			if ok, more := lim.Allow("handshake_refused"); ok {
+				log.Warn("handshake_refused", "peer", remote, "error", herr.Error(), "suppressed", more)
+			}
+		})
+		clientCreds = store.ClientCredentials()
+		peerID = mtls.PeerID
+	}
 	// Our header names this node's detector: that is the address peers know.
 	signer := auth.NewSigner(cfg.ClusterKey, config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
-	det, err := detector.Dial(cfg.Detector, detector.Options{Signer: signer, Cluster: cfg.Cluster, Tuning: t, Log: log})
+	det, err := detector.Dial(cfg.Detector, detector.Options{
+		Signer: signer, Cluster: cfg.Cluster, Tuning: t, Log: log, Creds: clientCreds,
+	})
 	if err != nil {
 		_ = lis.Close()
 		fmt.Fprintf(stderr, "go-diss: %v\n", err)
 		return 2
 	}
 	defer det.Close()
-	pool := broadcast.NewPool(t.MaxPeerConns)
+	pool := broadcast.NewPool(t.MaxPeerConns, broadcast.DialOptions(clientCreds)...)
 	defer pool.Close()
 	bc := broadcast.New(t, pool, log)
 
-	g := grpc.NewServer(server.ServerOptions()...)
+	opts := server.ServerOptions()
+	if serverCreds != nil {
+		opts = append(opts, grpc.Creds(serverCreds))
+	}
+	g := grpc.NewServer(opts...)
 	server.New(server.Options{
 		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
+		PeerID: peerID,
 	}).Register(g)
 	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 
 	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
-		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid())
+		"keyed", cfg.ClusterKey != nil, "tls", store != nil, "pid", os.Getpid())
+	if store == nil {
+		log.Warn("insecure_plaintext", "detail", "--insecure: no TLS; anyone who reaches this port can act as any member")
+	} else {
+		stopReload := reloadOnHUP(store, log)
+		defer stopReload()
+	}
 	// The listener is bound, so connections made from now on are served.
 	hs.Serving()
 	if ready != nil {
@@ -125,6 +161,29 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	shutdown(g, bc, t.ShutdownGrace, log)
 	<-served
 	return 0
+}
+
+// reloadOnHUP re-reads the certificate files on every SIGHUP (the detector
+// forwards its own); a failed reload keeps the previous material.
+func reloadOnHUP(store *mtls.Store, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := store.Reload(); err != nil {
+					log.Error("tls_reload_failed", "error", err.Error(), "note", "keeping the previous certificates")
+				} else {
+					log.Info("tls_reloaded", "id", store.ID())
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // shutdown stops taking requests, lets running ones finish and queued

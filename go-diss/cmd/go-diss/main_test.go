@@ -28,7 +28,7 @@ func TestStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	good := []string{"--id", "1", "--detector", "127.0.0.1:1", "--cluster", "c"}
+	good := []string{"--id", "1", "--detector", "127.0.0.1:1", "--cluster", "c", "--insecure"}
 	cases := []struct {
 		name     string
 		args     []string
@@ -39,6 +39,9 @@ func TestStartupErrors(t *testing.T) {
 		{"missing listen", good, 2, "--listen is required"},
 		{"port in use", append(good, "--listen", busy.Addr().String()), 1, "address already in use"},
 		{"unwritable log file", append(good, "--listen", "127.0.0.1:0", "--log-file", t.TempDir()), 2, "--log-file"},
+		{"tls files missing", []string{"--id", "1", "--detector", "127.0.0.1:1", "--cluster", "c", "--listen", "127.0.0.1:0",
+			"--tls-cert", "/nonexistent/n.pem", "--tls-key", "/nonexistent/n.key", "--tls-ca", "/nonexistent/b.pem"}, 2,
+			"--tls-cert/--tls-key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,7 +78,7 @@ func TestServeReportAndStop(t *testing.T) {
 	var stderr bytes.Buffer
 	go func() {
 		exited <- run(ctx, []string{"--id", "1", "--listen", "127.0.0.1:0", "--detector", det.Addr, "--cluster", "c",
-			"--cluster-key-file", keyFile, "--log-file", logFile}, &stderr, func(a string) { addrs <- a })
+			"--cluster-key-file", keyFile, "--log-file", logFile, "--insecure"}, &stderr, func(a string) { addrs <- a })
 	}()
 	var addr string
 	select {
@@ -128,7 +131,7 @@ func TestServeReportAndStop(t *testing.T) {
 		}
 		events = append(events, m["event"].(string))
 	}
-	want := []string{"started", "health_changed", "notice_broadcast", "health_changed", "stopping", "stopped"}
+	want := []string{"started", "insecure_plaintext", "health_changed", "notice_broadcast", "health_changed", "stopping", "stopped"}
 	if strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v, want %v", events, want)
 	}

@@ -48,6 +48,10 @@ type Config struct {
 	Detector   string // host:port of the local FailureDetector service
 	Cluster    string
 	ClusterKey []byte // nil when the cluster runs without a key
+	TLSCert    string // PEM files of this node's certificate, key and trusted CA bundle;
+	TLSKey     string // all three, or none with Insecure
+	TLSCA      string
+	Insecure   bool   // plaintext, asked for explicitly
 	LogFile    string // empty: stderr
 	LogLevel   slog.Level
 
@@ -102,6 +106,10 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&cfg.Detector, "detector", "", "host:port of the local FailureDetector (required)")
 	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name (required)")
 	fs.StringVar(&keyFile, "cluster-key-file", "", "file holding the cluster key; enables message MACs")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "this node's certificate (PEM, names urn:swimfd:member:<id>)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "this node's private key (PEM)")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA bundle (PEM) peers' certificates must chain to")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "plaintext without TLS (logs a warning)")
 	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -159,6 +167,25 @@ func validate(c *Config) error {
 		if err := checkHostPort(f.value); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
+	}
+	return checkTLS(c)
+}
+
+// checkTLS: mutual TLS (all three files) or an explicit --insecure, never both, never a guess.
+func checkTLS(c *Config) error {
+	n := 0
+	for _, v := range []string{c.TLSCert, c.TLSKey, c.TLSCA} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 0 && c.Insecure:
+		return errors.New("--insecure contradicts --tls-cert/--tls-key/--tls-ca; pick one")
+	case n == 0 && !c.Insecure:
+		return errors.New("--tls-cert, --tls-key and --tls-ca are required (mutual TLS); pass --insecure for plaintext")
+	case n > 0 && n < 3:
+		return errors.New("--tls-cert, --tls-key and --tls-ca go together")
 	}
 	return nil
 }

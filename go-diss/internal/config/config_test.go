@@ -12,7 +12,12 @@ import (
 
 func base(extra ...string) []string {
 	return append([]string{"--id", "1", "--listen", "127.0.0.1:50061", "--detector", "127.0.0.1:50051",
-		"--cluster", "c"}, extra...)
+		"--cluster", "c", "--insecure"}, extra...)
+}
+
+// secure is base without --insecure.
+func secure(extra ...string) []string {
+	return append(base()[:8:8], extra...)
 }
 
 func without(flag string) []string {
@@ -51,6 +56,9 @@ func TestParseErrors(t *testing.T) {
 		{"long cluster", base("--cluster", strings.Repeat("x", MaxClusterLen+1)), "--cluster: longer than"},
 		{"missing key file", base("--cluster-key-file", filepath.Join(dir, "nope")), "--cluster-key-file:"},
 		{"empty key file", base("--cluster-key-file", empty), "is empty"},
+		{"neither tls nor insecure", secure(), "pass --insecure for plaintext"},
+		{"tls and insecure", base("--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a"), "contradicts"},
+		{"tls files partly", secure("--tls-cert", "c", "--tls-key", "k"), "go together"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -88,8 +96,12 @@ func TestParseOK(t *testing.T) {
 		t.Errorf("tuning = %+v, want defaults", cfg.Tuning)
 	}
 	plain, err := Parse(base(), &bytes.Buffer{})
-	if err != nil || plain.ClusterKey != nil || plain.LogLevel != slog.LevelInfo {
-		t.Fatalf("defaults: key=%q level=%v err=%v", plain.ClusterKey, plain.LogLevel, err)
+	if err != nil || plain.ClusterKey != nil || plain.LogLevel != slog.LevelInfo || !plain.Insecure {
+		t.Fatalf("defaults: key=%q level=%v insecure=%v err=%v", plain.ClusterKey, plain.LogLevel, plain.Insecure, err)
+	}
+	tls, err := Parse(secure("--tls-cert", "n.pem", "--tls-key", "n.key", "--tls-ca", "b.pem"), &bytes.Buffer{})
+	if err != nil || tls.Insecure || tls.TLSCert != "n.pem" || tls.TLSKey != "n.key" || tls.TLSCA != "b.pem" {
+		t.Fatalf("tls flags: %+v err=%v", tls, err)
 	}
 }
 

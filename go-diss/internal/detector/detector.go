@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -34,7 +35,8 @@ type Options struct {
 	Cluster string
 	Tuning  config.Tuning
 	Log     *slog.Logger
-	Now     func() time.Time // nil: time.Now
+	Now     func() time.Time                 // nil: time.Now
+	Creds   credentials.TransportCredentials // mutual TLS with the node's certificate; nil: plaintext
 }
 
 // Client calls the local detector. Safe for concurrent use.
@@ -62,7 +64,7 @@ type Client struct {
 // Dial returns a Client of the detector at addr. It connects lazily, so an
 // absent detector is not an error here.
 func Dial(addr string, o Options) (*Client, error) {
-	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
+	cc, err := grpc.NewClient(addr, broadcast.DialOptions(o.Creds)...)
 	if err != nil {
 		return nil, fmt.Errorf("--detector %s: %w", addr, err)
 	}

@@ -88,6 +88,9 @@ type setup struct {
 	key         []byte
 	detectorOff bool          // point go-diss at a closed port
 	hold        chan struct{} // when set, one more live peer "hung" answers only when it is closed
+	// identity, when set, stands in for mtls.PeerID: every call comes from
+	// a certificate naming *identity ("" for a certificate naming no member).
+	identity *string
 }
 
 func newHarness(t *testing.T, s setup) *harness {
@@ -128,7 +131,11 @@ func newHarness(t *testing.T, s setup) *harness {
 	t.Cleanup(pool.Close)
 	h.bc = broadcast.New(tu, pool, log)
 	t.Cleanup(func() { h.drain(t) })
-	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log})
+	o := Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log}
+	if s.identity != nil {
+		o.PeerID = func(context.Context) (string, bool) { return *s.identity, *s.identity != "" }
+	}
+	srv := New(o)
 	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) })
 	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
 	if err != nil {

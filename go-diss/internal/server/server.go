@@ -26,6 +26,7 @@ import (
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
 	"swimfd/go-diss/internal/logging"
+	"swimfd/go-diss/internal/mtls"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/wire"
 )
@@ -53,6 +54,10 @@ type Options struct {
 	Tuning   config.Tuning
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
+	// PeerID names the member the caller's verified certificate names
+	// (mtls.PeerID). Nil on an --insecure node: then nobody's identity is known
+	// and none is checked.
+	PeerID func(ctx context.Context) (string, bool)
 }
 
 // Server is the Dissemination service.
@@ -69,6 +74,7 @@ type Server struct {
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
+	peerID    func(ctx context.Context) (string, bool)
 }
 
 // New returns a Server.
@@ -84,6 +90,7 @@ func New(o Options) *Server {
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
 		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
+		peerID:    o.PeerID,
 	}
 }
 
@@ -120,6 +127,9 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 	if err := s.check("Report", req); err != nil {
 		return nil, err
 	}
+	if err := s.identity(ctx, "Report", req.GetHeader(), s.ownDetector); err != nil {
+		return nil, err
+	}
 	if err := checkFact("Report", req.GetKind(), req.GetUpdate()); err != nil {
 		return nil, s.refuse("Report", req.GetHeader(), err)
 	}
@@ -139,6 +149,14 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 // Notify: a peer's dissemination service tells us a fact.
 func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
 	if err := s.check("Notify", n); err != nil {
+		return nil, err
+	}
+	if err := s.identity(ctx, "Notify", n.GetHeader(), func(id string) string {
+		if n.GetOrigin() != id {
+			return "notice origin " + n.GetOrigin() + " is not the certificate's member"
+		}
+		return sameSender(n.GetHeader(), id)
+	}); err != nil {
 		return nil, err
 	}
 	if err := checkFact("Notify", n.GetKind(), n.GetUpdate()); err != nil {
@@ -167,6 +185,14 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 	if err := s.check("Join", req); err != nil {
 		return nil, err
 	}
+	if err := s.identity(ctx, "Join", req.GetHeader(), func(id string) string {
+		if req.GetMember().GetId() != id {
+			return "join names member " + req.GetMember().GetId() + ", not the caller"
+		}
+		return sameSender(req.GetHeader(), id)
+	}); err != nil {
+		return nil, err
+	}
 	if req.GetMember().GetId() == "" {
 		return nil, s.refuse("Join", req.GetHeader(), status.Error(codes.InvalidArgument, "join request without member id"))
 	}
@@ -192,6 +218,17 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 // wait, within a bound, until they were told.
 func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveReply, error) {
 	if err := s.check("Leave", req); err != nil {
+		return nil, err
+	}
+	if err := s.identity(ctx, "Leave", req.GetHeader(), func(id string) string {
+		if r := s.ownDetector(id); r != "" {
+			return r
+		}
+		if req.GetMember().GetId() != id {
+			return "leave names member " + req.GetMember().GetId() + ", not this node"
+		}
+		return ""
+	}); err != nil {
 		return nil, err
 	}
 	if req.GetMember().GetId() == "" {
@@ -301,6 +338,43 @@ func (s *Server) check(method string, m auth.Message) error {
 		return s.refuse(method, h, err)
 	}
 	return nil
+}
+
+// identity refuses a call whose caller may not make it (a peer can act only
+// as the member its certificate names): rule returns why not, or "". Without
+// mutual TLS (PeerID nil) nothing is checked.
+func (s *Server) identity(ctx context.Context, method string, h *pb.Header, rule func(id string) string) error {
+	if s.peerID == nil {
+		return nil
+	}
+	id, ok := s.peerID(ctx)
+	reason := "certificate names no member"
+	if ok {
+		reason = rule(id)
+	}
+	if reason == "" {
+		return nil
+	}
+	if allow, more := s.lim.Allow("identity|" + method + "|" + id); allow {
+		s.log.Warn("identity_refused", "method", method, "peer", mtls.PeerAddr(ctx), "claimed_sender", h.GetSender(),
+			"cert_id", id, "reason", reason, "suppressed", more)
+	}
+	return status.Error(codes.PermissionDenied, reason)
+}
+
+// ownDetector: only this node's detector (which holds this node's certificate) reports and leaves through us.
+func (s *Server) ownDetector(id string) string {
+	if id != s.id {
+		return "only this node's own detector may call this"
+	}
+	return ""
+}
+
+func sameSender(h *pb.Header, id string) string {
+	if h.GetSender() != id {
+		return "header sender is not the certificate's member"
+	}
+	return ""
 }
 
 // refuse logs a refused request (rate-limited per method and code) and

@@ -13,10 +13,12 @@ from typing import Any
 
 import grpc
 
+from swimfd.commands import tls_flags
 from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import KeyFileError, Signer, read_key
+from swimfd.runtime.settings import UsageError
 
 COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
 
@@ -29,12 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
     )
     parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+    tls_flags.add_arguments(parser)
 
 
-def fetch(target: str, timeout: float, cluster: str = "", key: bytes | None = None) -> pb.MembersReply:
+def fetch(
+    target: str,
+    timeout: float,
+    cluster: str = "",
+    key: bytes | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> pb.MembersReply:
     req = pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
     Signer(key).sign(req)
-    with grpc.insecure_channel(target) as channel:
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel:
         stub = swim_pb2_grpc.FailureDetectorStub(channel)
         reply: pb.MembersReply = stub.Members(req, timeout=timeout)
         return reply
@@ -99,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"swimfd members: error: {e}", file=sys.stderr)
             return 2
     try:
-        reply = fetch(args.target, args.timeout, args.cluster, key)
+        creds = tls_flags.credentials(args)
+    except UsageError as e:
+        print(f"swimfd members: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        reply = fetch(args.target, args.timeout, args.cluster, key, creds)
     except grpc.RpcError as e:
         code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"
         detail = e.details() if isinstance(e, grpc.Call) else str(e)

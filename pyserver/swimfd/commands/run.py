@@ -39,6 +39,7 @@ from swimfd.runtime.settings import (
     parse_addr_list,
     split_hostport,
 )
+from swimfd.runtime.tls import TLSError, TLSFiles, TLSMaterial
 from swimfd.runtime.transport import FAULT_INJECTION_ENV
 
 # flag dest -> environment variable it falls back to
@@ -55,6 +56,7 @@ ENV_VARS: dict[str, str] = {
     "cluster_key_file": "CLUSTER_KEY_FILE",
     "go_diss": "SWIMFD_GO_DISS",
     "log_level": "LOG_LEVEL",
+    "tls_dir": "SWIMFD_TLS_DIR",
 }
 
 
@@ -142,6 +144,8 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         except KeyFileError as e:
             raise UsageError(f"{key_name}: {e}") from e
 
+    tls_dir, insecure = _tls(src, node_id)
+
     test_loss = _test_loss(getattr(args, "test_loss", None), env)
 
     raw_log, _ = src.get("log_file")
@@ -164,9 +168,30 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         log_level=level,
         cluster_key_file=raw_key,
         cluster_key=key,
+        tls_dir=tls_dir,
+        insecure=insecure,
         test_loss=test_loss,
         feign_failure=bool(getattr(args, "feign_failure", False)),
     )
+
+
+def _tls(src: _Source, node_id: str) -> tuple[str | None, bool]:
+    """(--tls-dir, --insecure): exactly one of them; the certificate must name this node."""
+    raw_dir, dir_name = src.get("tls_dir")
+    insecure = bool(getattr(src._args, "insecure", False))
+    if raw_dir is not None and insecure:
+        raise UsageError(f"{dir_name} and --insecure contradict each other; pick one")
+    if raw_dir is None and not insecure:
+        raise UsageError(
+            f"{dir_name} (env {ENV_VARS['tls_dir']}) is required: mutual TLS is the default "
+            "(create certificates with `swimfd certs`); pass --insecure to run in plaintext"
+        )
+    if raw_dir is not None:
+        try:
+            TLSMaterial.load(TLSFiles.in_dir(raw_dir, node_id), expect_id=node_id)
+        except TLSError as e:
+            raise UsageError(f"{dir_name}: {e}") from e
+    return raw_dir, insecure
 
 
 def _load_config(src: _Source) -> Config:
@@ -254,6 +279,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cluster-key-file", dest="cluster_key_file", help=f"cluster key for message MACs ({env['cluster_key_file']})"
+    )
+    parser.add_argument(
+        "--tls-dir",
+        dest="tls_dir",
+        help=f"mutual TLS: node-ID.pem, node-ID.key and ca-bundle.pem from `swimfd certs` ({env['tls_dir']})",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="run in plaintext without TLS (a quick experiment; logs a warning)"
     )
     parser.add_argument("--go-diss", dest="go_diss", help=f"go-diss binary, default bin/go-diss ({env['go_diss']})")
     parser.add_argument(

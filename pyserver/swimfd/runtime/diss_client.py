@@ -19,7 +19,7 @@ from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.auth import Signer
 from swimfd.runtime.logs import Logger
-from swimfd.runtime.transport import channel_options
+from swimfd.runtime.transport import channel_options, new_channel
 
 
 @dataclass(slots=True)
@@ -55,6 +55,7 @@ class DissClient:
         max_message_bytes: int,
         timeout: float = 1.0,
         warn_every: float = 10.0,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.addr = addr
         self._signer = signer
@@ -62,8 +63,10 @@ class DissClient:
         self._log = log
         self._timeout = timeout
         self._warn = RateLimit(warn_every)
-        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(max_message_bytes))
+        self._options = channel_options(max_message_bytes)
+        self._channel = new_channel(addr, credentials, self._options)
         self._stub = swim_pb2_grpc.DisseminationStub(self._channel)
+        self._retired: list[grpc.aio.Channel] = []
         self.reports_sent = 0
         self.reports_failed = 0
 
@@ -117,5 +120,13 @@ class DissClient:
             return False
         return True
 
+    def set_credentials(self, credentials: grpc.ChannelCredentials | None) -> None:
+        """Use new credentials from the next call on (a certificate reload); the old channel closes at close()."""
+        self._retired.append(self._channel)
+        self._channel = new_channel(self.addr, credentials, self._options)
+        self._stub = swim_pb2_grpc.DisseminationStub(self._channel)
+
     async def close(self) -> None:
-        await self._channel.close(grace=None)
+        for ch in [*self._retired, self._channel]:
+            await ch.close(grace=None)
+        self._retired = []

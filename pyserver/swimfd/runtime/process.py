@@ -38,10 +38,12 @@ from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
+from swimfd.runtime.identity import IdentityRule, Refusal
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
-from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
+from swimfd.runtime.tls import ReloadableTLS, TLSError, TLSFiles
+from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, TransportError, check_header
 
 MAX_SLEEP = 1.0  # wake at least this often even if the core has nothing scheduled
 STATS_EVERY = 5.0  # transport_stats cadence (bench reads these lines)
@@ -101,6 +103,15 @@ class Runtime:
         self.epoch_offset = wall() - clock()
         self._rng = rng if rng is not None else random.Random(os.urandom(16))
         self.signer = Signer(settings.cluster_key)
+        # Our certificate must name this node's id: checked here, so a mix-up stops the start with one line.
+        try:
+            self.tls = (
+                ReloadableTLS(TLSFiles.in_dir(settings.tls_dir, settings.node_id), settings.node_id)
+                if settings.tls_dir is not None
+                else None
+            )
+        except TLSError as e:
+            raise StartError(f"--tls-dir: {e}") from e
         fault = FaultInjector(settings.test_loss, random.Random(self._rng.random())) if settings.test_loss else None
         self.transport = Transport(
             cluster=self.config.cluster,
@@ -108,6 +119,7 @@ class Runtime:
             max_message_bytes=self.config.max_message_bytes,
             rpc_timeout=rpc_timeout_for(self.config.probe_interval),
             fault=fault,
+            channels=ChannelCache(self.config.max_message_bytes, credentials=self._channel_credentials()),
         )
         me = pb.Member(
             id=settings.node_id,
@@ -126,6 +138,7 @@ class Runtime:
             header=self.header,
             log=log,
             max_message_bytes=self.config.max_message_bytes,
+            credentials=self._channel_credentials(),
         )
         self.diss_process: DissProcess | None = None
         self.server: grpc.aio.Server | None = None
@@ -141,6 +154,8 @@ class Runtime:
         self._warn_queue = RateLimit(10.0)
         self._warn_protocol = RateLimit(10.0)
         self._warn_core = RateLimit(10.0)
+        self._warn_identity: dict[tuple[str, str], RateLimit] = {}
+        self.identity_refused = 0
         self.send_dropped = 0
         self.protocol_errors = 0
         # --feign-failure: while a window lasts the node neither sends nor accepts protocol messages.
@@ -152,6 +167,30 @@ class Runtime:
 
     def now(self) -> float:
         return self._clock()
+
+    def _channel_credentials(self) -> grpc.ChannelCredentials | None:
+        return self.tls.channel_credentials() if self.tls is not None else None
+
+    def reload_tls(self) -> bool:
+        """SIGHUP: re-read certificate, key and CA bundle; new connections use them, and so does go-diss.
+
+        Files that do not load (or name another member) leave everything as it was.
+        """
+        if self.tls is None:
+            self.log.warning("tls_reload_ignored", detail="this node runs --insecure")
+            return False
+        try:
+            self.tls.reload()
+        except TLSError as e:
+            self.log.error("tls_reload_failed", detail=str(e), note="keeping the previous certificates")
+            return False
+        creds = self.tls.channel_credentials()
+        self.transport.channels.set_credentials(creds)
+        self.diss.set_credentials(creds)
+        if self.diss_process is not None:
+            self.diss_process.send_signal(signal.SIGHUP)
+        self.log.info("tls_reloaded", generation=self.tls.generation, cert=str(self.tls.files.cert))
+        return True
 
     def header(self) -> pb.Header:
         me = self.node.me
@@ -275,6 +314,26 @@ class Runtime:
     def note_rejected(self, rpc: str, e: Rejected) -> None:
         self.transport.stats.rejected_in += 1
         self.log.debug("rpc_rejected", rpc=rpc, code=e.code.name, detail=e.detail)
+
+    def note_refused(self, r: Refusal) -> None:
+        """A caller acted as a member its certificate does not name: one warning per (rpc, certificate) a second."""
+        self.identity_refused += 1
+        key = (r.rpc, r.caller.member or "")
+        limit = self._warn_identity.get(key)
+        if limit is None:
+            if len(self._warn_identity) >= 1024:  # bounded: certificates are few, but never trust that
+                self._warn_identity.clear()
+            limit = self._warn_identity[key] = RateLimit(1.0)
+        if limit.allow():
+            self.log.warning(
+                "identity_refused",
+                rpc=r.rpc,
+                peer=r.caller.peer,
+                claimed_sender=r.claimed,
+                cert_id=r.caller.member,
+                reason=r.reason,
+                suppressed=limit.take_suppressed(),
+            )
 
     def on_deliver(self, env: pb.Envelope) -> list[pb.Envelope]:
         stats = self.transport.stats
@@ -432,9 +491,15 @@ class Runtime:
         problem = bind_problem(host, port)
         if problem is not None:
             raise StartError(f"cannot listen on {self.settings.bind}: {problem}")
-        server = make_server(self, self.config.max_message_bytes, health_servicer=self.health.servicer)
+        identity = IdentityRule(self.settings.node_id, self.node.addr_owner) if self.tls is not None else None
+        server = make_server(
+            self, self.config.max_message_bytes, health_servicer=self.health.servicer, identity=identity
+        )
         try:
-            bound = server.add_insecure_port(self.settings.bind)
+            if self.tls is not None:
+                bound = server.add_secure_port(self.settings.bind, self.tls.server_credentials())
+            else:
+                bound = server.add_insecure_port(self.settings.bind)
         except RuntimeError:
             bound = 0
         if bound == 0:
@@ -454,6 +519,7 @@ class Runtime:
                     detector=self._local_detector_addr(),
                     cluster=self.config.cluster,
                     key_file=self.settings.cluster_key_file,
+                    tls=self.tls.files if self.tls is not None else None,
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,
                 ),
@@ -494,13 +560,23 @@ class Runtime:
             incarnation=self.node.me.incarnation,
             pid=os.getpid(),
             test_loss=self.settings.test_loss,
+            tls=self.tls is not None,
         )
+        if self.tls is None:
+            self.log.warning(
+                "insecure_plaintext",
+                detail="--insecure: no TLS; anyone who reaches these ports can act as any member",
+            )
 
     async def _check_diss(self) -> None:
         await self.diss.wait_ready(DISS_READY_TIMEOUT)
 
     async def _watch_diss(self) -> None:
-        await watch_diss(self.settings.diss_addr, lambda reason: self.health.update(diss_down=reason))
+        await watch_diss(
+            self.settings.diss_addr,
+            lambda reason: self.health.update(diss_down=reason),
+            credentials=self._channel_credentials,
+        )
 
     def _local_detector_addr(self) -> str:
         host, port = split_hostport(self.settings.bind, "--bind")
@@ -568,6 +644,7 @@ async def serve(settings: RuntimeSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings, log)
+    loop.add_signal_handler(signal.SIGHUP, runtime.reload_tls)
     try:
         await runtime.start()
     except StartError:

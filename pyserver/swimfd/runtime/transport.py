@@ -83,21 +83,44 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-class ChannelCache:
-    """At most ``capacity`` open channels, least recently used evicted first."""
+def new_channel(
+    addr: str, credentials: grpc.ChannelCredentials | None, options: list[tuple[str, int]]
+) -> grpc.aio.Channel:
+    """A mutual-TLS channel with ``credentials``, a plaintext one without (--insecure)."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(addr, options=options)
+    return grpc.aio.secure_channel(addr, credentials, options=options)
 
-    def __init__(self, max_message_bytes: int, capacity: int = 1024) -> None:
+
+class ChannelCache:
+    """At most ``capacity`` open channels, least recently used evicted first.
+
+    With ``credentials`` every channel is mutual TLS; ``set_credentials`` (after
+    a certificate reload) retires every open channel, so the next call to each
+    peer handshakes with the new certificate.
+    """
+
+    def __init__(
+        self, max_message_bytes: int, capacity: int = 1024, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
         self._options = channel_options(max_message_bytes)
         self._capacity = capacity
+        self._credentials = credentials
         self._channels: OrderedDict[str, grpc.aio.Channel] = OrderedDict()
         self._evicted: list[grpc.aio.Channel] = []
+
+    def set_credentials(self, credentials: grpc.ChannelCredentials | None) -> None:
+        self._credentials = credentials
+        # Closed later, like evicted ones: calls in flight on them finish.
+        self._evicted.extend(self._channels.values())
+        self._channels.clear()
 
     def get(self, addr: str) -> grpc.aio.Channel:
         ch = self._channels.get(addr)
         if ch is not None:
             self._channels.move_to_end(addr)
             return ch
-        ch = grpc.aio.insecure_channel(addr, options=self._options)
+        ch = new_channel(addr, self._credentials, self._options)
         self._channels[addr] = ch
         while len(self._channels) > self._capacity:
             _, old = self._channels.popitem(last=False)
