@@ -92,7 +92,8 @@ def test_config_file_then_mode_override(tmp_path: Path) -> None:
         (["--id", "1", "--test-loss", "0.1"], {}, "set SWIMFD_ENABLE_FAULT_INJECTION=1"),
         (["--id", "1", "--test-loss", "2"], {"SWIMFD_ENABLE_FAULT_INJECTION": "1"}, "must be in [0, 1)"),
         (["--id", "1", "--config", "/nonexistent/c.json"], {}, "--config: config file /nonexistent/c.json"),
-        (["--id", "1", "--cluster-key-file", "/nonexistent/k"], {}, "--cluster-key-file: cluster key file"),
+        (["--id", "1", "--cluster-key-file", "/nonexistent/k"], {}, "--cluster-key-file was removed: mutual TLS"),
+        ([], {"NODE_ID": "1", "CLUSTER_KEY_FILE": "k"}, "--cluster-key-file was removed: mutual TLS"),
         (["--id", "1"], {"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'loud' is not one of debug, info, warning, error"),
     ],
 )

@@ -31,7 +31,6 @@ from swimfd.commands.certs import make_ca, make_client, make_node
 from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.settings import DISS_PORT_OFFSET
 from swimfd.runtime.tls import TLSFiles, TLSMaterial
 
@@ -128,7 +127,6 @@ class LocalCluster:
     base: int = field(default_factory=pick_base)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
     extra_pids: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    key: bytes | None = None  # cluster key, when the test runs a keyed cluster
     tls: bool = True  # mutual TLS (the default everywhere); False: every process runs --insecure
 
     def __post_init__(self) -> None:
@@ -214,12 +212,9 @@ class LocalCluster:
         """id -> state in node k's view, or None when it does not answer."""
         try:
             with self.channel(self.nodes[str(k)].addr) as ch:
-                req = pb.MembersRequest()
-                if self.key is not None:
-                    req.header.CopyFrom(
-                        pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
-                    )
-                    Signer(self.key).sign(req)
+                req = pb.MembersRequest(
+                    header=pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
+                )
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(req, timeout=timeout)
         except grpc.RpcError:
             return None

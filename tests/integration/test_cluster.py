@@ -24,7 +24,6 @@ from harness import ENTRY, GO_DISS, LocalCluster, fast_config, wait_for
 from swimfd.core.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 
 pytestmark = pytest.mark.integration
 
@@ -279,24 +278,27 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
     assert cluster.events("member_failed") == []
 
 
-def test_keyed_cluster_refuses_wrong_keys_and_interoperates_with_go_diss(cluster: LocalCluster) -> None:
-    key_file = cluster.workdir / "cluster.key"
-    key_file.write_text("correct horse\n")
-    cluster.key = b"correct horse"
+def test_tls_cluster_refuses_strangers_and_interoperates_with_go_diss(cluster: LocalCluster) -> None:
+    # Formerly the keyed cluster's test: mutual TLS now refuses what a wrong key used to.
     members = cluster.members_list((1, 2, 3))
     for k in (1, 2, 3):
-        cluster.start(k, "--members", members, "--cluster-key-file", str(key_file))
+        cluster.start(k, "--members", members)
     wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members", state=cluster.views)
     env = pb.Envelope(header=pb.Header(version=1, cluster="itest", sender="9"), ping=pb.Ping(seq=1, target="1"))
-    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
-    Signer(b"wrong key").sign(env)
-    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
+    # No certificate at all:
+    with grpc.insecure_channel(cluster.addr(1)) as ch, pytest.raises(grpc.RpcError) as info:
+        swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    # A certificate, but for another member:
+    with cluster.channel(cluster.addr(1), as_member=8) as ch, pytest.raises(grpc.RpcError) as info:
+        swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
 
     cluster.nodes["3"].signal(signal.SIGKILL)
     bound = detection_bound(fast_config(), 3)
     wait_for(lambda: cluster.all_see(["3"], pb.DEAD, ids(1, 2)), bound + 5.0, "both survivors to list node 3 DEAD")
 
-    # go-diss verified our signed Report and Members reply, and its notices passed our MAC check.
+    # go-diss took our Report over mTLS, and its notices passed our identity check.
     def diss_logs() -> list[str]:
         return [(cluster.workdir / f"node{k}.diss.log").read_text() for k in (1, 2)]
 

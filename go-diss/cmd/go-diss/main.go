@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/detector"
@@ -28,6 +27,7 @@ import (
 	"swimfd/go-diss/internal/mtls"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/server"
+	"swimfd/go-diss/internal/wire"
 )
 
 // version is what --version prints; keep it equal to pyproject.toml's (a release build may set it with
@@ -105,9 +105,9 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		peerID = mtls.PeerID
 	}
 	// Our header names this node's detector: that is the address peers know.
-	signer := auth.NewSigner(cfg.ClusterKey, config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
+	stamp := wire.NewStamp(config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
 	det, err := detector.Dial(cfg.Detector, detector.Options{
-		Signer: signer, Cluster: cfg.Cluster, Tuning: t, Log: log, Creds: clientCreds,
+		Stamp: stamp, Cluster: cfg.Cluster, Tuning: t, Log: log, Creds: clientCreds,
 	})
 	if err != nil {
 		_ = lis.Close()
@@ -125,13 +125,13 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	}
 	g := grpc.NewServer(opts...)
 	server.New(server.Options{
-		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
+		ID: cfg.ID, Cluster: cfg.Cluster, Stamp: stamp, Detector: det, Bcast: bc, Tuning: t, Log: log,
 		PeerID: peerID,
 	}).Register(g)
 	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 
 	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
-		"keyed", cfg.ClusterKey != nil, "tls", store != nil, "pid", os.Getpid())
+		"tls", store != nil, "pid", os.Getpid())
 	if store == nil {
 		log.Warn("insecure_plaintext", "detail", "--insecure: no TLS; anyone who reaches this port can act as any member")
 	} else {

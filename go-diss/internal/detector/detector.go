@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/logging"
@@ -31,7 +30,7 @@ var ErrNoMembers = errors.New("no member list from the local detector yet")
 
 // Options configure a Client.
 type Options struct {
-	Signer  *auth.Signer
+	Stamp   *wire.Stamp
 	Cluster string
 	Tuning  config.Tuning
 	Log     *slog.Logger
@@ -44,7 +43,7 @@ type Client struct {
 	fd      pb.FailureDetectorClient
 	cc      *grpc.ClientConn // nil when built over a caller's connection
 	addr    string
-	signer  *auth.Signer
+	stamp   *wire.Stamp
 	cluster string
 	timeout time.Duration
 	ttl     time.Duration
@@ -84,7 +83,7 @@ func New(fd pb.FailureDetectorClient, addr string, o Options) *Client {
 		log = logging.Discard()
 	}
 	return &Client{
-		fd: fd, addr: addr, signer: o.Signer, cluster: o.Cluster,
+		fd: fd, addr: addr, stamp: o.Stamp, cluster: o.Cluster,
 		timeout: o.Tuning.DetectorCallTimeout, ttl: o.Tuning.MembersTTL,
 		now: now, log: log, lim: logging.NewLimiter(o.Tuning.LogEvery, now),
 	}
@@ -156,10 +155,7 @@ func (c *Client) Invalidate() {
 }
 
 func (c *Client) fetch(ctx context.Context) (string, []*pb.Member, error) {
-	req := &pb.MembersRequest{Header: c.signer.Header()}
-	if err := c.signer.Sign(req); err != nil {
-		return "", nil, err
-	}
+	req := &pb.MembersRequest{Header: c.stamp.Header()}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	reply, err := c.fd.Members(ctx, req)
@@ -199,10 +195,7 @@ func (c *Client) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	if !ok {
 		return nil, errors.New("clone notice")
 	}
-	out.Header = c.signer.Header()
-	if err := c.signer.Sign(out); err != nil {
-		return nil, err
-	}
+	out.Header = c.stamp.Header()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ack, err := c.fd.Notify(ctx, out)

@@ -14,13 +14,13 @@ import (
 
 	"google.golang.org/grpc"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/detector"
 	"swimfd/go-diss/internal/fakes"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // hang bounds waits against hangs; it asserts nothing about speed.
@@ -62,14 +62,13 @@ func (b *lockedBuffer) events(t *testing.T, name string) []map[string]any {
 
 // harness is one go-diss (id "0") with a fake local detector and fake peers.
 type harness struct {
-	key    []byte
 	det    *fakes.Detector
 	peers  []*fakes.Peer
 	bc     *broadcast.Broadcaster
 	client pb.DisseminationClient
 	log    *lockedBuffer
 	// local signs as this node's detector; peer signs as member "1".
-	local, peer *auth.Signer
+	local, peer *wire.Stamp
 }
 
 func testTuning() config.Tuning {
@@ -85,7 +84,6 @@ func testTuning() config.Tuning {
 
 type setup struct {
 	peers       int
-	key         []byte
 	detectorOff bool          // point go-diss at a closed port
 	hold        chan struct{} // when set, one more live peer "hung" answers only when it is closed
 	// identity, when set, stands in for mtls.PeerID: every call comes from
@@ -95,7 +93,7 @@ type setup struct {
 
 func newHarness(t *testing.T, s setup) *harness {
 	t.Helper()
-	h := &harness{key: s.key, log: &lockedBuffer{}}
+	h := &harness{log: &lockedBuffer{}}
 	members := []*pb.Member{{Id: "0", Addr: "127.0.0.1:1", DissAddr: "127.0.0.1:2", State: pb.MemberState_ALIVE}}
 	for i := range s.peers {
 		p := fakes.NewPeer(t, fmt.Sprint(i+1))
@@ -121,8 +119,8 @@ func newHarness(t *testing.T, s setup) *harness {
 
 	tu := testTuning()
 	log := logging.New(h.log, slog.LevelDebug, "0")
-	signer := auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", detAddr)
-	det, err := detector.Dial(detAddr, detector.Options{Signer: signer, Cluster: cluster, Tuning: tu, Log: log})
+	signer := wire.NewStamp(config.ProtocolVersion, cluster, "0", detAddr)
+	det, err := detector.Dial(detAddr, detector.Options{Stamp: signer, Cluster: cluster, Tuning: tu, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +129,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	t.Cleanup(pool.Close)
 	h.bc = broadcast.New(tu, pool, log)
 	t.Cleanup(func() { h.drain(t) })
-	o := Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log}
+	o := Options{ID: "0", Cluster: cluster, Stamp: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log}
 	if s.identity != nil {
 		o.PeerID = func(context.Context) (string, bool) { return *s.identity, *s.identity != "" }
 	}
@@ -143,8 +141,8 @@ func newHarness(t *testing.T, s setup) *harness {
 	}
 	t.Cleanup(func() { _ = cc.Close() })
 	h.client = pb.NewDisseminationClient(cc)
-	h.local = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
-	h.peer = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "1", "127.0.0.1:3")
+	h.local = wire.NewStamp(config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
+	h.peer = wire.NewStamp(config.ProtocolVersion, cluster, "1", "127.0.0.1:3")
 	return h
 }
 
@@ -176,15 +174,16 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func sign[M auth.Message](t *testing.T, s *auth.Signer, m M) M {
+// stamped fails unless m carries the header of sender in this cluster (who
+// really sent it is the connection's certificate, tested in identity_test.go).
+func stamped(t *testing.T, m wire.Message, sender string) {
 	t.Helper()
-	if err := s.Sign(m); err != nil {
-		t.Fatal(err)
+	if err := wire.CheckHeader(m.GetHeader(), cluster); err != nil || m.GetHeader().GetSender() != sender {
+		t.Fatalf("header %v: want sender %q of cluster %q (%v)", m.GetHeader(), sender, cluster, err)
 	}
-	return m
 }
 
-func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
+func report(s *wire.Stamp, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
 	state := map[pb.NoticeKind]pb.MemberState{
 		pb.NoticeKind_FAILED: pb.MemberState_DEAD, pb.NoticeKind_JOINED: pb.MemberState_ALIVE,
 		pb.NoticeKind_LEFT_CLUSTER: pb.MemberState_LEFT,
@@ -194,7 +193,7 @@ func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.F
 	}}
 }
 
-func notice(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.Notice {
+func notice(s *wire.Stamp, kind pb.NoticeKind, member string, inc uint64) *pb.Notice {
 	r := report(s, kind, member, inc)
 	return &pb.Notice{Header: s.Header(), Kind: r.Kind, Update: r.Update, Origin: s.Header().Sender}
 }

@@ -7,17 +7,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // A caller can act only as the member its certificate names: Report and Leave
 // only from this node's detector (certificate "0"), Notify only with the
 // caller's own origin, Join only of the caller itself.
 func TestIdentityRules(t *testing.T) {
-	as := func(id string) *auth.Signer {
-		return auth.NewSigner(nil, config.ProtocolVersion, cluster, id, "127.0.0.1:9")
+	as := func(id string) *wire.Stamp {
+		return wire.NewStamp(config.ProtocolVersion, cluster, id, "127.0.0.1:9")
 	}
 	withOrigin := func(n *pb.Notice, origin string) *pb.Notice { n.Origin = origin; return n }
 	join := func(sender, member string) *pb.JoinRequest {

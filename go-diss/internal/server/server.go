@@ -21,7 +21,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
@@ -48,7 +47,7 @@ type Broadcaster interface {
 type Options struct {
 	ID       string
 	Cluster  string
-	Signer   *auth.Signer
+	Stamp    *wire.Stamp
 	Detector Detector
 	Bcast    Broadcaster
 	Tuning   config.Tuning
@@ -65,7 +64,7 @@ type Server struct {
 	pb.UnimplementedDisseminationServer
 	id      string
 	cluster string
-	signer  *auth.Signer
+	stamp   *wire.Stamp
 	det     Detector
 	bc      Broadcaster
 	seen    *dedup.Set
@@ -85,7 +84,7 @@ func New(o Options) *Server {
 	}
 	t := o.Tuning
 	return &Server{
-		id: o.ID, cluster: o.Cluster, signer: o.Signer, det: o.Detector, bc: o.Bcast,
+		id: o.ID, cluster: o.Cluster, stamp: o.Stamp, det: o.Detector, bc: o.Bcast,
 		seen:      dedup.New(t.DedupCapacity, t.DedupTTL, o.Now),
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
@@ -142,8 +141,8 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 	if err != nil {
 		return nil, err
 	}
-	ack := &pb.ReportAck{Header: s.signer.Header(), Duplicate: dup, Recipients: uint32(recipients)}
-	return ack, s.sign(ack)
+	ack := &pb.ReportAck{Header: s.stamp.Header(), Duplicate: dup, Recipients: uint32(recipients)}
+	return ack, nil
 }
 
 // Notify: a peer's dissemination service tells us a fact.
@@ -258,8 +257,8 @@ func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveRepl
 		s.log.Info("leave_broadcast", append(logging.NoticeAttrs(n), "delivered", batch.Delivered(),
 			"failed", batch.Failed(), "complete", werr == nil)...)
 	}
-	reply := &pb.LeaveReply{Header: s.signer.Header()}
-	return reply, s.sign(reply)
+	reply := &pb.LeaveReply{Header: s.stamp.Header()}
+	return reply, nil
 }
 
 // waitBudget is how long Leave may wait for its broadcast: leaveWait, but
@@ -299,11 +298,7 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 		s.seen.Forget(key) // so the detector's retry is not a "duplicate"
 		return nil, status.Errorf(codes.Unavailable, "no member list from the local detector: %v", err)
 	}
-	n.Header = s.signer.Header()
-	if err := s.sign(n); err != nil {
-		s.seen.Forget(key)
-		return nil, err
-	}
+	n.Header = s.stamp.Header()
 	batch := s.bc.Send(n, targets)
 	s.log.Info("notice_broadcast", append(logging.NoticeAttrs(n), "source", source,
 		"recipients", len(targets), "queued", batch.Queued, "dropped", batch.Dropped)...)
@@ -324,17 +319,10 @@ func (s *Server) targets(ctx context.Context, n *pb.Notice) ([]broadcast.Target,
 	return recipients(self, s.id, members, n), nil
 }
 
-// check enforces the header rule (wire.CheckHeader) on every request, and a
-// mac made with our key.
-func (s *Server) check(method string, m auth.Message) error {
+// check enforces the header rule (wire.CheckHeader) on every request.
+func (s *Server) check(method string, m wire.Message) error {
 	h := m.GetHeader()
-	err := wire.CheckHeader(h, s.cluster)
-	if err == nil {
-		if verr := s.signer.Verify(m); verr != nil {
-			err = status.Error(codes.Unauthenticated, verr.Error())
-		}
-	}
-	if err != nil {
+	if err := wire.CheckHeader(h, s.cluster); err != nil {
 		return s.refuse(method, h, err)
 	}
 	return nil
@@ -402,15 +390,8 @@ func checkFact(method string, kind pb.NoticeKind, u *pb.Update) error {
 }
 
 func (s *Server) noticeAck(applied bool) (*pb.NoticeAck, error) {
-	ack := &pb.NoticeAck{Header: s.signer.Header(), Applied: applied}
-	return ack, s.sign(ack)
-}
-
-func (s *Server) sign(m auth.Message) error {
-	if err := s.signer.Sign(m); err != nil {
-		return status.Errorf(codes.Internal, "sign: %v", err)
-	}
-	return nil
+	ack := &pb.NoticeAck{Header: s.stamp.Header(), Applied: applied}
+	return ack, nil
 }
 
 // passOn keeps the detector's gRPC status (e.g. its refusal) and turns any

@@ -17,8 +17,8 @@ from swimfd.commands import tls_flags
 from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import KeyFileError, Signer, read_key
 from swimfd.runtime.settings import UsageError
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 
 COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
 
@@ -27,10 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="detector address host:port of the node to ask")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
-    parser.add_argument(
-        "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
-    )
-    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+    parser.add_argument("--cluster", default="", help="cluster name to present (checked by the node when given)")
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="removed: use --tls-dir")
     tls_flags.add_arguments(parser)
 
 
@@ -38,11 +36,9 @@ def fetch(
     target: str,
     timeout: float,
     cluster: str = "",
-    key: bytes | None = None,
     credentials: grpc.ChannelCredentials | None = None,
 ) -> pb.MembersReply:
     req = pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
-    Signer(key).sign(req)
     channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
     with channel:
         stub = swim_pb2_grpc.FailureDetectorStub(channel)
@@ -101,20 +97,16 @@ def format_table(view: dict[str, Any], now: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    key = None
     if args.cluster_key_file:
-        try:
-            key = read_key(args.cluster_key_file)
-        except KeyFileError as e:
-            print(f"swimfd members: error: {e}", file=sys.stderr)
-            return 2
+        print(f"swimfd members: error: {CLUSTER_KEY_REMOVED}", file=sys.stderr)
+        return 2
     try:
         creds = tls_flags.credentials(args)
     except UsageError as e:
         print(f"swimfd members: error: {e}", file=sys.stderr)
         return 2
     try:
-        reply = fetch(args.target, args.timeout, args.cluster, key, creds)
+        reply = fetch(args.target, args.timeout, args.cluster, creds)
     except grpc.RpcError as e:
         code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"
         detail = e.details() if isinstance(e, grpc.Call) else str(e)

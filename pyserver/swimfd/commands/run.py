@@ -24,7 +24,6 @@ from typing import NoReturn
 
 from swimfd.commands import config_file
 from swimfd.core.config import MODES, Config, ConfigError, labels_from
-from swimfd.runtime.auth import KeyFileError, read_key
 from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS
 from swimfd.runtime.settings import (
@@ -39,7 +38,7 @@ from swimfd.runtime.settings import (
     parse_addr_list,
     split_hostport,
 )
-from swimfd.runtime.tls import TLSError, TLSFiles, TLSMaterial
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED, TLSError, TLSFiles, TLSMaterial
 from swimfd.runtime.transport import FAULT_INJECTION_ENV
 
 # flag dest -> environment variable it falls back to
@@ -136,13 +135,8 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
 
     config = _load_config(src)
 
-    raw_key, key_name = src.get("cluster_key_file")
-    key: bytes | None = None
-    if raw_key is not None:
-        try:
-            key = read_key(raw_key)
-        except KeyFileError as e:
-            raise UsageError(f"{key_name}: {e}") from e
+    if src.get("cluster_key_file")[0] is not None:
+        raise UsageError(CLUSTER_KEY_REMOVED)
 
     tls_dir, insecure = _tls(src, node_id)
 
@@ -166,8 +160,6 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         go_diss=raw_go or default_binary(),
         log_file=raw_log,
         log_level=level,
-        cluster_key_file=raw_key,
-        cluster_key=key,
         tls_dir=tls_dir,
         insecure=insecure,
         test_loss=test_loss,
@@ -278,7 +270,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"use this already running dissemination service instead of starting bin/go-diss ({env['diss_addr']})",
     )
     parser.add_argument(
-        "--cluster-key-file", dest="cluster_key_file", help=f"cluster key for message MACs ({env['cluster_key_file']})"
+        "--cluster-key-file", dest="cluster_key_file", help="removed: mutual TLS (--tls-dir) authenticates every hop"
     )
     parser.add_argument(
         "--tls-dir",

@@ -17,7 +17,6 @@ import grpc.aio
 
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.logs import Logger
 from swimfd.runtime.transport import channel_options, new_channel
 
@@ -49,7 +48,6 @@ class DissClient:
         self,
         *,
         addr: str,
-        signer: Signer,
         header: Callable[[], pb.Header],
         log: Logger,
         max_message_bytes: int,
@@ -58,7 +56,6 @@ class DissClient:
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.addr = addr
-        self._signer = signer
         self._header = header
         self._log = log
         self._timeout = timeout
@@ -91,7 +88,6 @@ class DissClient:
     async def report(self, kind: pb.NoticeKind.ValueType, update: pb.Update) -> pb.ReportAck | None:
         """Ask the local service to broadcast a confirmed change; None when it cannot be reached."""
         req = pb.FailureReport(header=self._header(), kind=kind, update=update)
-        self._signer.sign(req)
         try:
             ack: pb.ReportAck = await self._stub.Report(req, timeout=self._timeout)
         except grpc.aio.AioRpcError as e:
@@ -103,7 +99,6 @@ class DissClient:
     async def leave(self, member: pb.Member) -> bool:
         """Ask the local service to broadcast our own graceful leave."""
         req = pb.LeaveRequest(header=self._header(), member=member)
-        self._signer.sign(req)
         try:
             await self._stub.Leave(req, timeout=self._timeout)
         except grpc.aio.AioRpcError as e:

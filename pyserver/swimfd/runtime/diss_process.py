@@ -32,7 +32,6 @@ class DissCommand:
     listen: str
     detector: str
     cluster: str
-    key_file: str | None = None
     tls: TLSFiles | None = None  # the node's own certificate: go-diss acts as this member; None: --insecure
     log_file: str | None = None
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
@@ -49,8 +48,6 @@ class DissCommand:
             "--cluster",
             self.cluster,
         ]
-        if self.key_file:
-            argv += ["--cluster-key-file", self.key_file]
         if self.tls is not None:
             argv += [
                 "--tls-cert",

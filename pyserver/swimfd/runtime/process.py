@@ -34,7 +34,6 @@ from swimfd.core.reports import Report
 from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
@@ -102,7 +101,6 @@ class Runtime:
         self._clock = clock
         self.epoch_offset = wall() - clock()
         self._rng = rng if rng is not None else random.Random(os.urandom(16))
-        self.signer = Signer(settings.cluster_key)
         # Our certificate must name this node's id: checked here, so a mix-up stops the start with one line.
         try:
             self.tls = (
@@ -115,7 +113,6 @@ class Runtime:
         fault = FaultInjector(settings.test_loss, random.Random(self._rng.random())) if settings.test_loss else None
         self.transport = Transport(
             cluster=self.config.cluster,
-            signer=self.signer,
             max_message_bytes=self.config.max_message_bytes,
             rpc_timeout=rpc_timeout_for(self.config.probe_interval),
             fault=fault,
@@ -134,7 +131,6 @@ class Runtime:
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
             addr=settings.diss_addr,
-            signer=self.signer,
             header=self.header,
             log=log,
             max_message_bytes=self.config.max_message_bytes,
@@ -236,9 +232,9 @@ class Runtime:
         replies: list[pb.Envelope] = []
         for ob in out.messages:
             if inline_to is not None and ob.to == inline_to:
-                signed = self.transport.sign_reply(ob.envelope)
-                if signed is not None:
-                    replies.append(signed)
+                reply = self.transport.prepare_reply(ob.envelope)
+                if reply is not None:
+                    replies.append(reply)
             else:
                 self.send(ob)
         # Anything the core did may have moved its next deadline.
@@ -339,7 +335,7 @@ class Runtime:
         stats = self.transport.stats
         stats.msgs_recv += 1
         stats.bytes_recv += env.ByteSize()
-        check_header(env, self.config.cluster, self.signer)
+        check_header(env, self.config.cluster)
         fault = self.transport.fault
         if self._stopping or self.silenced():
             return []
@@ -349,7 +345,7 @@ class Runtime:
         return self._core("receive", lambda: self.node.receive(env, self.now()), inline_to=env.header.sender)
 
     def on_join(self, req: pb.JoinRequest) -> pb.JoinReply:
-        check_header(req, self.config.cluster, self.signer)
+        check_header(req, self.config.cluster)
         if not req.HasField("member") or not req.member.id or not req.member.addr:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "join request needs member.id and member.addr")
         if self._stopping:
@@ -364,11 +360,10 @@ class Runtime:
         self._core("join", call)  # the admitted join's report rides in the core's output
         reply = holder[0]
         reply.header.CopyFrom(self.header())
-        self.signer.sign(reply)
         return reply
 
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
-        check_header(req, self.config.cluster, self.signer)
+        check_header(req, self.config.cluster)
         if not req.HasField("member") or not req.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "leave request needs member.id")
         member = pb.Member()
@@ -378,12 +373,10 @@ class Runtime:
         setattr(update, "from", member.id)
         notice = pb.Notice(header=req.header, kind=pb.LEFT_CLUSTER, update=update, origin=member.id)
         self._core("leave", lambda: self.node.apply_notice(notice, self.now())[1])
-        reply = pb.LeaveReply(header=self.header())
-        self.signer.sign(reply)
-        return reply
+        return pb.LeaveReply(header=self.header())
 
     def on_notify(self, notice: pb.Notice) -> pb.NoticeAck:
-        check_header(notice, self.config.cluster, self.signer)
+        check_header(notice, self.config.cluster)
         if not notice.HasField("update") or not notice.update.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "notice needs update.member.id")
         applied: list[bool] = []
@@ -394,17 +387,13 @@ class Runtime:
             return out
 
         self._core("notify", call)
-        ack = pb.NoticeAck(header=self.header(), applied=applied[0])
-        self.signer.sign(ack)
-        return ack
+        return pb.NoticeAck(header=self.header(), applied=applied[0])
 
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
-        # Observers (the members command) may leave the cluster name empty on a
-        # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
-        if self.signer.key is not None and not req.header.cluster:
-            raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
-        if self.signer.key is not None or req.header.cluster:
-            check_header(req, self.config.cluster, self.signer)
+        # Observers (the members command) may leave the cluster name empty; with mutual TLS
+        # they still need a certificate from the bundle. A request naming a cluster is checked.
+        if req.header.cluster:
+            check_header(req, self.config.cluster)
         reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
         for mv in self.node.view():
             item = reply.members.add()
@@ -413,7 +402,6 @@ class Runtime:
         leader = self.node.leader()
         if leader is not None:
             reply.leader.CopyFrom(leader)
-        self.signer.sign(reply)
         return reply
 
     # ----------------------------------------------------------------- loops
@@ -477,10 +465,9 @@ class Runtime:
 
     async def _join_once(self, seed: str) -> pb.JoinReply:
         req = pb.JoinRequest(header=self.header(), member=self.node.me)
-        self.signer.sign(req)
         stub = swim_pb2_grpc.FailureDetectorStub(self.transport.channels.get(seed))
         reply: pb.JoinReply = await stub.Join(req, timeout=JOIN_TIMEOUT)
-        check_header(reply, self.config.cluster, self.signer)
+        check_header(reply, self.config.cluster)
         return reply
 
     # -------------------------------------------------------------- lifecycle
@@ -518,7 +505,6 @@ class Runtime:
                     listen=self.settings.diss_listen,
                     detector=self._local_detector_addr(),
                     cluster=self.config.cluster,
-                    key_file=self.settings.cluster_key_file,
                     tls=self.tls.files if self.tls is not None else None,
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,

@@ -24,6 +24,14 @@ CLIENT_URI_PREFIX = "urn:swimfd:client:"
 CLIENT_STEM = "client"
 
 
+# The shared-key HMAC is gone: a key every member holds proves only membership, not which member
+# sent a message, and it never had replay protection; mutual TLS does both jobs better.
+CLUSTER_KEY_REMOVED = (
+    "--cluster-key-file was removed: mutual TLS (--tls-dir, or --tls-ca/--tls-cert/--tls-key) "
+    "authenticates every hop and binds each peer to its member id; see docs/security.md"
+)
+
+
 class TLSError(ValueError):
     """A certificate, key or bundle is missing, unreadable or not what it claims to be."""
 

@@ -1,4 +1,4 @@
-"""Detector-to-detector transport: cached gRPC channels, signing, bounds and counters.
+"""Detector-to-detector transport: cached gRPC channels, bounds and counters.
 
 Every call carries a deadline and every message is bounded in size, so a slow,
 paused or hostile peer costs at most one deadline and never an unbounded
@@ -20,7 +20,6 @@ from swimfd.core import wire
 from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import AuthError, Signer
 
 FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
 
@@ -151,14 +150,12 @@ class Transport:
         self,
         *,
         cluster: str,
-        signer: Signer,
         max_message_bytes: int,
         rpc_timeout: float,
         fault: FaultInjector | None = None,
         channels: ChannelCache | None = None,
     ) -> None:
         self.cluster = cluster
-        self.signer = signer
         self.max_message_bytes = max_message_bytes
         self.rpc_timeout = rpc_timeout
         self.fault = fault
@@ -168,7 +165,7 @@ class Transport:
     # ---------------------------------------------------------------- outgoing
 
     def prepare(self, envelope: pb.Envelope) -> pb.Envelope | None:
-        """A signed copy of ``envelope`` ready to send, or None when it must not be sent.
+        """A copy of ``envelope`` ready to send, or None when it must not be sent.
 
         Copies so that an envelope the core may still hold is never modified.
         """
@@ -177,7 +174,6 @@ class Transport:
             return None
         out = pb.Envelope()
         out.CopyFrom(envelope)
-        self.signer.sign(out)
         if out.ByteSize() > self.max_message_bytes:
             self.stats.oversize_out += 1
             return None
@@ -208,7 +204,7 @@ class Transport:
                 accepted.append(env)
         return accepted
 
-    def sign_reply(self, envelope: pb.Envelope) -> pb.Envelope | None:
+    def prepare_reply(self, envelope: pb.Envelope) -> pb.Envelope | None:
         """Prepare an inline reply; counted as sent (it crosses the network in the DeliverReply)."""
         out = self.prepare(envelope)
         if out is not None:
@@ -233,20 +229,16 @@ class Transport:
         return True
 
     def check(self, message: pb.Envelope | pb.JoinRequest | pb.JoinReply | pb.LeaveRequest | pb.Notice) -> None:
-        """Raise Rejected unless the message's header names our version and cluster and its mac is valid."""
-        check_header(message, self.cluster, self.signer)
+        """Raise Rejected unless the message's header names our version and cluster."""
+        check_header(message, self.cluster)
 
 
-def check_header(message: object, cluster: str, signer: Signer) -> None:
-    """Header checks shared by every RPC: version and cluster (``swimfd.core.wire.check_header``), then mac
-    (docs/architecture.md, "Wire rules")."""
+def check_header(message: object, cluster: str) -> None:
+    """Header checks shared by every RPC: version and cluster (``swimfd.core.wire.check_header``;
+    docs/architecture.md, "Wire rules"). Who sent it is the connection's certificate (runtime/identity.py)."""
     if not message.HasField("header"):  # type: ignore[attr-defined]
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "message has no header")
     try:
         wire.check_header(message.header, cluster)  # type: ignore[attr-defined]
     except ProtocolError as e:
         raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, str(e)) from e
-    try:
-        signer.verify(message)  # type: ignore[arg-type]
-    except AuthError as e:
-        raise Rejected(grpc.StatusCode.UNAUTHENTICATED, str(e)) from e
