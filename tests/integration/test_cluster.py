@@ -318,8 +318,9 @@ def test_tls_cluster_refuses_strangers_and_interoperates_with_go_diss(cluster: L
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A node started by hand; plaintext (--insecure) because these tests are about other flags."""
     return subprocess.run(
-        [sys.executable, str(ENTRY), *args],
+        [sys.executable, str(ENTRY), *args, "--insecure"],
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,
