@@ -176,8 +176,8 @@ func (c *Client) fetch(ctx context.Context) (string, []*pb.Member, error) {
 
 // checkReply refuses a reply from a detector of another cluster or protocol
 // version (a misconfigured --detector), by the header rule every message
-// obeys (wire.CheckHeader). A reply without a header is accepted, and the mac
-// is not checked: the local detector is not asked to sign its replies.
+// obeys (wire.CheckHeader). A reply without a header is accepted: the
+// connection's mutual TLS already says who answered.
 func (c *Client) checkReply(h *pb.Header) error {
 	if h == nil {
 		return nil
@@ -189,7 +189,7 @@ func (c *Client) checkReply(h *pb.Header) error {
 }
 
 // Notify hands a notice to the detector, restamped with this node's header
-// and signed (the notice's origin keeps who reported it).
+// (the notice's origin keeps who reported it).
 func (c *Client) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
 	out, ok := proto.Clone(n).(*pb.Notice)
 	if !ok {
@@ -206,8 +206,9 @@ func (c *Client) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	return ack, nil
 }
 
-// Join forwards a joiner's request unchanged: its header and mac are the
-// joiner's, which the detector verifies itself.
+// Join forwards a joiner's request unchanged: its header is the joiner's.
+// The server checked the joiner's certificate; the detector accepts joins
+// that its own go-diss (this node's certificate) forwards.
 func (c *Client) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -196,7 +196,7 @@ func TestMembersSingleFetch(t *testing.T) {
 	}
 }
 
-func TestNotifyRestampsAndSigns(t *testing.T) {
+func TestNotifyRestamps(t *testing.T) {
 	fd := &fakeFD{cluster: "c"}
 	var log bytes.Buffer
 	cl := newClient(fd, &clock{}, &log)

@@ -67,7 +67,7 @@ type harness struct {
 	bc     *broadcast.Broadcaster
 	client pb.DisseminationClient
 	log    *lockedBuffer
-	// local signs as this node's detector; peer signs as member "1".
+	// local stamps headers as this node's detector; peer as member "1".
 	local, peer *wire.Stamp
 }
 
@@ -119,8 +119,8 @@ func newHarness(t *testing.T, s setup) *harness {
 
 	tu := testTuning()
 	log := logging.New(h.log, slog.LevelDebug, "0")
-	signer := wire.NewStamp(config.ProtocolVersion, cluster, "0", detAddr)
-	det, err := detector.Dial(detAddr, detector.Options{Stamp: signer, Cluster: cluster, Tuning: tu, Log: log})
+	stamp := wire.NewStamp(config.ProtocolVersion, cluster, "0", detAddr)
+	det, err := detector.Dial(detAddr, detector.Options{Stamp: stamp, Cluster: cluster, Tuning: tu, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	t.Cleanup(pool.Close)
 	h.bc = broadcast.New(tu, pool, log)
 	t.Cleanup(func() { h.drain(t) })
-	o := Options{ID: "0", Cluster: cluster, Stamp: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log}
+	o := Options{ID: "0", Cluster: cluster, Stamp: stamp, Detector: det, Bcast: h.bc, Tuning: tu, Log: log}
 	if s.identity != nil {
 		o.PeerID = func(context.Context) (string, bool) { return *s.identity, *s.identity != "" }
 	}

@@ -38,7 +38,7 @@ type Detector interface {
 	Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error)
 }
 
-// Broadcaster queues a signed notice for delivery to peers.
+// Broadcaster queues a stamped notice for delivery to peers.
 type Broadcaster interface {
 	Send(n *pb.Notice, to []broadcast.Target) *broadcast.Batch
 }
@@ -273,7 +273,7 @@ func (s *Server) waitBudget(ctx context.Context) time.Duration {
 	return max(d, 0)
 }
 
-// broadcast de-duplicates, signs and queues n for every live peer. It returns
+// broadcast de-duplicates, stamps and queues n for every live peer. It returns
 // whether n was a duplicate and how many peers it is addressed to.
 func (s *Server) broadcast(ctx context.Context, n *pb.Notice, source string) (bool, int, error) {
 	batch, err := s.send(ctx, n, source)
