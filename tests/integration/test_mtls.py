@@ -104,9 +104,16 @@ def test_without_a_valid_certificate_every_call_is_refused_and_logged(cluster: L
         with grpc.secure_channel(addr, rogue_creds) as ch:
             assert code_of(lambda call=call, ch=ch: call(ch)) == grpc.StatusCode.UNAVAILABLE, f"foreign CA {name}"
     # go-diss logs every refused handshake as an event; grpcio logs its own on stderr.
-    diss_log = (cluster.workdir / "node1.diss.log").read_text()
-    assert '"event":"handshake_refused"' in diss_log
-    assert "Handshake failed" in (cluster.workdir / "node1.out").read_text()
+    wait_for(
+        lambda: '"event":"handshake_refused"' in (cluster.workdir / "node1.diss.log").read_text(),
+        10.0,
+        "go-diss to log the refused handshakes",
+    )
+    wait_for(
+        lambda: "Handshake failed" in (cluster.workdir / "node1.out").read_text(),
+        10.0,
+        "the detector's gRPC to log the refused handshakes",
+    )
     time.sleep(5 * fast_config().probe_interval)
     assert cluster.all_see(["1", "2", "3"], pb.ALIVE), cluster.views()
     assert cluster.events("member_failed") == [] and cluster.events("member_left") == []
@@ -120,9 +127,13 @@ def test_member_3_cannot_act_as_member_2(cluster: LocalCluster) -> None:
     refused = cluster.nodes["1"].events("identity_refused")
     assert {e["rpc"] for e in refused} == {"Deliver", "Join", "Leave", "Notify"}
     assert all(e["cert_id"] == "3" and e["claimed_sender"] == "2" and e["reason"] and e["peer"] for e in refused)
-    diss_log = (cluster.workdir / "node1.diss.log").read_text().splitlines()
-    diss_refused = [line for line in diss_log if '"event":"identity_refused"' in line]
-    assert len(diss_refused) == 4 and all('"cert_id":"3"' in line for line in diss_refused)
+
+    def diss_refused() -> list[str]:
+        lines = (cluster.workdir / "node1.diss.log").read_text().splitlines()
+        return [line for line in lines if '"event":"identity_refused"' in line]
+
+    wait_for(lambda: len(diss_refused()) == 4, 10.0, "go-diss to log four identity refusals", state=diss_refused)
+    assert all('"cert_id":"3"' in line for line in diss_refused())
 
     # Member 3 speaking as itself is fine; its word about member 2 is gossip, bounded by the core's rules.
     ping = pb.Envelope(header=header("3", cluster.addr(3)), ping=pb.Ping(seq=99, target="1"))
