@@ -242,6 +242,33 @@ class StalledPeer(swim_pb2_grpc.FailureDetectorServicer):
         return pb.DeliverReply()
 
 
+class ForgingPeer(swim_pb2_grpc.FailureDetectorServicer):
+    """Member 2 answering every Deliver with its own ack and one that claims to come from member 7."""
+
+    async def Deliver(self, request: pb.Envelope, context: Any) -> pb.DeliverReply:
+        own = pb.Envelope(header=pb.Header(version=1, cluster="test", sender="2"), ack=pb.Ack(seq=request.ping.seq))
+        forged = pb.Envelope(header=pb.Header(version=1, cluster="test", sender="7"), ack=pb.Ack(seq=1))
+        return pb.DeliverReply(replies=[own, forged])
+
+
+def test_an_inline_reply_naming_another_sender_is_dropped() -> None:
+    async def main() -> None:
+        peer_port, port = free_port(), free_port()
+        server = await serve(swim_pb2_grpc.add_FailureDetectorServicer_to_server, ForgingPeer(), peer_port)
+        rt, buf = make_runtime(settings("1", port, members=(f"127.0.0.1:{port}", f"127.0.0.1:{peer_port}")))
+        await rt.start()
+        try:
+            await until(lambda: rt.identity_refused >= 1 and bool(core(rt).received))
+        finally:
+            await rt.stop()
+            await server.stop(None)
+        assert {env.header.sender for env in core(rt).received} == {"2"}
+        refused = [e for e in lines(buf) if e["event"] == "identity_refused"]
+        assert refused[0]["rpc"] == "DeliverReply" and refused[0]["claimed_sender"] == "7"
+
+    run(main())
+
+
 def test_a_stalled_peer_never_stalls_the_tick_loop() -> None:
     async def main() -> None:
         peer_port, port = free_port(), free_port()

@@ -37,7 +37,7 @@ from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
-from swimfd.runtime.identity import IdentityRule, Refusal
+from swimfd.runtime.identity import Caller, IdentityRule, Refusal
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
@@ -285,6 +285,16 @@ class Runtime:
         for env in replies:
             if self._stopping or self.silenced():
                 return
+            if env.header.sender != ob.to:
+                # Inline replies are the called member's own answers (the core answers its caller inline);
+                # one naming another sender is that member trying to speak for someone else.
+                self.transport.stats.rejected_in += 1
+                self.note_refused(
+                    Refusal(
+                        "DeliverReply", Caller(ob.addr, ob.to), env.header.sender, "inline reply names another sender"
+                    )
+                )
+                continue
             with contextlib.suppress(Rejected):  # already counted and logged by _core
                 self._core("receive", lambda env=env: self.node.receive(env, self.now()))
 
