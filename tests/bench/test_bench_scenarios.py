@@ -46,3 +46,10 @@ def test_estimates_are_positive_and_loss_runs_cover_their_duration() -> None:
     runs = plan(["swim"], [5], list(SCENARIOS), seed=1, loss_duration_s=100)
     assert all(r.estimate_s() > 0 for r in runs)
     assert all(r.estimate_s() >= 100 for r in runs if r.scenario.kind == "loss")
+
+
+def test_plan_with_both_securities_runs_each_system_plain_then_secured() -> None:
+    runs = plan(["swim", "memberlist"], [5], ["crash"], seed=1, loss_duration_s=30, security=(False, True))
+    assert [r.system_label for r in runs] == ["swim", "memberlist", "swim+tls", "memberlist+keyring"]
+    assert [r.label for r in runs][2] == "swim+tls n=5 crash"
+    assert runs[3].params()["secure"] is True
