@@ -119,11 +119,13 @@ N ?= 5
 MODE ?= swim
 CONFIG ?=
 ARGS ?=
+# INSECURE=1: plaintext instead of mutual TLS (a quick experiment; every process logs a warning).
+INSECURE ?=
 .PHONY: run-cluster stop-cluster kill-node pause-node cluster-status
 
 MONITOR ?= 127.0.0.1:8080
 run-cluster: venv build
-	NODE_ARGS="$(ARGS)" MONITOR_LISTEN="$(MONITOR)" deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
+	NODE_ARGS="$(ARGS)" MONITOR_LISTEN="$(MONITOR)" INSECURE="$(INSECURE)" deploy/cluster.sh start $(N) $(MODE) $(CONFIG)
 
 stop-cluster:
 	deploy/cluster.sh stop

@@ -8,6 +8,11 @@
 #   deploy/cluster.sh pause K SECONDS        SIGSTOP node K, SIGCONT it after SECONDS (at most 600)
 #   deploy/cluster.sh status                 which nodes run, and node 1's view
 #
+# Mutual TLS by default: start creates a CA, one certificate per node and a
+# client certificate (for members/health/monitor) under $RUN/tls with
+# `swimfd certs`, once, and every process uses them. INSECURE=1 (or
+# NODE_ARGS=--insecure) runs plaintext instead, for a quick experiment.
+#
 # start also runs `swimfd monitor` (the web view) on $MONITOR_LISTEN (default
 # 127.0.0.1:8080) and prints its URL; stop stops it too. MONITOR_LISTEN=off skips it.
 #
@@ -15,7 +20,7 @@
 # detector port + DISS_PORT_OFFSET (10; named once in
 # pyserver/swimfd/runtime/settings.py, and read from there); past that many
 # nodes, ports skip ahead by twice the offset so the two ranges never overlap.
-# Logs, pids and stdout go to $RUN_DIR (default ./run).
+# PORT_BASE (default 50050) moves the whole range. Logs, pids and stdout go to $RUN_DIR (default ./run).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,13 +31,29 @@ MAX_NODES=50
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 # The detector port of node k, in blocks of $OFFSET ports (OFFSET=$(diss_offset) first).
-det_port() { local k=$1; echo $((50051 + 2 * OFFSET * ((k - 1) / OFFSET) + (k - 1) % OFFSET)); }
+det_port() { local k=$1; echo $((${PORT_BASE:-50050} + 1 + 2 * OFFSET * ((k - 1) / OFFSET) + (k - 1) % OFFSET)); }
 diss_offset() {
   PYTHONPATH=$ROOT/pyserver "$PY" -c 'from swimfd.runtime.settings import DISS_PORT_OFFSET; print(DISS_PORT_OFFSET)' ||
     die "cannot read DISS_PORT_OFFSET from pyserver/swimfd/runtime/settings.py"
 }
 pid_of() { [[ -f $RUN/node$1.pid ]] && cat "$RUN/node$1.pid"; }
 alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+insecure() { [[ ${INSECURE:-} == 1 || " ${NODE_ARGS:-} " == *" --insecure "* ]]; }
+# Flags for the client commands (members, health, monitor): the client certificate, unless the
+# running cluster was started in plaintext (start leaves $RUN/insecure then).
+tls_flags() { [[ -f $RUN/insecure ]] || echo "--tls-dir $RUN/tls"; }
+
+# make_certs N: the CA, certificates for nodes 1..N and the client certificate, each created once.
+make_certs() {
+  local n=$1 k tls=$RUN/tls
+  [[ -f $tls/ca.pem ]] || "$PY" -m swimfd certs ca --dir "$tls" >/dev/null || die "cannot create the CA in $tls"
+  for ((k = 1; k <= n; k++)); do
+    [[ -f $tls/node-$k.pem ]] || "$PY" -m swimfd certs node --dir "$tls" --id "$k" --host 127.0.0.1 --host localhost \
+      >/dev/null || die "cannot create node $k's certificate in $tls"
+  done
+  [[ -f $tls/client.pem ]] || "$PY" -m swimfd certs client --dir "$tls" >/dev/null || die "cannot create $tls/client.pem"
+}
+
 node_ids() { for f in "$RUN"/node*.pid; do [[ -e $f ]] || continue; f=${f##*/node}; echo "${f%.pid}"; done | sort -n; }
 
 start() {
@@ -53,6 +74,16 @@ start() {
   local node_args=()
   read -r -a node_args <<<"${NODE_ARGS:-}"
   extra+=("${node_args[@]}")
+  local security="mutual TLS (certificates in $RUN/tls)"
+  rm -f "$RUN/insecure"
+  if insecure; then
+    touch "$RUN/insecure"
+    [[ " ${node_args[*]} " == *" --insecure "* ]] || extra+=(--insecure)
+    security="PLAINTEXT (--insecure): anyone who reaches these ports can act as any member"
+  else
+    make_certs "$n"
+    extra+=(--tls-dir "$RUN/tls")
+  fi
   for ((k = 1; k <= n; k++)); do
     # setsid: the nodes outlive this script and a Ctrl-C typed in its terminal.
     setsid "$PY" "$ROOT/pyserver/failure_detector.py" --id "$k" --members "$members" --mode "$mode" \
@@ -62,17 +93,19 @@ start() {
   # Wait (bounded) until every node's grpc.health.v1 says SERVING (started, joined, its go-diss up).
   local deadline=$((SECONDS + 30))
   for ((k = 1; k <= n; k++)); do
-    until "$PY" -m swimfd health --target "127.0.0.1:$(det_port "$k")" --wait 2 --quiet; do
+    # shellcheck disable=SC2046  # tls_flags is two words or none
+    until "$PY" -m swimfd health $(tls_flags) --target "127.0.0.1:$(det_port "$k")" --wait 2 --quiet; do
       alive "$(pid_of "$k")" || die "node $k exited at start-up: $(tail -n 1 "$RUN/node$k.out")"
       ((SECONDS < deadline)) || die "node $k is not SERVING after 30 s; see $RUN/node$k.log"
     done
   done
   cat <<MSG
 started $n nodes in $mode mode: detectors 127.0.0.1:$(det_port 1)..$(det_port "$n"), go-diss at port + $OFFSET
+  security: $security
   members: $members
   logs:    $RUN/node<k>.log (detector JSON), $RUN/node<k>.diss.log (go-diss), $RUN/node<k>.out (stdout/stderr)
-  view:    .venv/bin/python -m swimfd members --target 127.0.0.1:$(det_port 1)
-  health:  .venv/bin/python -m swimfd health --target 127.0.0.1:$(det_port 1)
+  view:    .venv/bin/python -m swimfd members $(tls_flags) --target 127.0.0.1:$(det_port 1)
+  health:  .venv/bin/python -m swimfd health $(tls_flags) --target 127.0.0.1:$(det_port 1)
   watch:   tail -f $RUN/node*.log | grep -v transport_stats
   faults:  make kill-node NODE=k | make pause-node NODE=k SECONDS=s
   stop:    make stop-cluster
@@ -140,7 +173,8 @@ status() {
     p=$(pid_of "$k")
     if alive "$p"; then echo "node $k: running (pid $p)"; first=${first:-$k}; else echo "node $k: not running"; fi
   done
-  [[ -n $first ]] && OFFSET=$(diss_offset) && "$PY" -m swimfd members --target "127.0.0.1:$(det_port "$first")" || true
+  # shellcheck disable=SC2046
+  [[ -n $first ]] && OFFSET=$(diss_offset) && "$PY" -m swimfd members $(tls_flags) --target "127.0.0.1:$(det_port "$first")" || true
 }
 
 # ---- the monitor: one web view of every node's view (swimfd monitor) ----
@@ -153,7 +187,8 @@ start_monitor() {
   alive "$p" && die "the monitor is already running (pid $p): run 'make stop-cluster' first"
   for ((k = 1; k <= n; k++)); do seeds+="${seeds:+,}127.0.0.1:$(det_port "$k")"; done
   rm -f "$RUN/monitor.out"
-  setsid "$PY" -m swimfd monitor --seeds "$seeds" --listen "$MONITOR_LISTEN" --log-file "$RUN/monitor.log" \
+  # shellcheck disable=SC2046
+  setsid "$PY" -m swimfd monitor $(tls_flags) --seeds "$seeds" --listen "$MONITOR_LISTEN" --log-file "$RUN/monitor.log" \
     >"$RUN/monitor.out" 2>&1 </dev/null &
   echo $! >"$RUN/monitor.pid"
   local deadline=$((SECONDS + 15))

@@ -14,7 +14,7 @@
 #                        StatefulSet uses podManagementPolicy: Parallel) and count <= replicas
 #   SWIMFD_BIN           the detector command (default swimfd); tests point it at a stub
 #
-# Anything else `swimfd run` reads from the environment (MODE, SWIMFD_CONFIG, LOG_LEVEL, CLUSTER_KEY_FILE,
+# Anything else `swimfd run` reads from the environment (MODE, SWIMFD_CONFIG, LOG_LEVEL, SWIMFD_TLS_DIR,
 # ...) passes through untouched, and arguments given to the container are appended to the command.
 # The detector replaces this shell (exec), so SIGTERM from the runtime reaches it and it leaves gracefully.
 set -eu

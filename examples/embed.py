@@ -1,12 +1,15 @@
 """Three swimfd members embedded in one Python process, on loopback.
 
-    PYTHONPATH=pyserver python examples/embed.py [--base-port 47000] [--go-diss]
+    PYTHONPATH=pyserver python examples/embed.py [--base-port 47000] [--go-diss] [--insecure]
 
 Node 1 prints every event it sees. Node 3 changes its labels at run time, then leaves
 gracefully (node 1 prints member_left); node 2 then stops without leaving, as a
 crash looks to the others (node 1 prints member_suspected, then member_failed).
 Without --go-diss the nodes run with no dissemination service: news spreads by
-piggybacking only (docs/embedding.md).
+piggybacking only (docs/embedding.md). The nodes run mutual TLS, as every
+member does by default: the example makes a CA and one certificate per node in a
+temporary directory (`swimfd certs` does the same from the shell); --insecure
+runs them in plaintext instead.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import tempfile
+from pathlib import Path
 
 import swimfd
+from swimfd.commands.certs import make_ca, make_node
 from swimfd.core.config import Config
 
 # Short protocol periods so that the example finishes in seconds (yet tolerates a busy machine);
@@ -44,9 +50,18 @@ async def wait_for(stream: swimfd.EventStream, *wanted: tuple[str, str]) -> None
     raise SystemExit(f"the event stream ended before {sorted(missing)}")
 
 
-async def main(base_port: int, go_diss: bool) -> int:
+def certificates(directory: Path) -> str:
+    """A cluster CA and a certificate for each of the three nodes, naming its id and 127.0.0.1."""
+    make_ca(directory, cluster=FAST.cluster)
+    for k in ("1", "2", "3"):
+        make_node(directory, k, ["127.0.0.1"])
+    return str(directory)
+
+
+async def main(base_port: int, go_diss: bool, tls_dir: str | None) -> int:
     addrs = [f"127.0.0.1:{base_port + k}" for k in (1, 2, 3)]
-    opts = {"config": FAST, "dissemination": go_diss, "log_level": "error"}
+    security = {"tls_dir": tls_dir} if tls_dir is not None else {"insecure": True}
+    opts = {"config": FAST, "dissemination": go_diss, "log_level": "error", **security}
     async with contextlib.AsyncExitStack() as nodes:  # stops every node however main ends
         node1 = await nodes.enter_async_context(swimfd.Node("1", addrs[0], **opts))  # type: ignore[arg-type]
         events = node1.events()  # subscribe before the others join, so that no event is missed
@@ -79,5 +94,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-port", type=int, default=47000, help="node k listens on base + k (default 47000)")
     parser.add_argument("--go-diss", action="store_true", help="start a go-diss child per node (needs bin/go-diss)")
+    parser.add_argument("--insecure", action="store_true", help="plaintext instead of mutual TLS")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.base_port, args.go_diss)))
+    if args.insecure:
+        sys.exit(asyncio.run(main(args.base_port, args.go_diss, None)))
+    with tempfile.TemporaryDirectory(prefix="swimfd-embed-") as tmp:
+        sys.exit(asyncio.run(main(args.base_port, args.go_diss, certificates(Path(tmp)))))

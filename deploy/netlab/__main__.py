@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab {lab.run_id}: {lab.n} nodes on {lab.names.bridge} ({lab.names.cidr}); logs in {args.workdir}")
         for k, node in lab.nodes.items():
             print(f"  node {k}: {node.addr} in netns {node.netns}")
-        print(f"views: PYTHONPATH=pyserver python -m swimfd members --target {lab.nodes[1].addr}")
+        print(
+            f"views: PYTHONPATH=pyserver python -m swimfd members --tls-dir {lab.tls_dir} --target {lab.nodes[1].addr}"
+        )
         with contextlib.suppress(KeyboardInterrupt):
             time.sleep(seconds)
     return 0

@@ -5,7 +5,11 @@
         lab.partition([{1, 2}, {3, 4, 5}])      # iptables DROP between the groups, both ways
         lab.heal()
 
-Node k is 10.200.X.k (detector on DETECTOR_PORT, go-diss on DETECTOR_PORT + 10);
+Node k is 10.200.X.k (detector on DETECTOR_PORT, go-diss on DETECTOR_PORT + 10).
+Nodes run mutual TLS, as everywhere by default: create() makes a CA, a
+certificate per node (naming its id and 10.200.X.k) and a client certificate
+for the host's own calls in <workdir>/tls; ``Lab(..., tls=False)`` runs every
+node --insecure instead;
 the host keeps 10.200.X.254 on the bridge to observe views, and no fault ever
 touches that address. Nothing is routed anywhere else.
 
@@ -24,6 +28,7 @@ import ipaddress
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +131,7 @@ class Lab:
     run_id: str = field(default_factory=new_run_id)
     nodes: dict[int, LabNode] = field(default_factory=dict)
     fault_log: list[dict[str, Any]] = field(default_factory=list)
+    tls: bool = True  # mutual TLS with certificates made in <workdir>/tls; False: --insecure
 
     def __post_init__(self) -> None:
         if not 2 <= self.n <= MAX_NODES:
@@ -186,7 +192,23 @@ class Lab:
                 out=self.workdir / f"node{k}.out",
             )
         (self.workdir / "config.json").write_text(json.dumps(self.config))
+        if self.tls:
+            self._certificates()
         self._note("created", bridge=nm.bridge, subnet=nm.cidr, netns=[nm.netns(k) for k in self.nodes])
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.workdir / "tls"
+
+    def _certificates(self) -> None:
+        """A fresh CA for this run, node k's certificate for 10.200.X.k, and the host's client certificate."""
+        from swimfd.commands.certs import make_ca, make_client, make_node
+
+        shutil.rmtree(self.tls_dir, ignore_errors=True)  # an earlier run's CA must not stay trusted
+        make_ca(self.tls_dir, cluster=str(self.config.get("cluster", "swimfd")))
+        for k in self.nodes:
+            make_node(self.tls_dir, str(k), [self.names.addr(k)])
+        make_client(self.tls_dir)
 
     def close(self) -> None:
         """Kill every process of the run and delete its namespaces and links; safe to call twice."""
@@ -271,6 +293,8 @@ class Lab:
         argv = [self.python, str(entry), "--id", str(k), "--members", self.members(), "--mode", self.mode]
         argv += ["--config", str(self.workdir / "config.json"), "--log-file", str(node.log)]
         argv += ["--go-diss", str(self.go_diss), *args]
+        if "--insecure" not in args and "--tls-dir" not in args:
+            argv += ["--tls-dir", str(self.tls_dir)] if self.tls else ["--insecure"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.pyserver), os.environ.get("PYTHONPATH", "")])}
         with open(node.out, "ab") as out:
             node.proc = subprocess.Popen(
@@ -414,9 +438,16 @@ class Lab:
 
         from swimfd.pb import swim_pb2 as pb
         from swimfd.pb import swim_pb2_grpc
+        from swimfd.runtime.tls import TLSFiles, TLSMaterial
 
+        addr = self.nodes[k].addr
         try:
-            with grpc.insecure_channel(self.nodes[k].addr) as ch:
+            if self.tls:
+                files = TLSFiles.client_in_dir(self.tls_dir)
+                ch = grpc.secure_channel(addr, TLSMaterial.load(files, member=False).channel_credentials())
+            else:
+                ch = grpc.insecure_channel(addr)
+            with ch:
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=timeout)
         except grpc.RpcError:
             return None

@@ -56,7 +56,7 @@ def test_swimfd_exports_node_lazily() -> None:
 
 def test_settings_follow_the_run_command_rules() -> None:
     a = addr()
-    node = swimfd.Node("web-1", a, seeds=[a, "127.0.0.1:7000"], mode="hybrid", labels={"zone": "z"})
+    node = swimfd.Node("web-1", a, seeds=[a, "127.0.0.1:7000"], mode="hybrid", labels={"zone": "z"}, insecure=True)
     s = node.settings
     assert (s.node_id, s.bind, s.advertise) == ("web-1", a, a)
     assert s.seeds == ("127.0.0.1:7000",)  # itself is never a seed
@@ -64,9 +64,9 @@ def test_settings_follow_the_run_command_rules() -> None:
     assert (s.diss_addr, s.diss_listen) == (f"{host}:{int(port) + DISS_PORT_OFFSET}",) * 2
     assert s.config.mode == "hybrid" and dict(s.config.labels) == {"zone": "z"}
 
-    s = swimfd.Node(2, a, dissemination=False).settings
+    s = swimfd.Node(2, a, dissemination=False, insecure=True).settings
     assert (s.node_id, s.diss_addr, s.diss_listen) == ("2", "", None)
-    s = swimfd.Node(2, a, diss_addr="127.0.0.1:9999").settings
+    s = swimfd.Node(2, a, diss_addr="127.0.0.1:9999", insecure=True).settings
     assert (s.diss_addr, s.diss_listen) == ("127.0.0.1:9999", None)
 
 
@@ -81,10 +81,13 @@ def test_settings_follow_the_run_command_rules() -> None:
         ({"labels": {f"k{i}": "v" for i in range(MAX_LABELS + 1)}}, f"at most {MAX_LABELS}"),
         ({"log_level": "loud"}, "log_level"),
         ({"node_id": ""}, "node_id: must be 1-256"),
+        ({"insecure": False}, "tls_dir: required, mutual TLS is the default"),
+        ({"tls_dir": "/nonexistent"}, "tls_dir: pass either tls_dir or insecure=True"),
+        ({"insecure": False, "tls_dir": "/nonexistent"}, "tls_dir: .*nonexistent"),
     ],
 )
 def test_bad_arguments_are_value_errors_naming_the_argument(kwargs: dict[str, object], message: str) -> None:
-    args: dict[str, object] = {"node_id": "1", "bind": "127.0.0.1:7001", **kwargs}
+    args: dict[str, object] = {"node_id": "1", "bind": "127.0.0.1:7001", "insecure": True, **kwargs}
     with pytest.raises(ValueError, match=message):
         swimfd.Node(**args)  # type: ignore[arg-type]
 
@@ -94,7 +97,7 @@ def test_events_members_labels_and_leave_across_three_nodes() -> None:
     addrs = [addr() for _ in range(3)]
 
     async def go() -> None:
-        opts = {"config": FAST, "dissemination": False, "log": logs, "log_level": "info"}
+        opts = {"config": FAST, "dissemination": False, "log": logs, "log_level": "info", "insecure": True}
         async with swimfd.Node("1", addrs[0], **opts) as n1:  # type: ignore[arg-type]
             events = n1.events()
             late = n1.events(maxsize=1)  # a consumer that never reads: loses old events, never blocks
@@ -158,7 +161,7 @@ def test_set_labels_rpc_merges_replaces_and_refuses() -> None:
         return reply
 
     async def go() -> None:
-        node = swimfd.Node("1", a, config=FAST, labels={"keep": "1", "old": "x"}, dissemination=False)
+        node = swimfd.Node("1", a, config=FAST, labels={"keep": "1", "old": "x"}, dissemination=False, insecure=True)
         async with node, grpc.aio.insecure_channel(a) as ch:
             stub = swim_pb2_grpc.FailureDetectorStub(ch)
             inc = node.me().incarnation
@@ -187,7 +190,7 @@ def test_a_failing_listener_is_logged_and_the_node_carries_on() -> None:
         raise RuntimeError("consumer bug")
 
     async def go() -> None:
-        opts = {"config": FAST, "dissemination": False, "log": logs, "log_level": "info"}
+        opts = {"config": FAST, "dissemination": False, "log": logs, "log_level": "info", "insecure": True}
         async with swimfd.Node("1", addrs[0], **opts) as n1:  # type: ignore[arg-type]
             assert n1._runtime is not None
             n1._runtime.listeners.insert(0, broken)

@@ -79,3 +79,10 @@ def test_short_pause_is_half_of_lifeguards_min_suspicion() -> None:
     assert suspicion_min_s(5) == 4.0 and short_pause_s(5) == 2.0  # memberlist LAN: Min = 4 s below n = 10
     assert suspicion_min_s(100) == 8.0 and short_pause_s(100) == 4.0
     assert short_pause_s(40) < suspicion_min_s(40)
+
+
+def test_plan_with_both_securities_runs_each_system_plain_then_secured() -> None:
+    runs = plan(["swim", "memberlist"], [5], ["crash"], seed=1, loss_duration_s=30, security=(False, True))
+    assert [r.system_label for r in runs] == ["swim", "memberlist", "swim+tls", "memberlist+keyring"]
+    assert [r.label for r in runs][2] == "swim+tls n=5 crash"
+    assert runs[3].params()["secure"] is True

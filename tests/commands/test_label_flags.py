@@ -16,7 +16,7 @@ from swimfd.runtime.settings import UsageError
 def _settings(*argv: str):  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return parse_settings(parser.parse_args(["--id", "1", *argv]), {})
+    return parse_settings(parser.parse_args(["--id", "1", "--insecure", *argv]), {})
 
 
 def test_repeated_flags_become_the_members_labels() -> None:

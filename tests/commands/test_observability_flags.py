@@ -19,7 +19,7 @@ MEMBERS = "localhost:50051,localhost:50052"
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="fd")
     add_arguments(parser)
-    return parse_settings(parser.parse_args(["--id", "1", "--members", MEMBERS, *argv]), env or {})
+    return parse_settings(parser.parse_args(["--id", "1", "--members", MEMBERS, "--insecure", *argv]), env or {})
 
 
 def test_metrics_are_off_unless_asked_for() -> None:

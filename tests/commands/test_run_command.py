@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 def parse(argv: list[str], env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="fd")
     add_arguments(parser)
-    return parse_settings(parser.parse_args(argv), env or {})
+    # Plaintext unless the test is about TLS: these tests are about the other flags.
+    tls = "--tls-dir" in argv or "--insecure" in argv or "SWIMFD_TLS_DIR" in (env or {})
+    return parse_settings(parser.parse_args(argv if tls else [*argv, "--insecure"]), env or {})
 
 
 def test_node_id_picks_its_members_entry() -> None:
@@ -90,7 +92,8 @@ def test_config_file_then_mode_override(tmp_path: Path) -> None:
         (["--id", "1", "--test-loss", "0.1"], {}, "set SWIMFD_ENABLE_FAULT_INJECTION=1"),
         (["--id", "1", "--test-loss", "2"], {"SWIMFD_ENABLE_FAULT_INJECTION": "1"}, "must be in [0, 1)"),
         (["--id", "1", "--config", "/nonexistent/c.json"], {}, "--config: config file /nonexistent/c.json"),
-        (["--id", "1", "--cluster-key-file", "/nonexistent/k"], {}, "--cluster-key-file: cluster key file"),
+        (["--id", "1", "--cluster-key-file", "/nonexistent/k"], {}, "--cluster-key-file was removed: mutual TLS"),
+        ([], {"NODE_ID": "1", "CLUSTER_KEY_FILE": "k"}, "--cluster-key-file was removed: mutual TLS"),
         (["--id", "1"], {"LOG_LEVEL": "loud"}, "LOG_LEVEL: 'loud' is not one of debug, info, warning, error"),
     ],
 )

@@ -59,8 +59,8 @@ def test_the_ordinal_plus_one_is_the_id_and_the_seeds_are_the_other_first_pods(
         "run", "--id", node_id, "--bind", "0.0.0.0:7946", "--advertise", f"{host}.{DOMAIN}:7946",
         "--join", join, "--log-level", "debug",
     ]  # fmt: skip
-    # The detector's own parser accepts all of it.
-    s = settings_for(argv, {})
+    # The detector's own parser accepts all of it (plaintext here: TLS is the manifests' business).
+    s = settings_for([*argv, "--insecure"], {})
     assert (s.node_id, s.bind, s.advertise) == (node_id, "0.0.0.0:7946", f"{host}.{DOMAIN}:7946")
     assert s.seeds == tuple(join.split(","))
     assert (s.diss_listen, s.diss_addr) == (f"0.0.0.0:{7946 + DISS_PORT_OFFSET}", f"{host}.{DOMAIN}:7956")
@@ -73,7 +73,7 @@ def test_the_entrypoint_execs_the_detector_in_its_own_process(tmp_path: Path) ->
     stub = tmp_path / "stub.sh"
     run_entrypoint(tmp_path, {"HOSTNAME": "swimfd-1"})  # writes the stub
     env = {"PATH": os.environ["PATH"], "SWIMFD_BIN": str(stub), "HOSTNAME": "swimfd-1"}
-    proc = subprocess.Popen(["sh", str(ENTRYPOINT)], env=env, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(["sh", str(ENTRYPOINT), "--insecure"], env=env, stdout=subprocess.PIPE, text=True)
     out, _ = proc.communicate(timeout=30)
     pid, node_id, _ = stub_output(out)
     assert (pid, node_id) == (proc.pid, "2")
@@ -84,7 +84,7 @@ def test_without_a_domain_peers_are_bare_host_names_and_a_lone_seed_joins_nobody
     assert done.returncode == 0, done.stderr
     _, node_id, argv = stub_output(done.stdout)
     assert (node_id, argv) == ("1", ["run", "--id", "1", "--bind", "0.0.0.0:50051", "--advertise", "swimfd-0:50051"])
-    assert settings_for(argv, {}).seeds == ()
+    assert settings_for([*argv, "--insecure"], {}).seeds == ()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,9 @@ def test_the_entrypoint_starts_a_real_detector_that_serves_and_leaves_on_sigterm
         "SWIMFD_PORT": str(port),
         "LOG_FILE": str(tmp_path / "node.log"),
     }
-    proc = subprocess.Popen(["sh", str(ENTRYPOINT)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["sh", str(ENTRYPOINT), "--insecure"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 30
         status = ""

@@ -30,6 +30,7 @@ from deploy_files import (
 
 from swimfd.commands import config_file
 from swimfd.commands import health as health_command
+from swimfd.commands.certs import make_ca, make_node
 from swimfd.commands.run import ENV_VARS
 from swimfd.runtime.server import SERVICE
 from swimfd.runtime.settings import DISS_PORT_OFFSET
@@ -120,8 +121,8 @@ def test_env_names_are_ones_the_entrypoint_or_the_detector_reads() -> None:
 def test_the_configmap_is_a_config_the_detector_loads(tmp_path: Path) -> None:
     docs = k8s_documents()
     env = k8s_env(container(docs), "default")
-    [mount] = container(docs)["volumeMounts"]
-    [volume] = docs["StatefulSet"]["spec"]["template"]["spec"]["volumes"]
+    [volume] = [v for v in docs["StatefulSet"]["spec"]["template"]["spec"]["volumes"] if "configMap" in v]
+    [mount] = [m for m in container(docs)["volumeMounts"] if m["name"] == volume["name"]]
     assert volume["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"] and mount["name"] == volume["name"]
     file_name = env["SWIMFD_CONFIG"].removeprefix(mount["mountPath"] + "/")
     path = tmp_path / file_name
@@ -140,7 +141,16 @@ def test_each_pod_gets_settings_the_detector_accepts(tmp_path: Path, ordinal: in
     _, node_id, argv = stub_output(done.stdout)
     config = tmp_path / "config.json"
     config.write_text(docs["ConfigMap"]["data"]["config.json"])
-    s = settings_for(argv, {**env, "NODE_ID": node_id, "SWIMFD_CONFIG": str(config)})
+    # Mutual TLS from the swimfd-tls Secret: SWIMFD_TLS_DIR is where it is mounted; the parser then
+    # checks real files, so the test makes the Secret's content (`swimfd certs`) and points there.
+    [volume] = [v for v in docs["StatefulSet"]["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    [mount] = [m for m in c["volumeMounts"] if m["name"] == volume["name"]]
+    assert env["SWIMFD_TLS_DIR"] == mount["mountPath"] and volume["secret"]["secretName"] == "swimfd-tls"
+    secret = tmp_path / "tls"
+    make_ca(secret)
+    make_node(secret, node_id, [f"swimfd-{ordinal}.swimfd.prod.svc.cluster.local"])
+    s = settings_for(argv, {**env, "NODE_ID": node_id, "SWIMFD_CONFIG": str(config), "SWIMFD_TLS_DIR": str(secret)})
+    assert s.tls_dir == str(secret) and not s.insecure
     domain = "swimfd.prod.svc.cluster.local"
     assert s.node_id == str(ordinal + 1)
     assert s.advertise == f"swimfd-{ordinal}.{domain}:{port_named(c, 'detector')}"
@@ -158,7 +168,7 @@ def test_compose_members_are_hosts_0_to_4_that_join_each_other(tmp_path: Path) -
     for name, service in services.items():
         assert service["hostname"] == name  # compose DNS resolves the service name to this host
         env = {k: str(v) for k, v in service["environment"].items()}
-        done = run_entrypoint(tmp_path, {**env, "HOSTNAME": service["hostname"]})
+        done = run_entrypoint(tmp_path, {**env, "HOSTNAME": service["hostname"]}, *service.get("command", []))
         assert done.returncode == 0, done.stderr
         _, node_id, argv = stub_output(done.stdout)
         s = settings_for(argv, {**env, "NODE_ID": node_id})

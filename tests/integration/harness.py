@@ -1,7 +1,10 @@
 """Real swimfd processes on loopback for integration tests.
 
 Node k's detector listens on base + k and its go-diss on base + DISS_PORT_OFFSET + k, with
-``base`` chosen so that all those ports are free. Every process started here
+``base`` chosen so that all those ports are free. Clusters run mutual TLS by
+default, as `make run-cluster` does: a CA, a certificate per node (created
+when the node first starts) and a client certificate for the test's own
+calls live in <workdir>/tls; ``LocalCluster(tmp, tls=False)`` runs --insecure. Every process started here
 is killed in ``close()`` (the tests call it from a fixture's teardown), and
 every wait is bounded.
 """
@@ -24,11 +27,12 @@ from typing import Any
 
 import grpc
 
+from swimfd.commands.certs import make_ca, make_client, make_node
 from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.settings import DISS_PORT_OFFSET
+from swimfd.runtime.tls import TLSFiles, TLSMaterial
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = REPO / "pyserver" / "failure_detector.py"
@@ -123,11 +127,44 @@ class LocalCluster:
     base: int = field(default_factory=pick_base)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
     extra_pids: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    key: bytes | None = None  # cluster key, when the test runs a keyed cluster
+    tls: bool = True  # mutual TLS (the default everywhere); False: every process runs --insecure
 
     def __post_init__(self) -> None:
         self.config_file = self.workdir / "config.json"
         self.config_file.write_text(json.dumps(self.config))
+        self.tls_dir = self.workdir / "tls"
+        if self.tls:
+            make_ca(self.tls_dir)
+            make_client(self.tls_dir)
+
+    def cert(self, k: int | str) -> TLSFiles:
+        """Node k's certificate files, created (from the CA ``ca``) the first time they are asked for."""
+        files = TLSFiles.in_dir(self.tls_dir, str(k))
+        if not files.cert.exists():
+            make_node(self.tls_dir, str(k), ["127.0.0.1", "localhost"])
+        return files
+
+    def credentials(self, as_member: int | str | None = None) -> grpc.ChannelCredentials | None:
+        """Channel credentials of the test's client certificate (or of member ``as_member``); None without TLS."""
+        if not self.tls:
+            return None
+        files = TLSFiles.client_in_dir(self.tls_dir) if as_member is None else self.cert(as_member)
+        return TLSMaterial.load(files, member=as_member is not None).channel_credentials()
+
+    def channel(self, addr: str, as_member: int | str | None = None) -> grpc.Channel:
+        """A blocking channel to ``addr`` as the cluster's processes would open it."""
+        creds = self.credentials(as_member)
+        return grpc.secure_channel(addr, creds) if creds is not None else grpc.insecure_channel(addr)
+
+    def cli_tls(self) -> list[str]:
+        """Flags for `swimfd members/health/monitor` run against this cluster."""
+        return ["--tls-dir", str(self.tls_dir)] if self.tls else []
+
+    def tls_args(self, k: int | str) -> list[str]:
+        if not self.tls:
+            return ["--insecure"]
+        self.cert(k)
+        return ["--tls-dir", str(self.tls_dir)]
 
     def addr(self, k: int) -> str:
         return f"127.0.0.1:{self.base + k}"
@@ -143,6 +180,8 @@ class LocalCluster:
         out = open(self.workdir / f"node{k}.out", "wb")  # noqa: SIM115 (owned by the child)
         cmd = [sys.executable, str(ENTRY), "--id", str(k), "--bind", self.addr(k), "--config", str(self.config_file)]
         cmd += ["--log-file", str(log)]
+        if "--insecure" not in args and "--tls-dir" not in args:
+            cmd += self.tls_args(k)
         proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         out.close()
         node = NodeProc(str(k), self.addr(k), log, proc)
@@ -160,6 +199,11 @@ class LocalCluster:
         log = self.workdir / f"external-diss{k}.log"
         argv = [str(GO_DISS), "--id", str(k), "--listen", self.diss_addr(k), "--detector", self.addr(k)]
         argv += ["--cluster", self.config["cluster"], "--log-file", str(log)]
+        if self.tls:
+            f = self.cert(k)
+            argv += ["--tls-cert", str(f.cert), "--tls-key", str(f.key), "--tls-ca", str(f.ca_bundle)]
+        else:
+            argv += ["--insecure"]
         p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.extra_pids.append(p)
         return p
@@ -167,13 +211,10 @@ class LocalCluster:
     def view(self, k: int | str, timeout: float = 2.0) -> dict[str, int] | None:
         """id -> state in node k's view, or None when it does not answer."""
         try:
-            with grpc.insecure_channel(self.nodes[str(k)].addr) as ch:
-                req = pb.MembersRequest()
-                if self.key is not None:
-                    req.header.CopyFrom(
-                        pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
-                    )
-                    Signer(self.key).sign(req)
+            with self.channel(self.nodes[str(k)].addr) as ch:
+                req = pb.MembersRequest(
+                    header=pb.Header(version=PROTOCOL_VERSION, cluster=self.config["cluster"], sender="test")
+                )
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(req, timeout=timeout)
         except grpc.RpcError:
             return None

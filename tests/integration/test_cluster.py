@@ -23,7 +23,6 @@ from harness import ENTRY, LocalCluster, fast_config, wait_for
 from swimfd.core.bounds import detection_bound
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +110,7 @@ def test_members_command_prints_table_and_json(cluster: LocalCluster) -> None:
     # Past start-up (a node probed before its peer listened may be briefly suspected), both are alive.
     time.sleep(5 * fast_config().probe_interval)
     wait_for(lambda: cluster.all_see(ids(1, 2), pb.ALIVE), CONVERGE_S, "two alive members", state=cluster.views)
-    cmd = [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2)]
+    cmd = [sys.executable, "-m", "swimfd", "members", *cluster.cli_tls(), "--target", cluster.addr(2)]
     table = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout.splitlines()
     assert table[0].startswith("node 2  mode swim  leader ")
     assert table[1].split() == ["id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change"]
@@ -227,8 +226,9 @@ def test_test_loss_drops_messages_only_when_enabled(cluster: LocalCluster) -> No
         assert node.proc.wait(timeout=15) == 0
 
 
-def _deliver(addr: str, env: pb.Envelope) -> grpc.StatusCode:
-    with grpc.insecure_channel(addr) as ch:
+def _deliver(cluster: LocalCluster, addr: str, env: pb.Envelope) -> grpc.StatusCode:
+    """Deliver ``env`` with the certificate of the member its header names, as an honest sender would."""
+    with cluster.channel(addr, as_member=env.header.sender or None) as ch:
         try:
             swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
         except grpc.RpcError as e:
@@ -246,17 +246,17 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
         updates=[dead2],
         ping=pb.Ping(seq=1, target="1"),
     )
-    assert _deliver(target, foreign) == grpc.StatusCode.FAILED_PRECONDITION
+    assert _deliver(cluster, target, foreign) == grpc.StatusCode.FAILED_PRECONDITION
     old = pb.Envelope()
     old.CopyFrom(foreign)
     old.header.cluster, old.header.version = "itest", 99
-    assert _deliver(target, old) == grpc.StatusCode.FAILED_PRECONDITION
+    assert _deliver(cluster, target, old) == grpc.StatusCode.FAILED_PRECONDITION
     malformed = pb.Envelope()
     malformed.CopyFrom(old)
     malformed.header.version = 1
     malformed.updates[0].member.id = ""  # a subject without an id
-    assert _deliver(target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
-    with grpc.insecure_channel(target) as ch:
+    assert _deliver(cluster, target, malformed) == grpc.StatusCode.INVALID_ARGUMENT
+    with cluster.channel(target, as_member="9") as ch:
         raw = ch.unary_unary("/swimfd.v1.FailureDetector/Deliver")
         with pytest.raises(grpc.RpcError) as info:
             raw(b"\x0a\xff\xff\xff", timeout=5)
@@ -266,24 +266,27 @@ def test_malformed_and_foreign_messages_are_refused_and_change_nothing(cluster: 
     assert cluster.events("member_failed") == []
 
 
-def test_keyed_cluster_refuses_wrong_keys_and_interoperates_with_go_diss(cluster: LocalCluster) -> None:
-    key_file = cluster.workdir / "cluster.key"
-    key_file.write_text("correct horse\n")
-    cluster.key = b"correct horse"
+def test_tls_cluster_refuses_strangers_and_interoperates_with_go_diss(cluster: LocalCluster) -> None:
+    # Formerly the keyed cluster's test: mutual TLS now refuses what a wrong key used to.
     members = cluster.members_list((1, 2, 3))
     for k in (1, 2, 3):
-        cluster.start(k, "--members", members, "--cluster-key-file", str(key_file))
+        cluster.start(k, "--members", members)
     wait_for(lambda: cluster.all_see(ids(1, 2, 3), pb.ALIVE), CONVERGE_S, "three alive members", state=cluster.views)
     env = pb.Envelope(header=pb.Header(version=1, cluster="itest", sender="9"), ping=pb.Ping(seq=1, target="1"))
-    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
-    Signer(b"wrong key").sign(env)
-    assert _deliver(cluster.addr(1), env) == grpc.StatusCode.UNAUTHENTICATED
+    # No certificate at all:
+    with grpc.insecure_channel(cluster.addr(1)) as ch, pytest.raises(grpc.RpcError) as info:
+        swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    # A certificate, but for another member:
+    with cluster.channel(cluster.addr(1), as_member=8) as ch, pytest.raises(grpc.RpcError) as info:
+        swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED  # type: ignore[attr-defined]
 
     cluster.nodes["3"].signal(signal.SIGKILL)
     bound = detection_bound(fast_config(), 3)
     wait_for(lambda: cluster.all_see(["3"], pb.DEAD, ids(1, 2)), bound + 5.0, "both survivors to list node 3 DEAD")
 
-    # go-diss verified our signed Report and Members reply, and its notices passed our MAC check.
+    # go-diss took our Report over mTLS, and its notices passed our identity check.
     def diss_logs() -> list[str]:
         return [(cluster.workdir / f"node{k}.diss.log").read_text() for k in (1, 2)]
 
@@ -303,8 +306,9 @@ def test_keyed_cluster_refuses_wrong_keys_and_interoperates_with_go_diss(cluster
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A node started by hand; plaintext (--insecure) because these tests are about other flags."""
     return subprocess.run(
-        [sys.executable, str(ENTRY), *args],
+        [sys.executable, str(ENTRY), *args, "--insecure"],
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
         text=True,

@@ -53,7 +53,7 @@ def last_leader(c: LocalCluster, k: str) -> dict[str, Any] | None:
 
 def members_json(c: LocalCluster, k: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "swimfd", "members", "--target", c.addr(int(k)), "--json"],
+        [sys.executable, "-m", "swimfd", "members", *c.cli_tls(), "--target", c.addr(int(k)), "--json"],
         capture_output=True,
         text=True,
         timeout=20,

@@ -14,13 +14,19 @@ pytestmark = pytest.mark.integration
 EXAMPLE = REPO / "examples" / "embed.py"
 
 
-@pytest.mark.parametrize("go_diss", [False, True], ids=["without-go-diss", "with-go-diss"])
-def test_the_embedding_example_prints_joins_labels_leave_and_failure(go_diss: bool) -> None:
+@pytest.mark.parametrize(
+    ("go_diss", "insecure"),
+    [(False, False), (True, False), (False, True)],
+    ids=["without-go-diss", "with-go-diss", "insecure"],
+)
+def test_the_embedding_example_prints_joins_labels_leave_and_failure(go_diss: bool, insecure: bool) -> None:
     if go_diss and not GO_DISS.exists():
         pytest.skip("bin/go-diss is not built (run `make build`)")
     argv = [sys.executable, str(EXAMPLE), "--base-port", str(pick_base())]
     if go_diss:
         argv.append("--go-diss")
+    if insecure:
+        argv.append("--insecure")
     env = {**os.environ, "PYTHONPATH": str(REPO / "pyserver")}
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -21,9 +21,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 START_S = 30.0  # generous start-up allowance on a shared 2-core machine
 
 
-def status(addr: str, service: str = "") -> int | None:
+def status(cluster: LocalCluster, addr: str, service: str = "") -> int | None:
     """The health status at ``addr``, or None when it does not answer."""
-    with grpc.insecure_channel(addr) as ch:
+    with cluster.channel(addr) as ch:
         try:
             return (
                 health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0).status
@@ -32,8 +32,8 @@ def status(addr: str, service: str = "") -> int | None:
             return None
 
 
-def reflected_services(addr: str) -> set[str]:
-    with grpc.insecure_channel(addr) as ch:
+def reflected_services(cluster: LocalCluster, addr: str) -> set[str]:
+    with cluster.channel(addr) as ch:
         stub = reflection_pb2_grpc.ServerReflectionStub(ch)
         replies = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
         return {s.name for reply in replies for s in reply.list_services_response.service}
@@ -41,7 +41,7 @@ def reflected_services(addr: str) -> set[str]:
 
 def start_alone(cluster: LocalCluster, k: int = 1) -> NodeProc:
     node = cluster.start(k, "--members", cluster.addr(k))
-    wait_for(lambda: status(node.addr) == SERVING, START_S, f"node {k} to report SERVING", state=node.events)
+    wait_for(lambda: status(cluster, node.addr) == SERVING, START_S, f"node {k} to report SERVING", state=node.events)
     return node
 
 
@@ -52,9 +52,9 @@ def health_events(node: NodeProc) -> list[tuple[str, str]]:
 class Watcher:
     """Follows a Watch stream in a thread and records every status it sends until the stream ends."""
 
-    def __init__(self, addr: str) -> None:
+    def __init__(self, cluster: LocalCluster, addr: str) -> None:
         self.statuses: list[int] = []
-        self._channel = grpc.insecure_channel(addr)
+        self._channel = cluster.channel(addr)
         self._stream = health_pb2_grpc.HealthStub(self._channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
         self.ended = threading.Event()
         threading.Thread(target=self._run, daemon=True).start()
@@ -75,8 +75,8 @@ class Watcher:
 
 def test_serving_after_start_and_not_serving_while_leaving_on_sigterm(cluster: LocalCluster) -> None:
     node = start_alone(cluster)
-    assert status(node.addr, "swimfd.v1.FailureDetector") == SERVING
-    watcher = Watcher(node.addr)
+    assert status(cluster, node.addr, "swimfd.v1.FailureDetector") == SERVING
+    watcher = Watcher(cluster, node.addr)
     try:
         wait_for(lambda: watcher.statuses == [SERVING], 10, "the Watch stream to report SERVING")
         node.signal(signal.SIGTERM, with_children=False)
@@ -97,14 +97,16 @@ def test_serving_after_start_and_not_serving_while_leaving_on_sigterm(cluster: L
 
 def test_killed_go_diss_turns_the_detector_not_serving_until_it_is_restarted(cluster: LocalCluster) -> None:
     node = start_alone(cluster)
-    assert status(cluster.diss_addr(1)) == SERVING
+    assert status(cluster, cluster.diss_addr(1)) == SERVING
     (child,) = node.children()
     os.kill(child, signal.SIGKILL)
-    wait_for(lambda: status(node.addr) == NOT_SERVING, 10, "NOT_SERVING after go-diss was killed", state=node.events)
+    wait_for(
+        lambda: status(cluster, node.addr) == NOT_SERVING, 10, "NOT_SERVING after go-diss was killed", state=node.events
+    )
     (down,) = [e for e in node.events("health_changed") if e["status"] == "NOT_SERVING"]
     assert down["reason"] == "dissemination_down" and cluster.diss_addr(1) in down["detail"]
     # The supervisor restarts go-diss; the detector serves again once the new one does.
-    wait_for(lambda: status(node.addr) == SERVING, 20, "SERVING after the restart", state=node.events)
+    wait_for(lambda: status(cluster, node.addr) == SERVING, 20, "SERVING after the restart", state=node.events)
     assert len(node.events("dissemination_started")) == 2
     assert health_events(node) == [("SERVING", "ready"), ("NOT_SERVING", "dissemination_down"), ("SERVING", "ready")]
 
@@ -112,27 +114,29 @@ def test_killed_go_diss_turns_the_detector_not_serving_until_it_is_restarted(clu
 def test_joining_node_serves_only_once_a_seed_lets_it_in(cluster: LocalCluster) -> None:
     joiner = cluster.start(2, "--join", cluster.addr(1))
     wait_for(lambda: bool(joiner.events("join_failed")), START_S, "a failed join while the seed is down")
-    assert status(joiner.addr) == NOT_SERVING
+    assert status(cluster, joiner.addr) == NOT_SERVING
     start_alone(cluster, 1)
-    wait_for(lambda: status(joiner.addr) == SERVING, START_S, "the joiner to report SERVING", state=joiner.events)
+    wait_for(
+        lambda: status(cluster, joiner.addr) == SERVING, START_S, "the joiner to report SERVING", state=joiner.events
+    )
     assert joiner.events("joined")
 
 
 def test_go_diss_health_and_reflection_on_both_processes(cluster: LocalCluster) -> None:
     node = start_alone(cluster)
     diss = cluster.diss_addr(1)
-    assert status(diss) == SERVING
-    assert status(diss, "swimfd.v1.Dissemination") == SERVING
-    assert status(node.addr, "no.such.Service") is None  # NOT_FOUND, as the health protocol says
-    assert {"swimfd.v1.FailureDetector", "grpc.health.v1.Health"} <= reflected_services(node.addr)
-    assert {"swimfd.v1.Dissemination", "grpc.health.v1.Health"} <= reflected_services(diss)
+    assert status(cluster, diss) == SERVING
+    assert status(cluster, diss, "swimfd.v1.Dissemination") == SERVING
+    assert status(cluster, node.addr, "no.such.Service") is None  # NOT_FOUND, as the health protocol says
+    assert {"swimfd.v1.FailureDetector", "grpc.health.v1.Health"} <= reflected_services(cluster, node.addr)
+    assert {"swimfd.v1.Dissemination", "grpc.health.v1.Health"} <= reflected_services(cluster, diss)
 
 
 def test_health_command_waits_for_serving_and_fails_on_a_dead_target(cluster: LocalCluster) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "pyserver")}
     node = cluster.start(1, "--members", cluster.addr(1))
     ok = subprocess.run(
-        [sys.executable, "-m", "swimfd", "health", "--target", node.addr, "--wait", str(START_S)],
+        [sys.executable, "-m", "swimfd", "health", *cluster.cli_tls(), "--target", node.addr, "--wait", str(START_S)],
         capture_output=True,
         text=True,
         env=env,
@@ -140,7 +144,7 @@ def test_health_command_waits_for_serving_and_fails_on_a_dead_target(cluster: Lo
     )
     assert (ok.returncode, ok.stdout) == (0, f"{node.addr}: SERVING\n")
     diss = subprocess.run(
-        [sys.executable, "-m", "swimfd", "health", "--target", cluster.diss_addr(1)],
+        [sys.executable, "-m", "swimfd", "health", *cluster.cli_tls(), "--target", cluster.diss_addr(1)],
         capture_output=True,
         text=True,
         env=env,

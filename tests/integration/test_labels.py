@@ -22,7 +22,7 @@ CONVERGE_S = 30.0
 def labels_seen(cluster: LocalCluster, observer: int) -> dict[str, dict[str, str]]:
     """member id -> labels in ``observer``'s view ({} when it does not answer)."""
     try:
-        with grpc.insecure_channel(cluster.addr(observer)) as ch:
+        with cluster.channel(cluster.addr(observer)) as ch:
             reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=2.0)
     except grpc.RpcError:
         return {}
@@ -52,7 +52,7 @@ def test_labels_from_flags_and_config_file_spread_to_static_and_joined_members(c
 
     env = {**os.environ, "PYTHONPATH": str(REPO / "pyserver")}
     out = subprocess.run(
-        [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2)],
+        [sys.executable, "-m", "swimfd", "members", *cluster.cli_tls(), "--target", cluster.addr(2)],
         capture_output=True,
         text=True,
         env=env,

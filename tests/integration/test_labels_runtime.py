@@ -31,9 +31,10 @@ def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
         c.close()
 
 
-def swimfd_labels(target: str, *args: str) -> subprocess.CompletedProcess[str]:
+def swimfd_labels(cluster: LocalCluster, target: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`swimfd labels` as an operator runs it: with the cluster's client certificate (cluster.cli_tls())."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "pyserver")}
-    argv = [sys.executable, "-m", "swimfd", "labels", "--target", target, *args]
+    argv = [sys.executable, "-m", "swimfd", "labels", *cluster.cli_tls(), "--target", target, *args]
     return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=30)
 
 
@@ -42,7 +43,7 @@ def test_a_label_set_on_node_1_at_run_time_is_seen_on_node_3(cluster: LocalClust
     cluster.start_static(3, "--mode", mode, "--label", "zone=z1")
     wait_for(lambda: labels_seen(cluster, 3).get("1") == {"zone": "z1"}, CONVERGE_S, "node 3 to know node 1")
 
-    done = swimfd_labels(cluster.addr(1), "set", "role=db", "zone=z2")
+    done = swimfd_labels(cluster, cluster.addr(1), "set", "role=db", "zone=z2")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("node 1 incarnation ")
     assert done.stdout.rstrip().endswith("labels role=db,zone=z2")
@@ -64,13 +65,13 @@ def test_a_label_set_on_node_1_at_run_time_is_seen_on_node_3(cluster: LocalClust
     # A new incarnation of a live member is news, not a suspicion.
     assert not [e for e in cluster.events("member_suspected") if e["member"] == "1"]
 
-    done = swimfd_labels(cluster.addr(1), "unset", "role")
+    done = swimfd_labels(cluster, cluster.addr(1), "unset", "role")
     assert done.returncode == 0, done.stderr
     wait_for(lambda: labels_seen(cluster, 2).get("1") == {"zone": "z2"}, CONVERGE_S, "node 2 to see the removal")
-    shown = swimfd_labels(cluster.addr(1))
+    shown = swimfd_labels(cluster, cluster.addr(1))
     assert shown.returncode == 0 and shown.stdout.rstrip().endswith("labels zone=z2")
 
-    refused = swimfd_labels(cluster.addr(1), "set", "zone=" + "v" * 300)
+    refused = swimfd_labels(cluster, cluster.addr(1), "set", "zone=" + "v" * 300)
     assert refused.returncode == 1
     assert "INVALID_ARGUMENT" in refused.stderr and "value of 'zone'" in refused.stderr
     assert labels_seen(cluster, 1).get("1") == {"zone": "z2"}

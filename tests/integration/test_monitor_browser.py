@@ -170,7 +170,7 @@ def start_monitor(cluster: LocalCluster, port: int) -> subprocess.Popen[bytes]:
     out = open(out_path, "wb")  # noqa: SIM115 (owned by the child)
     argv = [sys.executable, "-m", "swimfd", "monitor", "--seeds", cluster.addr(1), "--listen", f"127.0.0.1:{port}"]
     argv += ["--cluster", cluster.config["cluster"], "--interval", str(POLL_S), "--timeout", str(CALL_S)]
-    argv += ["--log-file", str(cluster.workdir / "monitor.log")]
+    argv += ["--log-file", str(cluster.workdir / "monitor.log"), *cluster.cli_tls()]
     env = {**os.environ, "PYTHONPATH": str(REPO / "pyserver")}
     proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
     out.close()

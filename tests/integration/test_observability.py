@@ -71,9 +71,9 @@ def sample(addr: str, name: str, **labels: str) -> float | None:
 class WatchStream:
     """Follows a node's Watch stream in a thread, keeping every message as a payload dict."""
 
-    def __init__(self, addr: str) -> None:
+    def __init__(self, cluster: LocalCluster, addr: str) -> None:
         self.messages: list[dict[str, object]] = []
-        self._channel = grpc.insecure_channel(addr)
+        self._channel = cluster.channel(addr)
         req = pb.WatchRequest(header=pb.Header(version=PROTOCOL_VERSION, sender="test"))
         self._stream = swim_pb2_grpc.FailureDetectorStub(self._channel).Watch(req, timeout=120)
         self.snapshot: pb.MembersReply | None = None
@@ -130,12 +130,15 @@ def test_a_kill_moves_metrics_watch_and_event_handlers(cluster: LocalCluster, tm
         sample(metrics_addr(cluster, k), "swimfd_suspicions_total", outcome="confirmed") or 0 for k in (1, 2)
     )
 
-    watch = WatchStream(cluster.addr(1))
+    watch = WatchStream(cluster, cluster.addr(1))
     # The command-line follower, on another node, as an operator would run it.
     cli_out = tmp_path / "watch.jsonl"
     with open(cli_out, "wb") as sink:
         cli = subprocess.Popen(
-            [sys.executable, "-m", "swimfd", "members", "--target", cluster.addr(2), "--watch", "--json"],
+            [
+                *[sys.executable, "-m", "swimfd", "members", *cluster.cli_tls()],
+                *["--target", cluster.addr(2), "--watch", "--json"],
+            ],
             stdout=sink,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPO / "pyserver")},

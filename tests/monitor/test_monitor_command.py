@@ -15,7 +15,7 @@ from swimfd.commands.main import main
         (["--seeds", "127.0.0.1:1", "--interval", "0"], "--interval and --timeout must be positive"),
         (["--seeds", "127.0.0.1:1", "--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
         (["--seeds", "127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem"], "cannot read TLS file"),
-        (["--seeds", "127.0.0.1:1", "--cluster-key-file", "/nonexistent/key"], "/nonexistent/key"),
+        (["--seeds", "127.0.0.1:1", "--cluster-key-file", "/nonexistent/key"], "--cluster-key-file was removed"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

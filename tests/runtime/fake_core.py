@@ -120,3 +120,8 @@ class FakeCore:
 
     def leader(self) -> pb.LeaderInfo | None:
         return None
+
+    def addr_owner(self, addr: str) -> str | None:
+        if addr == self.me.addr:
+            return self.me.id
+        return next((i for i, a in self.peers.items() if a == addr), None)

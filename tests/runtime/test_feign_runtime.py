@@ -23,7 +23,7 @@ from swimfd.runtime.settings import RuntimeSettings, UsageError
 def parse(argv: list[str]) -> RuntimeSettings:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return parse_settings(parser.parse_args(argv), {})
+    return parse_settings(parser.parse_args([*argv, "--insecure"]), {})
 
 
 def test_flags_set_priority_and_feigning() -> None:

@@ -27,7 +27,8 @@ def test_a_go_diss_with_another_bound_is_a_clear_error_at_start(tmp_path: Path, 
         pytest.skip("bin/go-diss is not built (run `make build`)")
     diss_port, port = free_port(), free_port()
     argv = [str(GO_DISS), "--id", "1", "--listen", f"127.0.0.1:{diss_port}", "--detector", f"127.0.0.1:{port}"]
-    argv += ["--cluster", "test", "--max-message-bytes", str(theirs), "--log-file", str(tmp_path / "diss.log")]
+    argv += ["--cluster", "test", "--insecure", "--max-message-bytes", str(theirs)]
+    argv += ["--log-file", str(tmp_path / "diss.log")]
     child = subprocess.Popen(argv)
 
     async def main() -> None:

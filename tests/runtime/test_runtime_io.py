@@ -12,6 +12,7 @@ import io
 import json
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -19,6 +20,7 @@ import grpc.aio
 import pytest
 from fake_core import FakeCore
 
+from swimfd.commands.certs import make_ca, make_client, make_node
 from swimfd.core.config import Config
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.core.reports import admitted_join, confirmed_failure
@@ -27,6 +29,7 @@ from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.logs import make_logger
 from swimfd.runtime.process import Runtime, StartError
 from swimfd.runtime.settings import RuntimeSettings
+from swimfd.runtime.tls import TLSFiles, TLSMaterial
 
 
 def free_port() -> int:
@@ -35,7 +38,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def settings(node_id: str, port: int, members: tuple[str, ...] = (), key: bytes | None = None) -> RuntimeSettings:
+def settings(node_id: str, port: int, members: tuple[str, ...] = (), tls_dir: Path | None = None) -> RuntimeSettings:
     return RuntimeSettings(
         node_id=node_id,
         bind=f"127.0.0.1:{port}",
@@ -46,7 +49,8 @@ def settings(node_id: str, port: int, members: tuple[str, ...] = (), key: bytes 
         diss_addr=f"127.0.0.1:{free_port()}",  # nothing listens: the node must cope
         diss_listen=None,
         go_diss="/nonexistent",
-        cluster_key=key,
+        tls_dir=str(tls_dir) if tls_dir is not None else None,
+        insecure=tls_dir is None,
     )
 
 
@@ -138,7 +142,7 @@ async def _deliver_status(addr: str, env: pb.Envelope) -> grpc.StatusCode:
 def test_refused_messages_get_status_codes_and_never_reach_the_core() -> None:
     async def main() -> None:
         port = free_port()
-        rt, _ = make_runtime(settings("1", port, key=b"secret"))
+        rt, _ = make_runtime(settings("1", port))
         await rt.start()
         addr = f"127.0.0.1:{port}"
         try:
@@ -148,24 +152,12 @@ def test_refused_messages_get_status_codes_and_never_reach_the_core() -> None:
             assert await _deliver_status(addr, wrong_cluster) == grpc.StatusCode.FAILED_PRECONDITION
             wrong_version = pb.Envelope(header=_header(version=2), ping=ping)
             assert await _deliver_status(addr, wrong_version) == grpc.StatusCode.FAILED_PRECONDITION
-            unsigned = pb.Envelope(header=_header(), ping=ping)
-            assert await _deliver_status(addr, unsigned) == grpc.StatusCode.UNAUTHENTICATED
-            forged = pb.Envelope(header=_header(), ping=ping)
-            forged.header.mac = b"\x00" * 32
-            assert await _deliver_status(addr, forged) == grpc.StatusCode.UNAUTHENTICATED
             assert core(rt).received == []
-            async with grpc.aio.insecure_channel(addr) as ch:
-                with pytest.raises(grpc.aio.AioRpcError) as members_info:
-                    await swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=5)
-            assert members_info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert "uses a key" in (members_info.value.details() or "")
-            # Correctly signed but malformed for the core: INVALID_ARGUMENT, state unchanged.
+            # A well-formed header but a body malformed for the core: INVALID_ARGUMENT, state unchanged.
             no_body = pb.Envelope(header=_header())
-            rt.signer.sign(no_body)
             assert await _deliver_status(addr, no_body) == grpc.StatusCode.INVALID_ARGUMENT
             assert core(rt).received == []
             good = pb.Envelope(header=_header(), ping=ping)
-            rt.signer.sign(good)
             assert await _deliver_status(addr, good) == grpc.StatusCode.OK
             assert len(core(rt).received) == 1
             # Bytes that are not a protobuf at all.
@@ -175,9 +167,64 @@ def test_refused_messages_get_status_codes_and_never_reach_the_core() -> None:
                     await raw(b"\xff\xff\xff\xff", timeout=5)
                 assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert len(core(rt).received) == 1
-            assert rt.transport.stats.rejected_in == 8  # every refusal above, Members included
+            assert rt.transport.stats.rejected_in == 5  # every refusal above
         finally:
             await rt.stop()
+
+    run(main())
+
+
+def test_with_tls_only_certified_callers_get_in_and_each_speaks_only_for_itself(tmp_path: Path) -> None:
+    """The refusals a cluster key used to make, made by mutual TLS and runtime/identity.py."""
+    make_ca(tmp_path)
+    for mid in ("1", "2"):
+        make_node(tmp_path, mid, ["127.0.0.1"])
+    make_client(tmp_path)
+    as2 = TLSMaterial.load(TLSFiles.in_dir(tmp_path, "2")).channel_credentials()
+    observer = TLSMaterial.load(TLSFiles.client_in_dir(tmp_path), member=False).channel_credentials()
+
+    async def main() -> None:
+        port = free_port()
+        rt, buf = make_runtime(settings("1", port, tls_dir=tmp_path))
+        await rt.start()
+        addr = f"127.0.0.1:{port}"
+        ping = pb.Ping(seq=1, target="1")
+
+        async def deliver(creds: grpc.ChannelCredentials | None, sender: str) -> grpc.StatusCode:
+            env = pb.Envelope(header=pb.Header(version=1, cluster="test", sender=sender), ping=ping)
+            ch = grpc.aio.secure_channel(addr, creds) if creds else grpc.aio.insecure_channel(addr)
+            async with ch:
+                try:
+                    await swim_pb2_grpc.FailureDetectorStub(ch).Deliver(env, timeout=5)
+                except grpc.aio.AioRpcError as e:
+                    return e.code()
+            return grpc.StatusCode.OK
+
+        try:
+            assert await deliver(None, "2") == grpc.StatusCode.UNAVAILABLE  # plaintext: no handshake
+            assert await deliver(observer, "2") == grpc.StatusCode.PERMISSION_DENIED  # names no member
+            assert await deliver(as2, "9") == grpc.StatusCode.PERMISSION_DENIED  # speaks for another
+            assert core(rt).received == []
+            assert await deliver(as2, "2") == grpc.StatusCode.OK
+            assert len(core(rt).received) == 1
+            async with grpc.aio.secure_channel(addr, observer) as ch:
+                reply = await swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=5)
+            assert reply.self_id == "1"  # observers may read
+            async with grpc.aio.secure_channel(addr, as2) as ch:
+                with pytest.raises(grpc.aio.AioRpcError) as info:
+                    notice = pb.Notice(header=pb.Header(version=1, cluster="test", sender="2"), origin="2")
+                    await swim_pb2_grpc.FailureDetectorStub(ch).Notify(notice, timeout=5)
+            assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED  # only our own go-diss notifies
+            assert rt.identity_refused == 3
+        finally:
+            await rt.stop()
+        refused = [e for e in lines(buf) if e["event"] == "identity_refused"]
+        assert [(e["rpc"], e["cert_id"], e["claimed_sender"]) for e in refused] == [
+            ("Deliver", None, "2"),
+            ("Deliver", "2", "9"),
+            ("Notify", "2", "2"),
+        ]
+        assert all(e["level"] == "warning" and e["peer"] and e["reason"] for e in refused)
 
     run(main())
 
@@ -193,6 +240,33 @@ class StalledPeer(swim_pb2_grpc.FailureDetectorServicer):
         self.entered.set()
         await self.release.wait()
         return pb.DeliverReply()
+
+
+class ForgingPeer(swim_pb2_grpc.FailureDetectorServicer):
+    """Member 2 answering every Deliver with its own ack and one that claims to come from member 7."""
+
+    async def Deliver(self, request: pb.Envelope, context: Any) -> pb.DeliverReply:
+        own = pb.Envelope(header=pb.Header(version=1, cluster="test", sender="2"), ack=pb.Ack(seq=request.ping.seq))
+        forged = pb.Envelope(header=pb.Header(version=1, cluster="test", sender="7"), ack=pb.Ack(seq=1))
+        return pb.DeliverReply(replies=[own, forged])
+
+
+def test_an_inline_reply_naming_another_sender_is_dropped() -> None:
+    async def main() -> None:
+        peer_port, port = free_port(), free_port()
+        server = await serve(swim_pb2_grpc.add_FailureDetectorServicer_to_server, ForgingPeer(), peer_port)
+        rt, buf = make_runtime(settings("1", port, members=(f"127.0.0.1:{port}", f"127.0.0.1:{peer_port}")))
+        await rt.start()
+        try:
+            await until(lambda: rt.identity_refused >= 1 and bool(core(rt).received))
+        finally:
+            await rt.stop()
+            await server.stop(None)
+        assert {env.header.sender for env in core(rt).received} == {"2"}
+        refused = [e for e in lines(buf) if e["event"] == "identity_refused"]
+        assert refused[0]["rpc"] == "DeliverReply" and refused[0]["claimed_sender"] == "7"
+
+    run(main())
 
 
 def test_a_stalled_peer_never_stalls_the_tick_loop() -> None:
@@ -287,7 +361,7 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
         diss_port, port = free_port(), free_port()
         diss = RecordingDiss()
         server = await serve(swim_pb2_grpc.add_DisseminationServicer_to_server, diss, diss_port)
-        s = settings("1", port, members=(f"127.0.0.1:{port}", "127.0.0.1:1"), key=b"k")
+        s = settings("1", port, members=(f"127.0.0.1:{port}", "127.0.0.1:1"))
         s = dataclasses.replace(s, diss_addr=f"127.0.0.1:{diss_port}")
         rt, buf = make_runtime(s)
         await rt.start()
@@ -306,7 +380,7 @@ def test_local_failure_is_reported_and_leave_is_broadcast() -> None:
         assert (report.update.member.id, report.update.member.incarnation) == ("2", 5)
         assert report.update.member.state == pb.DEAD and report.update.detector == "swim"
         assert getattr(report.update, "from") == "1"
-        rt.signer.verify(report)  # signed with the cluster key
+        assert (report.header.sender, report.header.cluster) == ("1", "test")  # stamped as ours
         assert core(rt).left and diss.leaves[0].member.id == "1" and diss.leaves[0].member.state == pb.LEFT
         failed_lines = [e for e in lines(buf) if e["event"] == "member_failed"]
         assert [(e["member"], e["detector"], e["source"]) for e in failed_lines] == [

@@ -15,9 +15,9 @@ from swimfd.core import wire
 from swimfd.core.events import EventName, MembershipEvent, Source
 from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_process import DissCommand
 from swimfd.runtime.logs import event_fields, make_logger
+from swimfd.runtime.tls import TLSFiles
 from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, check_header
 
 
@@ -36,7 +36,7 @@ def _env(cluster: str = "c", version: int = 1) -> pb.Envelope:
 )
 def test_check_header_codes(env: pb.Envelope, code: grpc.StatusCode) -> None:
     with pytest.raises(Rejected) as info:
-        check_header(env, "c", Signer(None))
+        check_header(env, "c")
     assert info.value.code == code
 
 
@@ -45,17 +45,13 @@ def test_transport_and_core_share_one_header_check(env: pb.Envelope) -> None:
     with pytest.raises(ProtocolError) as core:
         wire.check_header(env.header, "c")
     with pytest.raises(Rejected) as transport:
-        check_header(env, "c", Signer(None))
+        check_header(env, "c")
     assert transport.value.detail == str(core.value)
 
 
-def test_check_header_mac() -> None:
-    env = _env()
-    Signer(b"k").sign(env)
-    check_header(env, "c", Signer(b"k"))
-    with pytest.raises(Rejected) as info:
-        check_header(env, "c", Signer(b"other"))
-    assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+def test_check_header_accepts_our_version_and_cluster() -> None:
+    # Who sent it is the TLS certificate's business (runtime/identity.py, tests/runtime/test_identity.py).
+    check_header(_env(), "c")
 
 
 def test_fault_injector_is_seeded_and_drops_about_its_rate() -> None:
@@ -67,14 +63,13 @@ def test_fault_injector_is_seeded_and_drops_about_its_rate() -> None:
     assert not any(FaultInjector(0.0, random.Random(1)).drop() for _ in range(100))
 
 
-def test_prepare_signs_a_copy_and_counts_injected_loss() -> None:
-    t = Transport(cluster="c", signer=Signer(b"k"), max_message_bytes=4096, rpc_timeout=1.0)
+def test_prepare_copies_and_counts_injected_loss() -> None:
+    t = Transport(cluster="c", max_message_bytes=4096, rpc_timeout=1.0)
     env = _env()
     out = t.prepare(env)
-    assert out is not None and out.header.mac and env.header.mac == b""
+    assert out is not None and out == env and out is not env
     lossy = Transport(
         cluster="c",
-        signer=Signer(None),
         max_message_bytes=4096,
         rpc_timeout=1.0,
         fault=FaultInjector(0.5, random.Random(3)),
@@ -84,7 +79,7 @@ def test_prepare_signs_a_copy_and_counts_injected_loss() -> None:
 
 
 def test_admit_counts_and_refuses_bad_replies() -> None:
-    t = Transport(cluster="c", signer=Signer(None), max_message_bytes=4096, rpc_timeout=1.0)
+    t = Transport(cluster="c", max_message_bytes=4096, rpc_timeout=1.0)
     assert t.admit(_env())
     assert not t.admit(_env(cluster="x"))
     assert (t.stats.msgs_recv, t.stats.rejected_in) == (2, 1)
@@ -154,7 +149,7 @@ def test_logger_filters_by_level_and_stamps_every_line() -> None:
 
 
 def test_diss_command_follows_contract_flags() -> None:
-    cmd = DissCommand("bin/go-diss", "3", "h:50063", "h:50053", "c", key_file="k", log_file="n3.diss.log")
+    cmd = DissCommand("bin/go-diss", "3", "h:50063", "h:50053", "c", log_file="n3.diss.log")
     assert cmd.argv() == [
         "bin/go-diss",
         "--id",
@@ -165,9 +160,12 @@ def test_diss_command_follows_contract_flags() -> None:
         "h:50053",
         "--cluster",
         "c",
-        "--cluster-key-file",
-        "k",
+        "--insecure",
         "--log-file",
         "n3.diss.log",
     ]
+    tls = TLSFiles.in_dir("d", "3")
+    argv = DissCommand("bin/go-diss", "3", "h:50063", "h:50053", "c", tls=tls).argv()
+    assert argv[-6:] == ["--tls-cert", "d/node-3.pem", "--tls-key", "d/node-3.key", "--tls-ca", "d/ca-bundle.pem"]
+    assert "--insecure" not in argv
     assert DissCommand("b", "1", "l:1", "d:2", "c", log_level="warning").argv()[-2:] == ["--log-level", "warn"]

@@ -1,8 +1,10 @@
 """Attack replays on real processes (issue 10, "Why"): each forged message is refused or refuted, and logged.
 
-Three detectors with their go-diss children, started the README's way on loopback. The attacker
-speaks gRPC to their ports, as any process on the host can; with mutual TLS it would also need a
-member's certificate, and these are the bounds that still hold when it has one (docs/security.md).
+Three detectors with their go-diss children, started the README's way on loopback, with mutual TLS.
+The attacker speaks gRPC to their ports holding the strongest credentials the replay allows: the
+certificate of the member each forged message names (member 2's or 3's, stolen), or for the
+non-member "evil" a certificate the cluster CA issued for that id (a joiner gone bad). These are the
+bounds that still hold when the attacker has one (docs/security.md); reads use the client certificate.
 """
 
 from __future__ import annotations
@@ -58,13 +60,18 @@ def header(c: LocalCluster, sender: str, sender_addr: str = "127.0.0.1:9") -> pb
     return pb.Header(version=PROTOCOL_VERSION, cluster=c.config["cluster"], sender=sender, sender_addr=sender_addr)
 
 
-def stub(addr: str) -> tuple[grpc.Channel, swim_pb2_grpc.FailureDetectorStub]:
-    ch = grpc.insecure_channel(addr, options=[("grpc.max_send_message_length", 8 << 20)])
+def stub(
+    c: LocalCluster, addr: str, as_member: str | None = None
+) -> tuple[grpc.Channel, swim_pb2_grpc.FailureDetectorStub]:
+    """A channel holding member ``as_member``'s certificate (None: the client certificate, which may only read)."""
+    options = [("grpc.max_send_message_length", 8 << 20)]
+    creds = c.credentials(as_member)
+    ch = grpc.secure_channel(addr, creds, options=options) if creds else grpc.insecure_channel(addr, options=options)
     return ch, swim_pb2_grpc.FailureDetectorStub(ch)
 
 
 def members(c: LocalCluster, k: int) -> pb.MembersReply:
-    ch, s = stub(c.addr(k))
+    ch, s = stub(c, c.addr(k))
     with ch:
         return s.Members(pb.MembersRequest(), timeout=5)
 
@@ -89,7 +96,8 @@ def refused(c: LocalCluster, k: int, reason: str | None = None) -> list[dict[str
 
 
 def deliver(c: LocalCluster, k: int, env: pb.Envelope) -> grpc.StatusCode:
-    ch, s = stub(c.addr(k))
+    """Deliver ``env`` to node k holding the certificate of the member its header names."""
+    ch, s = stub(c, c.addr(k), env.header.sender)
     with ch:
         try:
             s.Deliver(env, timeout=5)
@@ -106,7 +114,7 @@ def test_labels_attack_from_a_non_member_is_refused_without_growth_or_false_fail
     joiner.labels.update(blob)
     req = pb.JoinRequest(header=header(c, "evil"), member=joiner)
     assert 3_800_000 < req.ByteSize() < 4 << 20
-    ch, s = stub(c.addr(1))
+    ch, s = stub(c, c.addr(1), "evil")
     with ch, pytest.raises(grpc.RpcError) as info:
         s.Join(req, timeout=10)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -17,16 +17,18 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/detector"
 	"swimfd/go-diss/internal/health"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/metrics"
+	"swimfd/go-diss/internal/mtls"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/server"
+	"swimfd/go-diss/internal/wire"
 )
 
 // version is what --version prints; keep it equal to pyproject.toml's (a release build may set it with
@@ -82,16 +84,39 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		fmt.Fprintf(stderr, "go-diss: --listen %s: %v\n", cfg.Listen, err)
 		return 1
 	}
+	// Mutual TLS with the node's own certificate (it must name --id); the
+	// same credentials serve peers and call peers and the local detector.
+	var store *mtls.Store
+	var serverCreds, clientCreds credentials.TransportCredentials
+	var peerID func(context.Context) (string, bool)
+	if !cfg.Insecure {
+		store, err = mtls.Load(mtls.Files{Cert: cfg.TLSCert, Key: cfg.TLSKey, CA: cfg.TLSCA}, cfg.ID)
+		if err != nil {
+			_ = lis.Close()
+			fmt.Fprintf(stderr, "go-diss: %v\n", err)
+			return 2
+		}
+		lim := logging.NewLimiter(t.LogEvery, nil)
+		serverCreds = store.ServerCredentials(func(remote string, herr error) {
+			if ok, more := lim.Allow("handshake_refused"); ok {
+				log.Warn("handshake_refused", "peer", remote, "error", herr.Error(), "suppressed", more)
+			}
+		})
+		clientCreds = store.ClientCredentials()
+		peerID = mtls.PeerID
+	}
 	// Our header names this node's detector: that is the address peers know.
-	signer := auth.NewSigner(cfg.ClusterKey, config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
-	det, err := detector.Dial(cfg.Detector, detector.Options{Signer: signer, Cluster: cfg.Cluster, Tuning: t, Log: log})
+	stamp := wire.NewStamp(config.ProtocolVersion, cfg.Cluster, cfg.ID, cfg.Detector)
+	det, err := detector.Dial(cfg.Detector, detector.Options{
+		Stamp: stamp, Cluster: cfg.Cluster, Tuning: t, Log: log, Creds: clientCreds,
+	})
 	if err != nil {
 		_ = lis.Close()
 		fmt.Fprintf(stderr, "go-diss: %v\n", err)
 		return 2
 	}
 	defer det.Close()
-	pool := broadcast.NewPool(t.MaxPeerConns, append(broadcast.ClientOptions(), broadcast.MessageSize(t.MaxMessageBytes))...)
+	pool := broadcast.NewPool(t.MaxPeerConns, append(broadcast.DialOptions(clientCreds), broadcast.MessageSize(t.MaxMessageBytes))...)
 	defer pool.Close()
 	bc := broadcast.New(t, pool, log)
 
@@ -111,10 +136,14 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 		}
 		log.Info("metrics_listening", "addr", maddr.String())
 	}
-	g := grpc.NewServer(server.ServerOptionsFor(t, m.InFlight())...)
+	opts := server.ServerOptionsFor(t, m.InFlight())
+	if serverCreds != nil {
+		opts = append(opts, grpc.Creds(serverCreds))
+	}
+	g := grpc.NewServer(opts...)
 	srv := server.New(server.Options{
-		ID: cfg.ID, Cluster: cfg.Cluster, Signer: signer, Detector: det, Bcast: bc, Tuning: t, Log: log,
-		Metrics: m,
+		ID: cfg.ID, Cluster: cfg.Cluster, Stamp: stamp, Detector: det, Bcast: bc, Tuning: t, Log: log,
+		Metrics: m, PeerID: peerID,
 	})
 	srv.Register(g)
 	limited := server.LimitListener(lis, t.MaxConns)
@@ -124,8 +153,14 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	hs := health.Register(g, log, pb.Dissemination_ServiceDesc.ServiceName)
 
 	log.Info("started", "listen", lis.Addr().String(), "detector", cfg.Detector, "cluster", cfg.Cluster,
-		"keyed", cfg.ClusterKey != nil, "pid", os.Getpid(), "max_message_bytes", t.MaxMessageBytes,
+		"tls", store != nil, "pid", os.Getpid(), "max_message_bytes", t.MaxMessageBytes,
 		"max_conns", t.MaxConns)
+	if store == nil {
+		log.Warn("insecure_plaintext", "detail", "--insecure: no TLS; anyone who reaches this port can act as any member")
+	} else {
+		stopReload := reloadOnHUP(store, log)
+		defer stopReload()
+	}
 	// The listener is bound, so connections made from now on are served.
 	hs.Serving()
 	if ready != nil {
@@ -149,6 +184,29 @@ func serve(ctx context.Context, cfg config.Config, stderr io.Writer, ready func(
 	shutdown(g, bc, t.ShutdownGrace, log, refused)
 	<-served
 	return 0
+}
+
+// reloadOnHUP re-reads the certificate files on every SIGHUP (the detector
+// forwards its own); a failed reload keeps the previous material.
+func reloadOnHUP(store *mtls.Store, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				if err := store.Reload(); err != nil {
+					log.Error("tls_reload_failed", "error", err.Error(), "note", "keeping the previous certificates")
+				} else {
+					log.Info("tls_reloaded", "id", store.ID())
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // shutdown stops taking requests, lets running ones finish and queued

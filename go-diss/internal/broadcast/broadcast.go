@@ -122,7 +122,7 @@ func (b *Batch) Delivered() int { return int(b.delivered.Load()) }
 // Failed is how many deliveries were given up on so far.
 func (b *Batch) Failed() int { return int(b.failed.Load()) }
 
-// Send queues n for every target and returns at once. n must be signed and is
+// Send queues n for every target and returns at once. n must be stamped and is
 // shared read-only by the workers.
 func (b *Broadcaster) Send(n *pb.Notice, to []Target) *Batch {
 	batch := &Batch{done: make(chan struct{})}

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"swimfd/go-diss/internal/config"
@@ -16,12 +17,19 @@ type Dialer interface {
 	Get(addr string) (client pb.DisseminationClient, release func(), err error)
 }
 
-// ClientOptions are the dial options every go-diss client uses: plaintext on
-// the cluster network (messages are authenticated by mac, not by TLS) and the
-// same message size bound as the server.
+// ClientOptions are DialOptions in plaintext (--insecure, and tests).
 func ClientOptions() []grpc.DialOption {
+	return DialOptions(nil)
+}
+
+// DialOptions are the dial options every go-diss client uses: creds (mutual
+// TLS; nil means plaintext) and the same message size bound as the server.
+func DialOptions(creds credentials.TransportCredentials) []grpc.DialOption {
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(config.MaxMessageBytes),
 			grpc.MaxCallSendMsgSize(config.MaxMessageBytes),

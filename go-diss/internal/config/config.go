@@ -6,14 +6,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,18 +44,27 @@ const (
 	MaxMessageBytesCap = 1 << 30
 )
 
+// ErrClusterKeyRemoved answers --cluster-key-file: the shared-key HMAC was
+// removed because mutual TLS authenticates (and encrypts) every hop and binds
+// each caller to its member id, which a key every member shares cannot do.
+var ErrClusterKeyRemoved = errors.New("--cluster-key-file was removed: mutual TLS (--tls-cert, --tls-key, --tls-ca) " +
+	"authenticates every hop and binds each peer to its member id; see docs/security.md")
+
 // ErrHelp is returned when -h/--help was asked for; usage has been printed.
 var ErrHelp = flag.ErrHelp
 
 // Config is everything go-diss needs to run.
 type Config struct {
-	ID         string
-	Listen     string // host:port this service listens on
-	Detector   string // host:port of the local FailureDetector service
-	Cluster    string
-	ClusterKey []byte // nil when the cluster runs without a key
-	LogFile    string // empty: stderr
-	LogLevel   slog.Level
+	ID       string
+	Listen   string // host:port this service listens on
+	Detector string // host:port of the local FailureDetector service
+	Cluster  string
+	TLSCert  string // PEM files of this node's certificate, key and trusted CA bundle;
+	TLSKey   string // all three, or none with Insecure
+	TLSCA    string
+	Insecure bool   // plaintext, asked for explicitly
+	LogFile  string // empty: stderr
+	LogLevel slog.Level
 	// MetricsAddr is where /metrics is served (Prometheus); empty: no metrics
 	// endpoint. The detector passes its own metrics port + 1 by default.
 	MetricsAddr string
@@ -132,7 +139,11 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 	fs.StringVar(&cfg.Listen, "listen", "", "host:port to serve Dissemination on (required)")
 	fs.StringVar(&cfg.Detector, "detector", "", "host:port of the local FailureDetector (required)")
 	fs.StringVar(&cfg.Cluster, "cluster", "", "cluster name (required)")
-	fs.StringVar(&keyFile, "cluster-key-file", "", "file holding the cluster key; enables message MACs")
+	fs.StringVar(&keyFile, "cluster-key-file", "", "removed: mutual TLS (--tls-*) authenticates every hop")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "this node's certificate (PEM, names urn:swimfd:member:<id>)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "this node's private key (PEM)")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA bundle (PEM) peers' certificates must chain to")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "plaintext without TLS (logs a warning)")
 	fs.StringVar(&cfg.LogFile, "log-file", "", "append JSON logs to this file instead of stderr")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "host:port to serve Prometheus /metrics on (default: none)")
@@ -161,11 +172,7 @@ func Parse(args []string, usage io.Writer) (Config, error) {
 		return cfg, err
 	}
 	if keyFile != "" {
-		key, err := ReadKey(keyFile)
-		if err != nil {
-			return cfg, err
-		}
-		cfg.ClusterKey = key
+		return cfg, ErrClusterKeyRemoved
 	}
 	return cfg, nil
 }
@@ -207,6 +214,25 @@ func validate(c *Config) error {
 			return fmt.Errorf("--metrics-addr: %w", err)
 		}
 	}
+	return checkTLS(c)
+}
+
+// checkTLS: mutual TLS (all three files) or an explicit --insecure, never both, never a guess.
+func checkTLS(c *Config) error {
+	n := 0
+	for _, v := range []string{c.TLSCert, c.TLSKey, c.TLSCA} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n > 0 && c.Insecure:
+		return errors.New("--insecure contradicts --tls-cert/--tls-key/--tls-ca; pick one")
+	case n == 0 && !c.Insecure:
+		return errors.New("--tls-cert, --tls-key and --tls-ca are required (mutual TLS); pass --insecure for plaintext")
+	case n > 0 && n < 3:
+		return errors.New("--tls-cert, --tls-key and --tls-ca go together")
+	}
 	return nil
 }
 
@@ -223,26 +249,4 @@ func checkHostPort(v string) error {
 		return fmt.Errorf("%q: port must be a number in 0-65535", v)
 	}
 	return nil
-}
-
-// keySpace is exactly the set Python's bytes.strip() removes, so both sides
-// derive the same key from the same file.
-const keySpace = " \t\n\r\v\f"
-
-// ReadKey returns the file's bytes without leading or trailing ASCII
-// whitespace. An empty key is refused: it would look like security.
-func ReadKey(path string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("--cluster-key-file: %s: %v", path, pe.Err)
-		}
-		return nil, fmt.Errorf("--cluster-key-file: %v", err)
-	}
-	key := bytes.Trim(raw, keySpace)
-	if len(key) == 0 {
-		return nil, fmt.Errorf("--cluster-key-file: %s is empty", path)
-	}
-	return key, nil
 }

@@ -13,7 +13,12 @@ import (
 
 func base(extra ...string) []string {
 	return append([]string{"--id", "1", "--listen", "127.0.0.1:50061", "--detector", "127.0.0.1:50051",
-		"--cluster", "c"}, extra...)
+		"--cluster", "c", "--insecure"}, extra...)
+}
+
+// secure is base without --insecure.
+func secure(extra ...string) []string {
+	return append(base()[:8:8], extra...)
 }
 
 func without(flag string) []string {
@@ -51,8 +56,10 @@ func TestParseErrors(t *testing.T) {
 		{"numeric level", base("--log-level", "info+2"), "--log-level"},
 		{"long id", base("--id", strings.Repeat("x", MaxIDLen+1)), "--id: longer than 256 characters"},
 		{"long cluster", base("--cluster", strings.Repeat("x", MaxClusterLen+1)), "--cluster: longer than"},
-		{"missing key file", base("--cluster-key-file", filepath.Join(dir, "nope")), "--cluster-key-file:"},
-		{"empty key file", base("--cluster-key-file", empty), "is empty"},
+		{"cluster key file", base("--cluster-key-file", empty), "--cluster-key-file was removed: mutual TLS"},
+		{"neither tls nor insecure", secure(), "pass --insecure for plaintext"},
+		{"tls and insecure", base("--tls-cert", "c", "--tls-key", "k", "--tls-ca", "a"), "contradicts"},
+		{"tls files partly", secure("--tls-cert", "c", "--tls-key", "k"), "go together"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,20 +75,13 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestParseOK(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "key")
-	if err := os.WriteFile(keyFile, []byte("  s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := Parse(base("--cluster-key-file", keyFile, "--log-level", "debug", "--log-file", "/tmp/x.log"),
+	cfg, err := Parse(base("--log-level", "debug", "--log-file", "/tmp/x.log"),
 		&bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.ID != "1" || cfg.Listen != "127.0.0.1:50061" || cfg.Detector != "127.0.0.1:50051" || cfg.Cluster != "c" {
 		t.Errorf("addresses/ids parsed wrong: %+v", cfg)
-	}
-	if string(cfg.ClusterKey) != "s3cret" {
-		t.Errorf("key = %q, want surrounding whitespace trimmed", cfg.ClusterKey)
 	}
 	if cfg.LogLevel != slog.LevelDebug || cfg.LogFile != "/tmp/x.log" {
 		t.Errorf("log settings = %v %q", cfg.LogLevel, cfg.LogFile)
@@ -90,8 +90,12 @@ func TestParseOK(t *testing.T) {
 		t.Errorf("tuning = %+v, want defaults", cfg.Tuning)
 	}
 	plain, err := Parse(base(), &bytes.Buffer{})
-	if err != nil || plain.ClusterKey != nil || plain.LogLevel != slog.LevelInfo {
-		t.Fatalf("defaults: key=%q level=%v err=%v", plain.ClusterKey, plain.LogLevel, err)
+	if err != nil || plain.LogLevel != slog.LevelInfo || !plain.Insecure {
+		t.Fatalf("defaults: level=%v insecure=%v err=%v", plain.LogLevel, plain.Insecure, err)
+	}
+	tls, err := Parse(secure("--tls-cert", "n.pem", "--tls-key", "n.key", "--tls-ca", "b.pem"), &bytes.Buffer{})
+	if err != nil || tls.Insecure || tls.TLSCert != "n.pem" || tls.TLSKey != "n.key" || tls.TLSCA != "b.pem" {
+		t.Fatalf("tls flags: %+v err=%v", tls, err)
 	}
 }
 
@@ -101,7 +105,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err = %v, want ErrHelp", err)
 	}
-	if !strings.Contains(out.String(), "-cluster-key-file") {
+	if !strings.Contains(out.String(), "-tls-cert") {
 		t.Fatalf("usage does not list flags: %q", out.String())
 	}
 }

@@ -14,10 +14,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/logging"
@@ -30,11 +30,12 @@ var ErrNoMembers = errors.New("no member list from the local detector yet")
 
 // Options configure a Client.
 type Options struct {
-	Signer  *auth.Signer
+	Stamp   *wire.Stamp
 	Cluster string
 	Tuning  config.Tuning
 	Log     *slog.Logger
-	Now     func() time.Time // nil: time.Now
+	Now     func() time.Time                 // nil: time.Now
+	Creds   credentials.TransportCredentials // mutual TLS with the node's certificate; nil: plaintext
 }
 
 // Client calls the local detector. Safe for concurrent use.
@@ -42,7 +43,7 @@ type Client struct {
 	fd      pb.FailureDetectorClient
 	cc      *grpc.ClientConn // nil when built over a caller's connection
 	addr    string
-	signer  *auth.Signer
+	stamp   *wire.Stamp
 	cluster string
 	timeout time.Duration
 	ttl     time.Duration
@@ -62,7 +63,7 @@ type Client struct {
 // Dial returns a Client of the detector at addr. It connects lazily, so an
 // absent detector is not an error here.
 func Dial(addr string, o Options) (*Client, error) {
-	cc, err := grpc.NewClient(addr, append(broadcast.ClientOptions(), broadcast.MessageSize(o.Tuning.MaxMessageBytes))...)
+	cc, err := grpc.NewClient(addr, append(broadcast.DialOptions(o.Creds), broadcast.MessageSize(o.Tuning.MaxMessageBytes))...)
 	if err != nil {
 		return nil, fmt.Errorf("--detector %s: %w", addr, err)
 	}
@@ -82,7 +83,7 @@ func New(fd pb.FailureDetectorClient, addr string, o Options) *Client {
 		log = logging.Discard()
 	}
 	return &Client{
-		fd: fd, addr: addr, signer: o.Signer, cluster: o.Cluster,
+		fd: fd, addr: addr, stamp: o.Stamp, cluster: o.Cluster,
 		timeout: o.Tuning.DetectorCallTimeout, ttl: o.Tuning.MembersTTL,
 		now: now, log: log, lim: logging.NewLimiter(o.Tuning.LogEvery, now),
 	}
@@ -154,10 +155,7 @@ func (c *Client) Invalidate() {
 }
 
 func (c *Client) fetch(ctx context.Context) (string, []*pb.Member, error) {
-	req := &pb.MembersRequest{Header: c.signer.Header()}
-	if err := c.signer.Sign(req); err != nil {
-		return "", nil, err
-	}
+	req := &pb.MembersRequest{Header: c.stamp.Header()}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	reply, err := c.fd.Members(ctx, req)
@@ -178,8 +176,8 @@ func (c *Client) fetch(ctx context.Context) (string, []*pb.Member, error) {
 
 // checkReply refuses a reply from a detector of another cluster or protocol
 // version (a misconfigured --detector), by the header rule every message
-// obeys (wire.CheckHeader). A reply without a header is accepted, and the mac
-// is not checked: the local detector is not asked to sign its replies.
+// obeys (wire.CheckHeader). A reply without a header is accepted: the
+// connection's mutual TLS already says who answered.
 func (c *Client) checkReply(h *pb.Header) error {
 	if h == nil {
 		return nil
@@ -191,16 +189,13 @@ func (c *Client) checkReply(h *pb.Header) error {
 }
 
 // Notify hands a notice to the detector, restamped with this node's header
-// and signed (the notice's origin keeps who reported it).
+// (the notice's origin keeps who reported it).
 func (c *Client) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error) {
 	out, ok := proto.Clone(n).(*pb.Notice)
 	if !ok {
 		return nil, errors.New("clone notice")
 	}
-	out.Header = c.signer.Header()
-	if err := c.signer.Sign(out); err != nil {
-		return nil, err
-	}
+	out.Header = c.stamp.Header()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	ack, err := c.fd.Notify(ctx, out)
@@ -211,8 +206,9 @@ func (c *Client) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 	return ack, nil
 }
 
-// Join forwards a joiner's request unchanged: its header and mac are the
-// joiner's, which the detector verifies itself.
+// Join forwards a joiner's request unchanged: its header is the joiner's.
+// The server checked the joiner's certificate; the detector accepts joins
+// that its own go-diss (this node's certificate) forwards.
 func (c *Client) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -58,7 +58,7 @@ func New(stats DeliveryStats) *Metrics {
 		}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "godiss_refusals_total",
-			Help: "Requests refused, by gRPC status code (e.g. FailedPrecondition, Unauthenticated, ResourceExhausted)",
+			Help: "Requests refused, by gRPC status code (e.g. FailedPrecondition, PermissionDenied, ResourceExhausted)",
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.noticesBroadcast, m.dedupHits, m.broadcastDuration, m.callsInFlight, m.refusals,

@@ -11,10 +11,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // stubDetector is an in-process local detector: it knows only this node, so
@@ -33,8 +33,8 @@ func (stubDetector) Join(_ context.Context, req *pb.JoinRequest) (*pb.JoinReply,
 	return &pb.JoinReply{Members: []*pb.Member{req.GetMember()}}, nil
 }
 
-// fuzzServer is a Server over stubs; key nil: no mac, so fuzzed headers that
-// name the cluster reach the handlers' own checks.
+// fuzzServer is a Server over stubs without PeerID (as on an --insecure node),
+// so fuzzed headers that name the cluster reach the handlers' own checks.
 func fuzzServer(tb testing.TB) *Server {
 	tu := config.DefaultTuning()
 	tu.PeerCallTimeout = 5 * time.Millisecond // Leave waits up to PeerCallTimeout * Attempts for its (empty) broadcast
@@ -48,8 +48,8 @@ func fuzzServer(tb testing.TB) *Server {
 		_ = bc.Close(ctx)
 		pool.Close()
 	})
-	signer := auth.NewSigner(nil, config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
-	return New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: stubDetector{}, Bcast: bc, Tuning: tu, Log: log})
+	stamp := wire.NewStamp(config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
+	return New(Options{ID: "0", Cluster: cluster, Stamp: stamp, Detector: stubDetector{}, Bcast: bc, Tuning: tu, Log: log})
 }
 
 // allowed are the codes a handler may answer arbitrary input with: a refusal

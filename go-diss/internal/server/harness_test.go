@@ -14,7 +14,6 @@ import (
 
 	"google.golang.org/grpc"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/detector"
@@ -22,6 +21,7 @@ import (
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/metrics"
 	"swimfd/go-diss/internal/pb"
+	"swimfd/go-diss/internal/wire"
 )
 
 // hang bounds waits against hangs; it asserts nothing about speed.
@@ -63,7 +63,6 @@ func (b *lockedBuffer) events(t *testing.T, name string) []map[string]any {
 
 // harness is one go-diss (id "0") with a fake local detector and fake peers.
 type harness struct {
-	key    []byte
 	det    *fakes.Detector
 	peers  []*fakes.Peer
 	bc     *broadcast.Broadcaster
@@ -71,8 +70,8 @@ type harness struct {
 	cc     *grpc.ClientConn
 	log    *lockedBuffer
 	m      *metrics.Metrics
-	// local signs as this node's detector; peer signs as member "1".
-	local, peer *auth.Signer
+	// local stamps headers as this node's detector; peer as member "1".
+	local, peer *wire.Stamp
 }
 
 func testTuning() config.Tuning {
@@ -88,14 +87,16 @@ func testTuning() config.Tuning {
 
 type setup struct {
 	peers       int
-	key         []byte
 	detectorOff bool          // point go-diss at a closed port
 	hold        chan struct{} // when set, one more live peer "hung" answers only when it is closed
+	// identity, when set, stands in for mtls.PeerID: every call comes from
+	// a certificate naming *identity ("" for a certificate naming no member).
+	identity *string
 }
 
 func newHarness(t *testing.T, s setup) *harness {
 	t.Helper()
-	h := &harness{key: s.key, log: &lockedBuffer{}}
+	h := &harness{log: &lockedBuffer{}}
 	members := []*pb.Member{{Id: "0", Addr: "127.0.0.1:1", DissAddr: "127.0.0.1:2", State: pb.MemberState_ALIVE}}
 	for i := range s.peers {
 		p := fakes.NewPeer(t, fmt.Sprint(i+1))
@@ -121,8 +122,8 @@ func newHarness(t *testing.T, s setup) *harness {
 
 	tu := testTuning()
 	log := logging.New(h.log, slog.LevelDebug, "0")
-	signer := auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", detAddr)
-	det, err := detector.Dial(detAddr, detector.Options{Signer: signer, Cluster: cluster, Tuning: tu, Log: log})
+	stamp := wire.NewStamp(config.ProtocolVersion, cluster, "0", detAddr)
+	det, err := detector.Dial(detAddr, detector.Options{Stamp: stamp, Cluster: cluster, Tuning: tu, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +133,11 @@ func newHarness(t *testing.T, s setup) *harness {
 	h.bc = broadcast.New(tu, pool, log)
 	t.Cleanup(func() { h.drain(t) })
 	h.m = metrics.New(nil)
-	srv := New(Options{ID: "0", Cluster: cluster, Signer: signer, Detector: det, Bcast: h.bc, Tuning: tu, Log: log,
-		Metrics: h.m})
+	o := Options{ID: "0", Cluster: cluster, Stamp: stamp, Detector: det, Bcast: h.bc, Tuning: tu, Log: log, Metrics: h.m}
+	if s.identity != nil {
+		o.PeerID = func(context.Context) (string, bool) { return *s.identity, *s.identity != "" }
+	}
+	srv := New(o)
 	addr := fakes.Serve(t, func(g *grpc.Server) { srv.Register(g) }, ServerOptionsFor(tu)...)
 	cc, err := grpc.NewClient(addr, broadcast.ClientOptions()...)
 	if err != nil {
@@ -142,8 +146,8 @@ func newHarness(t *testing.T, s setup) *harness {
 	t.Cleanup(func() { _ = cc.Close() })
 	h.cc = cc
 	h.client = pb.NewDisseminationClient(cc)
-	h.local = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
-	h.peer = auth.NewSigner(s.key, config.ProtocolVersion, cluster, "1", "127.0.0.1:3")
+	h.local = wire.NewStamp(config.ProtocolVersion, cluster, "0", "127.0.0.1:1")
+	h.peer = wire.NewStamp(config.ProtocolVersion, cluster, "1", "127.0.0.1:3")
 	return h
 }
 
@@ -175,15 +179,16 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func sign[M auth.Message](t *testing.T, s *auth.Signer, m M) M {
+// stamped fails unless m carries the header of sender in this cluster (who
+// really sent it is the connection's certificate, tested in identity_test.go).
+func stamped(t *testing.T, m wire.Message, sender string) {
 	t.Helper()
-	if err := s.Sign(m); err != nil {
-		t.Fatal(err)
+	if err := wire.CheckHeader(m.GetHeader(), cluster); err != nil || m.GetHeader().GetSender() != sender {
+		t.Fatalf("header %v: want sender %q of cluster %q (%v)", m.GetHeader(), sender, cluster, err)
 	}
-	return m
 }
 
-func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
+func report(s *wire.Stamp, kind pb.NoticeKind, member string, inc uint64) *pb.FailureReport {
 	state := map[pb.NoticeKind]pb.MemberState{
 		pb.NoticeKind_FAILED: pb.MemberState_DEAD, pb.NoticeKind_JOINED: pb.MemberState_ALIVE,
 		pb.NoticeKind_LEFT_CLUSTER: pb.MemberState_LEFT, pb.NoticeKind_REFUTED: pb.MemberState_ALIVE,
@@ -194,7 +199,7 @@ func report(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.F
 	}}
 }
 
-func notice(s *auth.Signer, kind pb.NoticeKind, member string, inc uint64) *pb.Notice {
+func notice(s *wire.Stamp, kind pb.NoticeKind, member string, inc uint64) *pb.Notice {
 	r := report(s, kind, member, inc)
 	return &pb.Notice{Header: s.Header(), Kind: r.Kind, Update: r.Update, Origin: s.Header().Sender}
 }

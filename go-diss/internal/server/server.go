@@ -24,13 +24,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"swimfd/go-diss/internal/auth"
 	"swimfd/go-diss/internal/broadcast"
 	"swimfd/go-diss/internal/config"
 	"swimfd/go-diss/internal/dedup"
 	"swimfd/go-diss/internal/faults"
 	"swimfd/go-diss/internal/logging"
 	"swimfd/go-diss/internal/metrics"
+	"swimfd/go-diss/internal/mtls"
 	"swimfd/go-diss/internal/pb"
 	"swimfd/go-diss/internal/wire"
 )
@@ -43,7 +43,7 @@ type Detector interface {
 	Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, error)
 }
 
-// Broadcaster queues a signed notice for delivery to peers.
+// Broadcaster queues a stamped notice for delivery to peers.
 type Broadcaster interface {
 	Send(n *pb.Notice, to []broadcast.Target) *broadcast.Batch
 }
@@ -52,13 +52,17 @@ type Broadcaster interface {
 type Options struct {
 	ID       string
 	Cluster  string
-	Signer   *auth.Signer
+	Stamp    *wire.Stamp
 	Detector Detector
 	Bcast    Broadcaster
 	Tuning   config.Tuning
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
 	Metrics  *metrics.Metrics // nil: no metrics
+	// PeerID names the member the caller's verified certificate names
+	// (mtls.PeerID). Nil on an --insecure node: then nobody's identity is known
+	// and none is checked.
+	PeerID func(ctx context.Context) (string, bool)
 }
 
 // Server is the Dissemination service.
@@ -66,7 +70,7 @@ type Server struct {
 	pb.UnimplementedDisseminationServer
 	id      string
 	cluster string
-	signer  *auth.Signer
+	stamp   *wire.Stamp
 	det     Detector
 	bc      Broadcaster
 	seen    *dedup.Set
@@ -78,6 +82,7 @@ type Server struct {
 	// leaveWait bounds how long Leave waits for its broadcast: the leaving
 	// node wants its peers told before it exits, but not forever.
 	leaveWait time.Duration
+	peerID    func(ctx context.Context) (string, bool)
 }
 
 // New returns a Server.
@@ -88,13 +93,14 @@ func New(o Options) *Server {
 	}
 	t := o.Tuning
 	return &Server{
-		id: o.ID, cluster: o.Cluster, signer: o.Signer, det: o.Detector, bc: o.Bcast,
+		id: o.ID, cluster: o.Cluster, stamp: o.Stamp, det: o.Detector, bc: o.Bcast,
 		seen:      dedup.New(t.DedupCapacity, t.DedupTTL, o.Now),
 		log:       log,
 		lim:       logging.NewLimiter(t.LogEvery, o.Now),
 		m:         o.Metrics,
 		loss:      faults.NewLoss(t.TestLoss, time.Now().UnixNano()),
 		leaveWait: t.PeerCallTimeout * time.Duration(max(t.Attempts, 1)),
+		peerID:    o.PeerID,
 	}
 }
 
@@ -160,6 +166,9 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 	if err := s.check(ctx, "Report", req); err != nil {
 		return nil, err
 	}
+	if err := s.identity(ctx, "Report", req.GetHeader(), s.ownDetector); err != nil {
+		return nil, err
+	}
 	if err := checkFact("Report", req.GetKind(), req.GetUpdate()); err != nil {
 		return nil, s.refuse(ctx, "Report", req.GetHeader(), err)
 	}
@@ -172,8 +181,8 @@ func (s *Server) Report(ctx context.Context, req *pb.FailureReport) (*pb.ReportA
 	if err != nil {
 		return nil, err
 	}
-	ack := &pb.ReportAck{Header: s.signer.Header(), Duplicate: dup, Recipients: uint32(recipients)}
-	return ack, s.sign(ack)
+	ack := &pb.ReportAck{Header: s.stamp.Header(), Duplicate: dup, Recipients: uint32(recipients)}
+	return ack, nil
 }
 
 // Notify: a peer's dissemination service tells us a fact.
@@ -183,6 +192,14 @@ func (s *Server) Notify(ctx context.Context, n *pb.Notice) (*pb.NoticeAck, error
 		return nil, status.Error(codes.Unavailable, "test loss: notice dropped")
 	}
 	if err := s.check(ctx, "Notify", n); err != nil {
+		return nil, err
+	}
+	if err := s.identity(ctx, "Notify", n.GetHeader(), func(id string) string {
+		if n.GetOrigin() != id {
+			return "notice origin " + n.GetOrigin() + " is not the certificate's member"
+		}
+		return sameSender(n.GetHeader(), id)
+	}); err != nil {
 		return nil, err
 	}
 	if err := checkFact("Notify", n.GetKind(), n.GetUpdate()); err != nil {
@@ -212,6 +229,14 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 	if err := s.check(ctx, "Join", req); err != nil {
 		return nil, err
 	}
+	if err := s.identity(ctx, "Join", req.GetHeader(), func(id string) string {
+		if req.GetMember().GetId() != id {
+			return "join names member " + req.GetMember().GetId() + ", not the caller"
+		}
+		return sameSender(req.GetHeader(), id)
+	}); err != nil {
+		return nil, err
+	}
 	if req.GetMember().GetId() == "" {
 		return nil, s.refuse(ctx, "Join", req.GetHeader(), status.Error(codes.InvalidArgument, "join request without member id"))
 	}
@@ -237,6 +262,17 @@ func (s *Server) Join(ctx context.Context, req *pb.JoinRequest) (*pb.JoinReply, 
 // wait, within a bound, until they were told.
 func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveReply, error) {
 	if err := s.check(ctx, "Leave", req); err != nil {
+		return nil, err
+	}
+	if err := s.identity(ctx, "Leave", req.GetHeader(), func(id string) string {
+		if r := s.ownDetector(id); r != "" {
+			return r
+		}
+		if req.GetMember().GetId() != id {
+			return "leave names member " + req.GetMember().GetId() + ", not this node"
+		}
+		return ""
+	}); err != nil {
 		return nil, err
 	}
 	if req.GetMember().GetId() == "" {
@@ -266,8 +302,8 @@ func (s *Server) Leave(ctx context.Context, req *pb.LeaveRequest) (*pb.LeaveRepl
 		s.log.Info("leave_broadcast", append(logging.NoticeAttrs(n), "delivered", batch.Delivered(),
 			"failed", batch.Failed(), "complete", werr == nil)...)
 	}
-	reply := &pb.LeaveReply{Header: s.signer.Header()}
-	return reply, s.sign(reply)
+	reply := &pb.LeaveReply{Header: s.stamp.Header()}
+	return reply, nil
 }
 
 // waitBudget is how long Leave may wait for its broadcast: leaveWait, but
@@ -282,7 +318,7 @@ func (s *Server) waitBudget(ctx context.Context) time.Duration {
 	return max(d, 0)
 }
 
-// broadcast de-duplicates, signs and queues n for every live peer. It returns
+// broadcast de-duplicates, stamps and queues n for every live peer. It returns
 // whether n was a duplicate and how many peers it is addressed to.
 func (s *Server) broadcast(ctx context.Context, n *pb.Notice, source string) (bool, int, error) {
 	batch, err := s.send(ctx, n, source)
@@ -308,11 +344,7 @@ func (s *Server) send(ctx context.Context, n *pb.Notice, source string) (*broadc
 		s.seen.Forget(key) // so the detector's retry is not a "duplicate"
 		return nil, status.Errorf(codes.Unavailable, "no member list from the local detector: %v", err)
 	}
-	n.Header = s.signer.Header()
-	if err := s.sign(n); err != nil {
-		s.seen.Forget(key)
-		return nil, err
-	}
+	n.Header = s.stamp.Header()
 	start := time.Now()
 	batch := s.bc.Send(n, targets)
 	s.m.Broadcast(strings.ToLower(n.GetKind().String()))
@@ -343,20 +375,53 @@ func (s *Server) targets(ctx context.Context, n *pb.Notice) ([]broadcast.Target,
 	return recipients(self, s.id, members, n), nil
 }
 
-// check enforces the header rule (wire.CheckHeader) on every request, and a
-// mac made with our key.
-func (s *Server) check(ctx context.Context, method string, m auth.Message) error {
+// check enforces the header rule (wire.CheckHeader) on every request.
+func (s *Server) check(ctx context.Context, method string, m wire.Message) error {
 	h := m.GetHeader()
-	err := wire.CheckHeader(h, s.cluster)
-	if err == nil {
-		if verr := s.signer.Verify(m); verr != nil {
-			err = status.Error(codes.Unauthenticated, verr.Error())
-		}
-	}
-	if err != nil {
+	if err := wire.CheckHeader(h, s.cluster); err != nil {
 		return s.refuse(ctx, method, h, err)
 	}
 	return nil
+}
+
+// identity refuses a call whose caller may not make it (a peer can act only
+// as the member its certificate names): rule returns why not, or "". Without
+// mutual TLS (PeerID nil) nothing is checked.
+func (s *Server) identity(ctx context.Context, method string, h *pb.Header, rule func(id string) string) error {
+	if s.peerID == nil {
+		return nil
+	}
+	id, ok := s.peerID(ctx)
+	reason := "certificate names no member"
+	if ok {
+		reason = rule(id)
+	}
+	if reason == "" {
+		return nil
+	}
+	err := status.Error(codes.PermissionDenied, reason)
+	s.refused.Add(1)
+	s.m.Refused(err)
+	if allow, more := s.lim.Allow("identity|" + method + "|" + id); allow {
+		s.log.Warn("identity_refused", "method", method, "peer", mtls.PeerAddr(ctx), "claimed_sender", h.GetSender(),
+			"cert_id", id, "reason", reason, "suppressed", more, "refused_total", s.refused.Load())
+	}
+	return err
+}
+
+// ownDetector: only this node's detector (which holds this node's certificate) reports and leaves through us.
+func (s *Server) ownDetector(id string) string {
+	if id != s.id {
+		return "only this node's own detector may call this"
+	}
+	return ""
+}
+
+func sameSender(h *pb.Header, id string) string {
+	if h.GetSender() != id {
+		return "header sender is not the certificate's member"
+	}
+	return ""
 }
 
 // refuse counts and logs a refused request and returns err. The warning names
@@ -402,15 +467,8 @@ func knownKind(kind pb.NoticeKind) bool {
 }
 
 func (s *Server) noticeAck(applied bool) (*pb.NoticeAck, error) {
-	ack := &pb.NoticeAck{Header: s.signer.Header(), Applied: applied}
-	return ack, s.sign(ack)
-}
-
-func (s *Server) sign(m auth.Message) error {
-	if err := s.signer.Sign(m); err != nil {
-		return status.Errorf(codes.Internal, "sign: %v", err)
-	}
-	return nil
+	ack := &pb.NoticeAck{Header: s.stamp.Header(), Applied: applied}
+	return ack, nil
 }
 
 // passOn keeps the detector's gRPC status (e.g. its refusal) and turns any

@@ -14,8 +14,7 @@ import (
 
 // CheckHeader returns nil when h is acceptable for a node of cluster, else the
 // gRPC status a receiver refuses it with: INVALID_ARGUMENT for a missing
-// header, FAILED_PRECONDITION for another protocol version or cluster. The
-// mac is checked separately (auth.Signer.Verify), as only some callers have it.
+// header, FAILED_PRECONDITION for another protocol version or cluster.
 func CheckHeader(h *pb.Header, cluster string) error {
 	switch {
 	case h == nil:

@@ -12,6 +12,10 @@ choices for dissemination (docs/embedding.md):
   spread by piggybacking only (detection is unchanged; news reaches everyone a
   little later), the node advertises no dissemination address, and its health
   does not wait for one.
+
+Mutual TLS is the default, as for ``swimfd run``: ``tls_dir`` holds the files
+``swimfd certs`` writes (node-<id>.pem/.key naming this node, ca-bundle.pem);
+``insecure=True`` runs in plaintext instead. Exactly one of the two is required.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS, make_logger
 from swimfd.runtime.process import Runtime, StartError
 from swimfd.runtime.settings import WILDCARD_HOSTS, RuntimeSettings, UsageError, diss_addr_for, split_hostport
+from swimfd.runtime.tls import TLSError, TLSFiles, TLSMaterial
 from swimfd.runtime.transport import Rejected
 
 
@@ -58,7 +63,8 @@ class Node:
         dissemination: bool = True,
         diss_addr: str | None = None,
         go_diss: str | None = None,
-        cluster_key: bytes | None = None,
+        tls_dir: str | None = None,
+        insecure: bool = False,
         log: TextIO | None = None,
         log_level: str = "warning",
     ) -> None:
@@ -72,7 +78,8 @@ class Node:
             dissemination,
             diss_addr,
             go_diss,
-            cluster_key,
+            tls_dir,
+            insecure,
             log_level,
         )
         self._log_stream = log if log is not None else sys.stderr
@@ -203,7 +210,8 @@ def _settings(
     dissemination: bool,
     diss_addr: str | None,
     go_diss: str | None,
-    cluster_key: bytes | None,
+    tls_dir: str | None,
+    insecure: bool,
     log_level: str,
 ) -> RuntimeSettings:
     """What `swimfd run` would build from the same choices; a UsageError (a ValueError) names the one at fault."""
@@ -231,6 +239,7 @@ def _settings(
         own_diss, listen = diss_addr, None
     else:
         own_diss, listen = diss_addr_for(advertise, "advertise"), diss_addr_for(bind, "bind")
+    _check_tls(node_id, tls_dir, insecure)
     return RuntimeSettings(
         node_id=node_id,
         bind=bind,
@@ -242,5 +251,22 @@ def _settings(
         diss_listen=listen,
         go_diss=go_diss or default_binary(),
         log_level=log_level,
-        cluster_key=cluster_key,
+        tls_dir=tls_dir,
+        insecure=insecure,
     )
+
+
+def _check_tls(node_id: str, tls_dir: str | None, insecure: bool) -> None:
+    """Exactly one of ``tls_dir`` and ``insecure``; the certificate must name this node (as for ``swimfd run``)."""
+    if tls_dir is not None and insecure:
+        raise UsageError("tls_dir: pass either tls_dir or insecure=True, not both")
+    if tls_dir is None and not insecure:
+        raise UsageError(
+            "tls_dir: required, mutual TLS is the default (create certificates with `swimfd certs`); "
+            "pass insecure=True to run in plaintext"
+        )
+    if tls_dir is not None:
+        try:
+            TLSMaterial.load(TLSFiles.in_dir(tls_dir, node_id), expect_id=node_id)
+        except TLSError as e:
+            raise UsageError(f"tls_dir: {e}") from e

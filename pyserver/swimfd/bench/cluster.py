@@ -86,6 +86,7 @@ class Cluster:
     seed: int
     swimfd_config: Path | None = None
     stream_loss: bool = False  # memberlist: lose TCP streams too (--stream-loss), not only UDP packets
+    secure: bool = False  # swimfd: mutual TLS (certificates in run_dir/tls); memberlist: AES-GCM keyring
     members: dict[str, Member] = field(default_factory=dict)
     monitor: procstat.TreeMonitor = field(default_factory=procstat.TreeMonitor)
 
@@ -99,6 +100,8 @@ class Cluster:
                 cmd += ["--loss", repr(self.loss)]
                 if self.stream_loss:
                     cmd += ["--stream-loss", repr(self.loss)]
+            if self.secure:
+                cmd += ["--keyring-key", self._keyring_key()]
             return cmd
         cmd = [sys.executable, "-m", "swimfd", "run", "--id", k, "--members", ",".join(addrs), "--mode", self.system]
         cmd += ["--log-file", log]
@@ -106,7 +109,30 @@ class Cluster:
             cmd += ["--config", str(self.swimfd_config)]
         if self.loss > 0:
             cmd += ["--test-loss", repr(self.loss)]
+        cmd += ["--tls-dir", str(self.tls_dir)] if self.secure else ["--insecure"]
         return cmd
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.run_dir / "tls"
+
+    def _keyring_key(self) -> str:
+        # One AES-256 key per run, shared by its members (a keyring holds what every member knows).
+        path = self.run_dir / "keyring.key"
+        if not path.exists():
+            path.write_text(os.urandom(32).hex())
+        return path.read_text().strip()
+
+    def _make_certs(self, env: dict[str, str]) -> None:
+        """A CA and one certificate per member for a secured swimfd run, made by `swimfd certs`."""
+        certs = [sys.executable, "-m", "swimfd", "certs"]
+        steps = [["ca", "--dir", str(self.tls_dir), "--force"]]
+        for i in range(self.n):
+            steps.append(["node", "--dir", str(self.tls_dir), "--id", str(i + 1), "--host", "127.0.0.1"])
+        for step in steps:
+            done = subprocess.run([*certs, *step], env=env, capture_output=True, text=True, timeout=60, check=False)
+            if done.returncode != 0:
+                raise ClusterError(f"swimfd certs {step[0]}: {done.stderr.strip()}")
 
     def start(self, now: float) -> None:
         if self.system not in (*SWIMFD_MODES, MEMBERLIST):
@@ -120,6 +146,8 @@ class Cluster:
         if self.loss > 0:
             env[FAULT_INJECTION_ENV] = "1"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.repo / "pyserver"), env.get("PYTHONPATH")]))
+        if self.secure and self.system != MEMBERLIST:
+            self._make_certs(env)
         for i, addr in enumerate(addrs):
             k = str(i + 1)
             out = (self.run_dir / f"node-{k}.out").open("wb")

@@ -102,9 +102,11 @@ def run_one(
 ) -> dict:
     """Run ``spec``; returns its CSV row. Never leaves a process behind."""
     rng = random.Random(f"{spec.seed}/{spec.n}/{spec.scenario.name}")  # same victims for every system
-    cluster = Cluster(spec.system, spec.n, spec.scenario.loss, run_dir, repo, spec.seed, swimfd_config, stream_loss)
+    cluster = Cluster(
+        spec.system, spec.n, spec.scenario.loss, run_dir, repo, spec.seed, swimfd_config, stream_loss, spec.secure
+    )
     started = time.time()
-    row: dict = {"system": spec.system, "source": "real", "n": spec.n, "scenario": spec.scenario.name}
+    row: dict = {"system": spec.system_label, "source": "real", "n": spec.n, "scenario": spec.scenario.name}
     row["loss"] = spec.scenario.loss
     faults: list[metrics.Fault] = []
     try:

@@ -64,10 +64,18 @@ class RunSpec:
     hold_s: float  # pause: stay stopped this long after everyone reported it failed
     loss_duration_s: float
     repeats: int = 1  # crash, hang: single failures per run; short_pause: short pauses per run
+    secure: bool = False  # swimfd with mutual TLS, memberlist with its AES-GCM keyring
+
+    @property
+    def system_label(self) -> str:
+        """The system as reports name it: secured runs are a system of their own (swim+tls, memberlist+keyring)."""
+        if not self.secure:
+            return self.system
+        return f"{self.system}+keyring" if self.system == "memberlist" else f"{self.system}+tls"
 
     @property
     def label(self) -> str:
-        return f"{self.system} n={self.n} {self.scenario.name}"
+        return f"{self.system_label} n={self.n} {self.scenario.name}"
 
     def crash_count(self, live: int) -> int:
         """How many members the second crash kills: 30% of n, at least one, leaving at least one alive."""
@@ -129,8 +137,10 @@ def plan(
     recover_timeout_s: float = 60.0,
     hold_s: float = 2.0,
     repeats: int = 1,
+    security: tuple[bool, ...] = (False,),
 ) -> list[RunSpec]:
-    """Every (size, scenario, system); systems side by side for each scenario so partial results compare."""
+    """Every (size, scenario, system, security); systems side by side for each scenario so partial results
+    compare. ``security`` (False: plaintext, True: secured) runs every system once per entry."""
     for s in systems:
         if s not in SYSTEMS:
             raise ValueError(f"unknown system {s!r}: choose from {', '.join(SYSTEMS)}")
@@ -145,10 +155,11 @@ def plan(
     runs: list[RunSpec] = []
     for n in sizes:
         for sc in scenarios:
-            for system in systems:
+            for system, secure in ((s, sec) for sec in security for s in systems):
                 runs.append(
                     RunSpec(
                         system=system,
+                        secure=secure,
                         n=n,
                         scenario=SCENARIOS[sc],
                         seed=seed,

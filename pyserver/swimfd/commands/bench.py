@@ -78,6 +78,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="under loss, also fail memberlist's TCP streams (push-pull, fallback ping) with P at each end",
     )
+    p.add_argument(
+        "--tls",
+        choices=("off", "on", "both"),
+        default="off",
+        help="on: swimfd with mutual TLS and memberlist with its AES-GCM keyring (rows swim+tls, memberlist+keyring); "
+        "both: every run secured and in plaintext, side by side (default off)",
+    )
     p.add_argument("--simulate", action="store_true", help="add simulator rows for swimfd modes at --sim-sizes")
     p.add_argument("--sim-sizes", type=_csv(int, "--sim-sizes"), default=list(DEFAULT_SIM_SIZES))
     p.add_argument("--sim-timeout", type=float, default=1800.0, help="seconds per simulator run before giving up")
@@ -203,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
             detect_timeout_s=args.detect_timeout,
             recover_timeout_s=args.recover_timeout,
             repeats=args.repeats,
+            security={"off": (False,), "on": (True,), "both": (False, True)}[args.tls],
         )
     except (ValueError, ConfigError) as e:
         print(f"bench: {e}", file=sys.stderr)
@@ -230,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for i, spec in enumerate(runs, 1):
             bar.begin(i, len(runs), spec)
-            run_dir = out_dir / "runs" / f"{i:03d}-{spec.system}-n{spec.n}-{spec.scenario.name}"
+            run_dir = out_dir / "runs" / f"{i:03d}-{spec.system_label}-n{spec.n}-{spec.scenario.name}"
             rows.append(run_one(spec, REPO, run_dir, bar.tick, args.config, args.memberlist_stream_loss))
             bar.end()
             report.write_csv(rows, out_dir / "results.csv")  # keep partial results if interrupted

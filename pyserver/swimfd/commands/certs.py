@@ -3,9 +3,12 @@
     swimfd certs ca   --dir run/tls                      # ca.pem + ca.key, and ca-bundle.pem (the CAs nodes trust)
     swimfd certs node --dir run/tls --id 3 --host 127.0.0.1   # node-3.pem + node-3.key, signed by ca.pem
     swimfd certs ca   --dir run/tls --name ca2           # rotation: a second CA, appended to ca-bundle.pem
+    swimfd certs client --dir run/tls                    # client.pem + client.key: members/health/monitor
 
 Each member certificate names its member id (``urn:swimfd:member:<id>``), so
-a peer can act only as the member its certificate names. Keys are ECDSA P-256.
+a peer can act only as the member its certificate names. A client
+certificate names no member (``urn:swimfd:client:<name>``): its holder may
+read views and health, never act as a member. Keys are ECDSA P-256.
 Private keys are written with mode 0600 and never overwritten unless --force.
 """
 
@@ -23,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from swimfd.runtime.tls import member_uri
+from swimfd.runtime.tls import CLIENT_STEM, CLIENT_URI_PREFIX, member_uri
 
 CA_DAYS = 3650
 NODE_DAYS = 365
@@ -96,6 +99,23 @@ def make_node(
     """Create node-<id>.pem / node-<id>.key signed by <ca>.pem, naming the member id and its hosts."""
     if not member_id or not member_id.isprintable() or ":" in member_id or len(member_id) > 256:
         raise CertError(f"--id: {member_id!r} is not a member id (printable, no ':', at most 256 characters)")
+    return _issue(
+        directory, f"node-{member_id}", member_uri(member_id), f"swimfd member {member_id}", hosts, ca, days, force
+    )
+
+
+def make_client(
+    directory: Path, name: str = CLIENT_STEM, ca: str = "ca", days: int = NODE_DAYS, force: bool = False
+) -> Path:
+    """Create <name>.pem / <name>.key: a certificate for observers that names no member."""
+    if not name or not name.isprintable() or "/" in name or ":" in name:
+        raise CertError(f"--name: {name!r} is not a file stem")
+    return _issue(directory, name, CLIENT_URI_PREFIX + name, f"swimfd client {name}", ["localhost"], ca, days, force)
+
+
+def _issue(
+    directory: Path, stem: str, uri: str, common_name: str, hosts: list[str], ca: str, days: int, force: bool
+) -> Path:
     try:
         ca_key = serialization.load_pem_private_key((directory / f"{ca}.key").read_bytes(), password=None)
         ca_cert = x509.load_pem_x509_certificate((directory / f"{ca}.pem").read_bytes())
@@ -103,7 +123,7 @@ def make_node(
         raise CertError(f"no CA {ca!r} in {directory}: run `swimfd certs ca --dir {directory}` first") from e
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise CertError(f"{directory / (ca + '.key')}: not an EC key written by swimfd certs")
-    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(member_uri(member_id))]
+    sans: list[x509.GeneralName] = [x509.UniformResourceIdentifier(uri)]
     for h in hosts or ["localhost", "127.0.0.1"]:
         try:
             sans.append(x509.IPAddress(ipaddress.ip_address(h)))
@@ -115,7 +135,7 @@ def make_node(
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"swimfd member {member_id}")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -129,9 +149,9 @@ def make_node(
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write(directory / f"node-{member_id}.key", _pem_key(key), force, private=True)
-    _write(directory / f"node-{member_id}.pem", cert.public_bytes(serialization.Encoding.PEM), force)
-    return directory / f"node-{member_id}.pem"
+    _write(directory / f"{stem}.key", _pem_key(key), force, private=True)
+    _write(directory / f"{stem}.pem", cert.public_bytes(serialization.Encoding.PEM), force)
+    return directory / f"{stem}.pem"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -149,6 +169,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--ca", default="ca", help="which CA signs it (file stem, default ca)")
     node.add_argument("--days", type=int, default=NODE_DAYS)
     node.add_argument("--force", action="store_true", help="replace existing files")
+    client = sub.add_parser("client", help="create a certificate for members/health/monitor (names no member)")
+    client.add_argument("--dir", required=True, type=Path)
+    client.add_argument("--name", default=CLIENT_STEM, help=f"file stem (default {CLIENT_STEM})")
+    client.add_argument("--ca", default="ca", help="which CA signs it (file stem, default ca)")
+    client.add_argument("--days", type=int, default=NODE_DAYS)
+    client.add_argument("--force", action="store_true", help="replace existing files")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.what == "ca":
             path = make_ca(args.dir, args.name, args.cluster, args.days, args.force)
+        elif args.what == "client":
+            path = make_client(args.dir, args.name, args.ca, args.days, args.force)
         else:
             path = make_node(args.dir, args.id, args.host, args.ca, args.days, args.force)
     except CertError as e:

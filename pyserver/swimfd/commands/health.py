@@ -15,6 +15,9 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from swimfd.commands import tls_flags
+from swimfd.runtime.settings import UsageError
+
 POLL = 0.2  # seconds between two checks while waiting
 
 
@@ -26,11 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wait", type=float, default=0.0, help="keep asking until SERVING, for at most this many seconds (default 0)"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing; the exit code tells")
+    tls_flags.add_arguments(parser)
 
 
-def check(target: str, service: str, timeout: float) -> str:
+def check(target: str, service: str, timeout: float, credentials: grpc.ChannelCredentials | None = None) -> str:
     """The status name (SERVING, NOT_SERVING, SERVICE_UNKNOWN, NO_HEALTH_SERVICE), or UNREACHABLE (code)."""
-    with grpc.insecure_channel(target) as channel:
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -44,11 +49,13 @@ def check(target: str, service: str, timeout: float) -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
-def wait_serving(target: str, service: str, timeout: float, wait: float) -> str:
+def wait_serving(
+    target: str, service: str, timeout: float, wait: float, credentials: grpc.ChannelCredentials | None = None
+) -> str:
     """Check until SERVING or ``wait`` seconds have passed; the last status seen."""
     deadline = time.monotonic() + wait
     while True:
-        status = check(target, service, timeout)
+        status = check(target, service, timeout, credentials)
         if status == "SERVING" or time.monotonic() >= deadline:
             return status
         time.sleep(POLL)
@@ -58,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if args.wait < 0 or args.timeout <= 0:
         print("swimfd health: --wait must be >= 0 and --timeout > 0", file=sys.stderr)
         return 2
-    status = wait_serving(args.target, args.service, args.timeout, args.wait)
+    try:
+        creds = tls_flags.credentials(args)
+    except UsageError as e:
+        print(f"swimfd health: error: {e}", file=sys.stderr)
+        return 2
+    status = wait_serving(args.target, args.service, args.timeout, args.wait, creds)
     if not args.quiet:
         print(f"{args.target}{' ' + args.service if args.service else ''}: {status}")
     return 0 if status == "SERVING" else 1

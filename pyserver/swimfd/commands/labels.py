@@ -8,6 +8,9 @@
 A change raises the node's incarnation, so it spreads to every member like any
 news about it (SetLabels RPC, docs/running.md "Labels"). Limits are those of
 swimfd.core.config (MAX_LABELS, MAX_LABEL_KEY, MAX_LABEL_VALUE); the node refuses more.
+With mutual TLS, ``--tls-dir`` (an operator's client certificate, ``swimfd certs
+client``) is enough to change labels: the one change a client certificate may
+make (docs/security.md); another member's certificate may not.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import sys
 
 import grpc
 
+from swimfd.commands import tls_flags
 from swimfd.commands.members import fetch, format_labels
 from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import KeyFileError, Signer, read_key
+from swimfd.runtime.settings import UsageError
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 
 ACTIONS = ("show", "set", "unset", "replace")
 
@@ -29,10 +34,9 @@ ACTIONS = ("show", "set", "unset", "replace")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", required=True, help="detector address host:port of the node to change")
     parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
-    parser.add_argument(
-        "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
-    )
-    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+    parser.add_argument("--cluster", default="", help="cluster name to present (checked by the node when given)")
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="removed: use --tls-dir")
+    tls_flags.add_arguments(parser)
     parser.add_argument("action", nargs="?", default="show", choices=ACTIONS, help="default: show")
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE|KEY", help="labels to set or replace, keys to unset")
 
@@ -52,16 +56,17 @@ def request(action: str, items: list[str]) -> pb.SetLabelsRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    key = None
     if args.cluster_key_file:
-        try:
-            key = read_key(args.cluster_key_file)
-        except KeyFileError as e:
-            print(f"swimfd labels: error: {e}", file=sys.stderr)
-            return 2
+        print(f"swimfd labels: error: {CLUSTER_KEY_REMOVED}", file=sys.stderr)
+        return 2
+    try:
+        creds = tls_flags.credentials(args)
+    except UsageError as e:
+        print(f"swimfd labels: error: {e}", file=sys.stderr)
+        return 2
     try:
         if args.action == "show":
-            reply = fetch(args.target, args.timeout, args.cluster, key)
+            reply = fetch(args.target, args.timeout, args.cluster, creds)
             own = next((mv.member for mv in reply.members if mv.member.id == reply.self_id), pb.Member())
             print(f"node {reply.self_id} incarnation {own.incarnation} labels {format_labels(dict(own.labels))}")
             return 0
@@ -74,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"swimfd labels: error: {e}", file=sys.stderr)
             return 2
         req.header.CopyFrom(pb.Header(version=PROTOCOL_VERSION, cluster=args.cluster, sender="swimfd-labels"))
-        Signer(key).sign(req)
-        with grpc.insecure_channel(args.target) as channel:
+        channel = grpc.secure_channel(args.target, creds) if creds else grpc.insecure_channel(args.target)
+        with channel:
             changed: pb.SetLabelsReply = swim_pb2_grpc.FailureDetectorStub(channel).SetLabels(req, timeout=args.timeout)
     except grpc.RpcError as e:
         code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"

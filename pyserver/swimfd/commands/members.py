@@ -17,10 +17,12 @@ from typing import Any
 
 import grpc
 
+from swimfd.commands import tls_flags
 from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import KeyFileError, Signer, read_key
+from swimfd.runtime.settings import UsageError
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 from swimfd.runtime.watch import LAGGED, SNAPSHOT, from_watch_event
 
 COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
@@ -33,26 +35,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--watch", action="store_true", help="after the view, print every membership and leader event live"
     )
     parser.add_argument("--timeout", type=float, default=3.0, help="RPC deadline in seconds (default 3)")
-    parser.add_argument(
-        "--cluster", default="", help="cluster name to present (keyed clusters need it with --cluster-key-file)"
-    )
-    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
+    parser.add_argument("--cluster", default="", help="cluster name to present (checked by the node when given)")
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="removed: use --tls-dir")
+    tls_flags.add_arguments(parser)
 
 
-def fetch(target: str, timeout: float, cluster: str = "", key: bytes | None = None) -> pb.MembersReply:
+def fetch(
+    target: str,
+    timeout: float,
+    cluster: str = "",
+    credentials: grpc.ChannelCredentials | None = None,
+) -> pb.MembersReply:
     req = pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
-    Signer(key).sign(req)
-    with grpc.insecure_channel(target) as channel:
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel:
         stub = swim_pb2_grpc.FailureDetectorStub(channel)
         reply: pb.MembersReply = stub.Members(req, timeout=timeout)
         return reply
 
 
-def watch(target: str, timeout: float, cluster: str = "", key: bytes | None = None) -> Iterator[pb.WatchEvent]:
+def watch(
+    target: str, timeout: float, cluster: str = "", credentials: grpc.ChannelCredentials | None = None
+) -> Iterator[pb.WatchEvent]:
     """The node's Watch stream: ``timeout`` bounds the connection, not the (endless) stream."""
     req = pb.WatchRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=cluster, sender="swimfd-members"))
-    Signer(key).sign(req)
-    with grpc.insecure_channel(target) as channel:
+    channel = grpc.secure_channel(target, credentials) if credentials else grpc.insecure_channel(target)
+    with channel:
         grpc.channel_ready_future(channel).result(timeout=timeout)
         stub = swim_pb2_grpc.FailureDetectorStub(channel)
         yield from stub.Watch(req)
@@ -131,17 +139,18 @@ def format_table(view: dict[str, Any], now: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    key = None
     if args.cluster_key_file:
-        try:
-            key = read_key(args.cluster_key_file)
-        except KeyFileError as e:
-            print(f"swimfd members: error: {e}", file=sys.stderr)
-            return 2
-    if args.watch:
-        return _run_watch(args, key)
+        print(f"swimfd members: error: {CLUSTER_KEY_REMOVED}", file=sys.stderr)
+        return 2
     try:
-        reply = fetch(args.target, args.timeout, args.cluster, key)
+        creds = tls_flags.credentials(args)
+    except UsageError as e:
+        print(f"swimfd members: error: {e}", file=sys.stderr)
+        return 2
+    if args.watch:
+        return _run_watch(args, creds)
+    try:
+        reply = fetch(args.target, args.timeout, args.cluster, creds)
     except grpc.RpcError as e:
         code = e.code().name if isinstance(e, grpc.Call) else "UNKNOWN"
         detail = e.details() if isinstance(e, grpc.Call) else str(e)
@@ -155,9 +164,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_watch(args: argparse.Namespace, key: bytes | None) -> int:
+def _run_watch(args: argparse.Namespace, creds: grpc.ChannelCredentials | None) -> int:
     try:
-        print_watch(watch(args.target, args.timeout, args.cluster, key), args.json)
+        print_watch(watch(args.target, args.timeout, args.cluster, creds), args.json)
     except KeyboardInterrupt:
         return 0
     except grpc.FutureTimeoutError:

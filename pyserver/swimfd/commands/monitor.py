@@ -3,8 +3,8 @@
 Discovers every member from the seeds' views, polls each one's Members RPC and
 serves one page: who thinks what about whom, the timeline of changes, how long
 each failure took to reach the first and every live member, and each node's
-leader. Keyed clusters need --cluster and --cluster-key-file; mTLS-secured nodes
-need --tls-ca (and --tls-cert/--tls-key for a client certificate).
+leader. mTLS-secured nodes (the default) need --tls-dir (or
+--tls-ca/--tls-cert/--tls-key; see commands/tls_flags.py).
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 import grpc
 from aiohttp import web
 
+from swimfd.commands import tls_flags
 from swimfd.monitor.collector import Collector
 from swimfd.monitor.state import Event, MonitorState
 from swimfd.monitor.web import Hub, make_app
-from swimfd.runtime.auth import KeyFileError, read_key
 from swimfd.runtime.logs import make_logger, open_log_stream
 from swimfd.runtime.settings import UsageError, parse_addr_list, split_hostport
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,28 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between poll rounds (default 0.5)")
     parser.add_argument("--timeout", type=float, default=1.0, help="deadline of each Members call (default 1 s)")
     parser.add_argument("--concurrency", type=int, default=16, help="Members calls in flight at once (default 16)")
-    parser.add_argument("--cluster", default="", help="cluster name to present (keyed clusters need it)")
-    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="cluster key, when the cluster uses one")
-    parser.add_argument("--tls-ca", dest="tls_ca", help="CA bundle (PEM) to verify mTLS-secured nodes with")
-    parser.add_argument("--tls-cert", dest="tls_cert", help="client certificate (PEM) for mTLS")
-    parser.add_argument("--tls-key", dest="tls_key", help="client private key (PEM) for mTLS")
+    parser.add_argument("--cluster", default="", help="cluster name to present (checked by the nodes when given)")
+    parser.add_argument("--cluster-key-file", dest="cluster_key_file", help="removed: use --tls-dir")
+    tls_flags.add_arguments(parser)
     parser.add_argument("--log-file", dest="log_file", help="JSON log lines go here (default stderr)")
 
 
 def credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
     """TLS channel credentials from the --tls-* flags, or None for plaintext."""
-    if not (args.tls_ca or args.tls_cert or args.tls_key):
-        return None
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise UsageError("--tls-cert and --tls-key go together")
-
-    def read(path: str | None) -> bytes | None:
-        return Path(path).read_bytes() if path else None
-
-    try:
-        return grpc.ssl_channel_credentials(read(args.tls_ca), read(args.tls_key), read(args.tls_cert))
-    except OSError as e:
-        raise UsageError(f"cannot read TLS file: {e}") from e
+    return tls_flags.credentials(args)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -61,7 +48,7 @@ def _check(args: argparse.Namespace) -> None:
     split_hostport(args.listen, "--listen")
 
 
-async def serve(args: argparse.Namespace, seeds: tuple[str, ...], key: bytes | None) -> None:
+async def serve(args: argparse.Namespace, seeds: tuple[str, ...]) -> None:
     host, port = split_hostport(args.listen, "--listen")
     host = host.strip("[]")  # aiohttp wants a bare IPv6 address
     log = make_logger(open_log_stream(args.log_file), "monitor", "info")
@@ -86,7 +73,6 @@ async def serve(args: argparse.Namespace, seeds: tuple[str, ...], key: bytes | N
         timeout=args.timeout,
         concurrency=args.concurrency,
         cluster=args.cluster,
-        key=key,
         credentials=credentials(args),
         on_events=log_events,
     )
@@ -107,10 +93,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         _check(args)
         seeds = parse_addr_list(args.seeds, "--seeds")
-        key = read_key(args.cluster_key_file) if args.cluster_key_file else None
+        if args.cluster_key_file:
+            raise UsageError(CLUSTER_KEY_REMOVED)
         credentials(args)  # fail on bad TLS flags before listening
-        asyncio.run(serve(args, seeds, key))
-    except (UsageError, KeyFileError) as e:
+        asyncio.run(serve(args, seeds))
+    except UsageError as e:
         print(f"swimfd monitor: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

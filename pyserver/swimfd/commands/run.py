@@ -25,7 +25,6 @@ from typing import NoReturn
 from swimfd.commands import config_file
 from swimfd.core.config import MODES, Config, ConfigError, labels_from
 from swimfd.core.events import EventName
-from swimfd.runtime.auth import KeyFileError, read_key
 from swimfd.runtime.diss_process import default_binary
 from swimfd.runtime.logs import LEVELS
 from swimfd.runtime.settings import (
@@ -41,6 +40,7 @@ from swimfd.runtime.settings import (
     parse_addr_list,
     split_hostport,
 )
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED, TLSError, TLSFiles, TLSMaterial
 from swimfd.runtime.transport import FAULT_INJECTION_ENV
 
 # flag dest -> environment variable it falls back to
@@ -59,6 +59,7 @@ ENV_VARS: dict[str, str] = {
     "log_level": "LOG_LEVEL",
     "metrics_addr": "METRICS_ADDR",
     "diss_metrics_addr": "DISS_METRICS_ADDR",
+    "tls_dir": "SWIMFD_TLS_DIR",
 }
 
 
@@ -138,13 +139,10 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
 
     config = _load_config(src)
 
-    raw_key, key_name = src.get("cluster_key_file")
-    key: bytes | None = None
-    if raw_key is not None:
-        try:
-            key = read_key(raw_key)
-        except KeyFileError as e:
-            raise UsageError(f"{key_name}: {e}") from e
+    if src.get("cluster_key_file")[0] is not None:
+        raise UsageError(CLUSTER_KEY_REMOVED)
+
+    tls_dir, insecure = _tls(src, node_id)
 
     test_loss = _test_loss(getattr(args, "test_loss", None), env)
 
@@ -169,8 +167,8 @@ def parse_settings(args: argparse.Namespace, env: Mapping[str, str]) -> RuntimeS
         go_diss=raw_go or default_binary(),
         log_file=raw_log,
         log_level=level,
-        cluster_key_file=raw_key,
-        cluster_key=key,
+        tls_dir=tls_dir,
+        insecure=insecure,
         test_loss=test_loss,
         feign_failure=bool(getattr(args, "feign_failure", False)),
         metrics_addr=metrics_addr,
@@ -244,6 +242,25 @@ def _event_handlers(args: argparse.Namespace, process: Mapping[str, object]) -> 
     if not timeout > 0:
         raise UsageError(f"--event-handler-timeout: {raw_timeout!r} must be positive")
     return tuple((n, c) for n, c, _ in pairs), timeout
+
+
+def _tls(src: _Source, node_id: str) -> tuple[str | None, bool]:
+    """(--tls-dir, --insecure): exactly one of them; the certificate must name this node."""
+    raw_dir, dir_name = src.get("tls_dir")
+    insecure = bool(getattr(src._args, "insecure", False))
+    if raw_dir is not None and insecure:
+        raise UsageError(f"{dir_name} and --insecure contradict each other; pick one")
+    if raw_dir is None and not insecure:
+        raise UsageError(
+            f"{dir_name} (env {ENV_VARS['tls_dir']}) is required: mutual TLS is the default "
+            "(create certificates with `swimfd certs`); pass --insecure to run in plaintext"
+        )
+    if raw_dir is not None:
+        try:
+            TLSMaterial.load(TLSFiles.in_dir(raw_dir, node_id), expect_id=node_id)
+        except TLSError as e:
+            raise UsageError(f"{dir_name}: {e}") from e
+    return raw_dir, insecure
 
 
 def _load_config(src: _Source) -> Config:
@@ -330,7 +347,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"use this already running dissemination service instead of starting bin/go-diss ({env['diss_addr']})",
     )
     parser.add_argument(
-        "--cluster-key-file", dest="cluster_key_file", help=f"cluster key for message MACs ({env['cluster_key_file']})"
+        "--cluster-key-file", dest="cluster_key_file", help="removed: mutual TLS (--tls-dir) authenticates every hop"
+    )
+    parser.add_argument(
+        "--tls-dir",
+        dest="tls_dir",
+        help=f"mutual TLS: node-ID.pem, node-ID.key and ca-bundle.pem from `swimfd certs` ({env['tls_dir']})",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="run in plaintext without TLS (a quick experiment; logs a warning)"
     )
     parser.add_argument("--go-diss", dest="go_diss", help=f"go-diss binary, default bin/go-diss ({env['go_diss']})")
     parser.add_argument(

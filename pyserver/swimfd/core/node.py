@@ -199,6 +199,13 @@ class Node:
         """The record for one member (read-only use), or None."""
         return self._members.get(member_id)
 
+    def addr_owner(self, addr: str) -> str | None:
+        """The live member recorded at ``addr``, or None (the runtime checks a sender's claimed address)."""
+        for r in self._members:
+            if r.addr == addr and r.state in LIVE_STATES:
+                return r.id
+        return None
+
     def members_alive(self) -> list[pb.Member]:
         return [r.to_member() for r in self._members if r.state in LIVE_STATES]
 

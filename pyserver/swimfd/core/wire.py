@@ -2,7 +2,7 @@
 
 Every check raises ``ProtocolError`` and leaves the node untouched. ``check_header`` (protocol
 version and cluster) is the one Python header check: the node calls it on every message, and the
-gRPC transport wraps it, turning a ProtocolError into its status code before it checks the mac.
+gRPC transport wraps it, turning a ProtocolError into its status code.
 """
 
 from __future__ import annotations

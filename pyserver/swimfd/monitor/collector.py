@@ -27,7 +27,6 @@ from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.monitor.state import ALIVE, DEAD, LEFT, SUSPECT, Event, MemberObs, MonitorState, Snapshot
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 
 SENDER = "swimfd-monitor"
 # Reconnect quickly to a member that comes back, instead of gRPC's default back-off of up to two minutes.
@@ -100,7 +99,6 @@ class Collector:
     timeout: float = 1.0
     concurrency: int = 16
     cluster: str = ""
-    key: bytes | None = None
     credentials: grpc.ChannelCredentials | None = None  # mTLS to secured nodes; plaintext when None
     clock: Callable[[], float] = time.time
     on_events: Callable[[list[Event]], None] = lambda _events: None
@@ -121,9 +119,7 @@ class Collector:
         return ch
 
     def _request(self) -> pb.MembersRequest:
-        req = pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=self.cluster, sender=SENDER))
-        Signer(self.key).sign(req)
-        return req
+        return pb.MembersRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=self.cluster, sender=SENDER))
 
     async def _poll(self, addr: str, gate: asyncio.Semaphore) -> list[Event]:
         async with gate:
@@ -148,7 +144,6 @@ class Collector:
 
     async def _stream(self, addr: str) -> None:
         req = pb.WatchRequest(header=pb.Header(version=PROTOCOL_VERSION, cluster=self.cluster, sender=SENDER))
-        Signer(self.key).sign(req)
         snap: Snapshot | None = None
         try:
             call = swim_pb2_grpc.FailureDetectorStub(self._channel(addr)).Watch(req)

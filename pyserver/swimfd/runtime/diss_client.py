@@ -20,9 +20,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.logs import Logger
-from swimfd.runtime.transport import channel_options
+from swimfd.runtime.transport import channel_options, new_channel
 
 MESSAGE_LIMIT_HEADER = "swimfd-max-message-bytes"  # go-diss announces its bound in this response header
 
@@ -54,21 +53,23 @@ class DissClient:
         self,
         *,
         addr: str,
-        signer: Signer,
         header: Callable[[], pb.Header],
         log: Logger,
         max_message_bytes: int,
         timeout: float = 1.0,
         warn_every: float = 10.0,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
         self.addr = addr
-        self._signer = signer
         self._header = header
         self._log = log
         self._timeout = timeout
         self._warn = RateLimit(warn_every)
-        self._channel = grpc.aio.insecure_channel(addr, options=channel_options(max_message_bytes)) if addr else None
+        self._options = channel_options(max_message_bytes)
+        # No address: this node runs without go-diss (embedded without dissemination).
+        self._channel = new_channel(addr, credentials, self._options) if addr else None
         self._stub = swim_pb2_grpc.DisseminationStub(self._channel) if self._channel is not None else None
+        self._retired: list[grpc.aio.Channel] = []
         self.reports_sent = 0
         self.reports_failed = 0
 
@@ -95,7 +96,6 @@ class DissClient:
         if self._stub is None:
             return None
         req = pb.FailureReport(header=self._header(), kind=kind, update=update)
-        self._signer.sign(req)
         try:
             ack: pb.ReportAck = await self._stub.Report(req, timeout=self._timeout)
         except grpc.aio.AioRpcError as e:
@@ -109,7 +109,6 @@ class DissClient:
         if self._stub is None:
             return False
         req = pb.LeaveRequest(header=self._header(), member=member)
-        self._signer.sign(req)
         try:
             await self._stub.Leave(req, timeout=self._timeout)
         except grpc.aio.AioRpcError as e:
@@ -131,6 +130,8 @@ class DissClient:
     async def message_limit(self) -> int | None:
         """The message bound go-diss announces (response header ``swimfd-max-message-bytes`` on its
         health check), or None when it cannot be read (unreachable, or a go-diss that does not say)."""
+        if self._channel is None:
+            return None
         stub = health_pb2_grpc.HealthStub(self._channel)
         try:
             call = stub.Check(health_pb2.HealthCheckRequest(), timeout=self._timeout)
@@ -141,6 +142,16 @@ class DissClient:
         value = dict(metadata or ()).get(MESSAGE_LIMIT_HEADER)
         return int(value) if isinstance(value, str) and value.isdigit() else None
 
+    def set_credentials(self, credentials: grpc.ChannelCredentials | None) -> None:
+        """Use new credentials from the next call on (a certificate reload); the old channel closes at close()."""
+        if self._channel is None:
+            return
+        self._retired.append(self._channel)
+        self._channel = new_channel(self.addr, credentials, self._options)
+        self._stub = swim_pb2_grpc.DisseminationStub(self._channel)
+
     async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(grace=None)
+        for ch in [*self._retired, self._channel]:
+            if ch is not None:
+                await ch.close(grace=None)
+        self._retired = []

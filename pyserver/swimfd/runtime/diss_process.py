@@ -10,6 +10,7 @@ dissemination service holding its port (see death_signal_prefix).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from swimfd.runtime.logs import Logger
+from swimfd.runtime.tls import TLSFiles
 
 
 class DissStartError(RuntimeError):
@@ -30,7 +32,7 @@ class DissCommand:
     listen: str
     detector: str
     cluster: str
-    key_file: str | None = None
+    tls: TLSFiles | None = None  # the node's own certificate: go-diss acts as this member; None: --insecure
     log_file: str | None = None
     log_level: str = "info"  # the detector's level name; go-diss spells warning "warn"
     metrics_addr: str | None = None  # go-diss --metrics-addr (Prometheus); None: no metrics endpoint
@@ -49,8 +51,17 @@ class DissCommand:
             "--cluster",
             self.cluster,
         ]
-        if self.key_file:
-            argv += ["--cluster-key-file", self.key_file]
+        if self.tls is not None:
+            argv += [
+                "--tls-cert",
+                str(self.tls.cert),
+                "--tls-key",
+                str(self.tls.key),
+                "--tls-ca",
+                str(self.tls.ca_bundle),
+            ]
+        else:
+            argv += ["--insecure"]
         if self.log_file:
             argv += ["--log-file", self.log_file]
         if self.metrics_addr:
@@ -161,6 +172,13 @@ class DissProcess:
             except DissStartError as e:
                 self._log.error("dissemination_start_failed", detail=str(e))
                 return
+
+    def send_signal(self, sig: int) -> None:
+        """Pass a signal on to the running child (SIGHUP: reload its certificates)."""
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
 
     def hold(self) -> None:
         """Stop restarting the child (shutdown has begun) but leave it running."""

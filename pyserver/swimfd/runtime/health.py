@@ -108,23 +108,30 @@ class HealthReporter:
 
 
 async def watch_diss(
-    addr: str, on_change: Callable[[str | None], Awaitable[object]], retry: float = WATCH_RETRY
+    addr: str,
+    on_change: Callable[[str | None], Awaitable[object]],
+    retry: float = WATCH_RETRY,
+    credentials: Callable[[], grpc.ChannelCredentials | None] = lambda: None,
 ) -> None:
     """Follow go-diss's grpc.health.v1 Watch stream until cancelled.
 
     ``on_change(None)`` when it reports SERVING, ``on_change(reason)`` when it
     reports anything else, cannot be reached, or the stream breaks (it was
     killed). A NOT_SERVING go-diss is shutting down: the stream is dropped so
-    it does not hold up go-diss's graceful stop.
+    it does not hold up go-diss's graceful stop. ``credentials`` is asked
+    again for every new stream, so a certificate reload is picked up.
     """
-    channel = grpc.aio.insecure_channel(addr, options=WATCH_CHANNEL_OPTIONS)
-    stub = health_pb2_grpc.HealthStub(channel)
-    try:
-        while True:
-            await on_change(await _follow(stub, addr, on_change))
-            await asyncio.sleep(retry)
-    finally:
-        await channel.close(grace=None)
+    while True:
+        creds = credentials()
+        if creds is None:
+            channel = grpc.aio.insecure_channel(addr, options=WATCH_CHANNEL_OPTIONS)
+        else:
+            channel = grpc.aio.secure_channel(addr, creds, options=WATCH_CHANNEL_OPTIONS)
+        try:
+            await on_change(await _follow(health_pb2_grpc.HealthStub(channel), addr, on_change))
+        finally:
+            await channel.close(grace=None)
+        await asyncio.sleep(retry)
 
 
 async def _follow(

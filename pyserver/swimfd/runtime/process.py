@@ -34,11 +34,11 @@ from swimfd.core.reports import Report
 from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import Signer
 from swimfd.runtime.diss_client import DissClient, RateLimit
 from swimfd.runtime.diss_process import DissCommand, DissProcess, DissStartError
 from swimfd.runtime.health import HealthReporter, watch_diss
 from swimfd.runtime.hooks import EventHooks
+from swimfd.runtime.identity import Caller, IdentityRule, Refusal
 from swimfd.runtime.lag import watch_lag
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.metrics import DetectorMetrics
@@ -46,7 +46,8 @@ from swimfd.runtime.metrics_http import MetricsServer
 from swimfd.runtime.refusals import RefusalLog
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
-from swimfd.runtime.transport import FaultInjector, Rejected, Transport, TransportError, check_header
+from swimfd.runtime.tls import ReloadableTLS, TLSError, TLSFiles
+from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, TransportError, check_header
 from swimfd.runtime.watch import TooManySubscribers, WatchHub, event_payload
 
 MAX_SLEEP = 1.0  # wake at least this often even if the core has nothing scheduled
@@ -107,14 +108,22 @@ class Runtime:
         self._clock = clock
         self.epoch_offset = wall() - clock()
         self._rng = rng if rng is not None else random.Random(os.urandom(16))
-        self.signer = Signer(settings.cluster_key)
+        # Our certificate must name this node's id: checked here, so a mix-up stops the start with one line.
+        try:
+            self.tls = (
+                ReloadableTLS(TLSFiles.in_dir(settings.tls_dir, settings.node_id), settings.node_id)
+                if settings.tls_dir is not None
+                else None
+            )
+        except TLSError as e:
+            raise StartError(f"--tls-dir: {e}") from e
         fault = FaultInjector(settings.test_loss, random.Random(self._rng.random())) if settings.test_loss else None
         self.transport = Transport(
             cluster=self.config.cluster,
-            signer=self.signer,
             max_message_bytes=self.config.max_message_bytes,
             rpc_timeout=rpc_timeout_for(self.config.probe_interval),
             fault=fault,
+            channels=ChannelCache(self.config.max_message_bytes, credentials=self._channel_credentials()),
         )
         me = pb.Member(
             id=settings.node_id,
@@ -129,10 +138,10 @@ class Runtime:
         self.node = node_factory(self.config, me, self._rng, self.now())
         self.diss = DissClient(
             addr=local_diss_addr(settings),
-            signer=self.signer,
             header=self.header,
             log=log,
             max_message_bytes=self.config.max_message_bytes,
+            credentials=self._channel_credentials(),
         )
         self.diss_process: DissProcess | None = None
         self.server: grpc.aio.Server | None = None
@@ -153,6 +162,8 @@ class Runtime:
         self._warn_queue = RateLimit(10.0)
         self._warn_protocol = RateLimit(10.0)
         self._warn_core = RateLimit(10.0)
+        self._warn_identity: dict[tuple[str, str], RateLimit] = {}
+        self.identity_refused = 0
         self.send_dropped = 0
         self.protocol_errors = 0
         self.refusals = RefusalLog(log)
@@ -168,6 +179,30 @@ class Runtime:
 
     def now(self) -> float:
         return self._clock()
+
+    def _channel_credentials(self) -> grpc.ChannelCredentials | None:
+        return self.tls.channel_credentials() if self.tls is not None else None
+
+    def reload_tls(self) -> bool:
+        """SIGHUP: re-read certificate, key and CA bundle; new connections use them, and so does go-diss.
+
+        Files that do not load (or name another member) leave everything as it was.
+        """
+        if self.tls is None:
+            self.log.warning("tls_reload_ignored", detail="this node runs --insecure")
+            return False
+        try:
+            self.tls.reload()
+        except TLSError as e:
+            self.log.error("tls_reload_failed", detail=str(e), note="keeping the previous certificates")
+            return False
+        creds = self.tls.channel_credentials()
+        self.transport.channels.set_credentials(creds)
+        self.diss.set_credentials(creds)
+        if self.diss_process is not None:
+            self.diss_process.send_signal(signal.SIGHUP)
+        self.log.info("tls_reloaded", generation=self.tls.generation, cert=str(self.tls.files.cert))
+        return True
 
     def header(self) -> pb.Header:
         me = self.node.me
@@ -232,10 +267,10 @@ class Runtime:
         replies: list[pb.Envelope] = []
         for ob in out.messages:
             if inline_to is not None and ob.to == inline_to:
-                signed = self.transport.sign_reply(ob.envelope)
-                if signed is not None:
-                    self.metrics.envelope("out", signed)
-                    replies.append(signed)
+                reply = self.transport.prepare_reply(ob.envelope)
+                if reply is not None:
+                    self.metrics.envelope("out", reply)
+                    replies.append(reply)
             else:
                 self.send(ob)
         # Anything the core did may have moved its next deadline.
@@ -292,6 +327,16 @@ class Runtime:
             self.metrics.envelope("in", env)
             if self._stopping or self.silenced():
                 return
+            if env.header.sender != ob.to:
+                # Inline replies are the called member's own answers (the core answers its caller inline);
+                # one naming another sender is that member trying to speak for someone else.
+                self.transport.stats.rejected_in += 1
+                self.note_refused(
+                    Refusal(
+                        "DeliverReply", Caller(ob.addr, ob.to), env.header.sender, "inline reply names another sender"
+                    )
+                )
+                continue
             with contextlib.suppress(Rejected):  # already counted and logged by _core
                 self._core(
                     "receive",
@@ -326,12 +371,32 @@ class Runtime:
         self.transport.stats.rejected_in += 1
         self.refusals.note(peer=peer, sender=sender, reason=e.code.name.lower(), detail=e.detail, rpc=rpc)
 
+    def note_refused(self, r: Refusal) -> None:
+        """A caller acted as a member its certificate does not name: one warning per (rpc, certificate) a second."""
+        self.identity_refused += 1
+        key = (r.rpc, r.caller.member or "")
+        limit = self._warn_identity.get(key)
+        if limit is None:
+            if len(self._warn_identity) >= 1024:  # bounded: certificates are few, but never trust that
+                self._warn_identity.clear()
+            limit = self._warn_identity[key] = RateLimit(1.0)
+        if limit.allow():
+            self.log.warning(
+                "identity_refused",
+                rpc=r.rpc,
+                peer=r.caller.peer,
+                claimed_sender=r.claimed,
+                cert_id=r.caller.member,
+                reason=r.reason,
+                suppressed=limit.take_suppressed(),
+            )
+
     def on_deliver(self, env: pb.Envelope, peer: str = "") -> list[pb.Envelope]:
         stats = self.transport.stats
         stats.msgs_recv += 1
         stats.bytes_recv += env.ByteSize()
         self.metrics.envelope("in", env)
-        check_header(env, self.config.cluster, self.signer)
+        check_header(env, self.config.cluster)
         fault = self.transport.fault
         if self._stopping or self.silenced():
             return []
@@ -349,7 +414,7 @@ class Runtime:
     def on_join(self, req: pb.JoinRequest, peer: str = "") -> pb.JoinReply:
         """Answer a join without admitting the joiner yet: ``commit_join`` admits it once the reply went out."""
         self.metrics.message("in", "join", req.ByteSize())
-        check_header(req, self.config.cluster, self.signer)
+        check_header(req, self.config.cluster)
         if not req.HasField("member") or not req.member.id or not req.member.addr:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "join request needs member.id and member.addr")
         if self._stopping:
@@ -363,7 +428,6 @@ class Runtime:
         self._core("join", call, peer=peer, sender=req.header.sender)
         reply = holder[0]
         reply.header.CopyFrom(self.header())
-        self.signer.sign(reply)
         return reply
 
     def commit_join(self, req: pb.JoinRequest, answered: bool) -> None:
@@ -378,7 +442,7 @@ class Runtime:
 
     def on_leave(self, req: pb.LeaveRequest) -> pb.LeaveReply:
         self.metrics.message("in", "leave", req.ByteSize())
-        check_header(req, self.config.cluster, self.signer)
+        check_header(req, self.config.cluster)
         if not req.HasField("member") or not req.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "leave request needs member.id")
         member = pb.Member()
@@ -388,13 +452,11 @@ class Runtime:
         setattr(update, "from", member.id)
         notice = pb.Notice(header=req.header, kind=pb.LEFT_CLUSTER, update=update, origin=member.id)
         self._core("leave", lambda: self.node.apply_notice(notice, self.now())[1])
-        reply = pb.LeaveReply(header=self.header())
-        self.signer.sign(reply)
-        return reply
+        return pb.LeaveReply(header=self.header())
 
     def on_notify(self, notice: pb.Notice, peer: str = "") -> pb.NoticeAck:
         self.metrics.message("in", "notice", notice.ByteSize())
-        check_header(notice, self.config.cluster, self.signer)
+        check_header(notice, self.config.cluster)
         if not notice.HasField("update") or not notice.update.member.id:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "notice needs update.member.id")
         applied: list[bool] = []
@@ -405,21 +467,18 @@ class Runtime:
             return out
 
         self._core("notify", call, peer=peer, sender=notice.origin or notice.header.sender)
-        ack = pb.NoticeAck(header=self.header(), applied=applied[0])
-        self.signer.sign(ack)
-        return ack
+        return pb.NoticeAck(header=self.header(), applied=applied[0])
 
     def on_members(self, req: pb.MembersRequest) -> pb.MembersReply:
         self._check_operator(req)
         return self._members_reply()
 
     def _check_operator(self, req: pb.MembersRequest | pb.WatchRequest | pb.SetLabelsRequest) -> None:
-        # Operators (the members, labels and monitor commands) may leave the cluster name empty on a
-        # keyless cluster; anything naming a cluster, or any keyed cluster, is checked.
-        if self.signer.key is not None and not req.header.cluster:
-            raise Rejected(grpc.StatusCode.UNAUTHENTICATED, "this cluster uses a key: name it and sign the request")
-        if self.signer.key is not None or req.header.cluster:
-            check_header(req, self.config.cluster, self.signer)
+        # Operators (the members, labels and monitor commands) may leave the cluster name empty; a
+        # request naming a cluster is checked. Who may call at all is the TLS layer's and
+        # runtime/identity.py's business (a certificate from the bundle).
+        if req.header.cluster:
+            check_header(req, self.config.cluster)
 
     def _members_reply(self) -> pb.MembersReply:
         reply = pb.MembersReply(header=self.header(), self_id=self.settings.node_id, mode=self.config.mode)
@@ -430,7 +489,6 @@ class Runtime:
         leader = self.node.leader()
         if leader is not None:
             reply.leader.CopyFrom(leader)
-        self.signer.sign(reply)
         return reply
 
     def on_watch(self, req: pb.WatchRequest) -> AsyncIterator[pb.WatchEvent]:
@@ -464,9 +522,7 @@ class Runtime:
         for key in req.remove:
             labels.pop(key, None)
         self.set_labels(labels)
-        reply = pb.SetLabelsReply(header=self.header(), member=self.node.me)
-        self.signer.sign(reply)
-        return reply
+        return pb.SetLabelsReply(header=self.header(), member=self.node.me)
 
     def set_labels(self, labels: dict[str, str]) -> None:
         """Replace our own labels (Rejected INVALID_ARGUMENT beyond swimfd.core.config's limits); logs the change."""
@@ -551,10 +607,9 @@ class Runtime:
 
     async def _join_once(self, seed: str) -> pb.JoinReply:
         req = pb.JoinRequest(header=self.header(), member=self.node.me)
-        self.signer.sign(req)
         stub = swim_pb2_grpc.FailureDetectorStub(self.transport.channels.get(seed))
         reply: pb.JoinReply = await stub.Join(req, timeout=JOIN_TIMEOUT)
-        check_header(reply, self.config.cluster, self.signer)
+        check_header(reply, self.config.cluster)
         return reply
 
     # -------------------------------------------------------------- lifecycle
@@ -565,9 +620,15 @@ class Runtime:
         problem = bind_problem(host, port)
         if problem is not None:
             raise StartError(f"cannot listen on {self.settings.bind}: {problem}")
-        server = make_server(self, self.config.max_message_bytes, health_servicer=self.health.servicer)
+        identity = IdentityRule(self.settings.node_id, self.node.addr_owner) if self.tls is not None else None
+        server = make_server(
+            self, self.config.max_message_bytes, health_servicer=self.health.servicer, identity=identity
+        )
         try:
-            bound = server.add_insecure_port(self.settings.bind)
+            if self.tls is not None:
+                bound = server.add_secure_port(self.settings.bind, self.tls.server_credentials())
+            else:
+                bound = server.add_insecure_port(self.settings.bind)
         except RuntimeError:
             bound = 0
         if bound == 0:
@@ -595,7 +656,7 @@ class Runtime:
                     listen=self.settings.diss_listen,
                     detector=self._local_detector_addr(),
                     cluster=self.config.cluster,
-                    key_file=self.settings.cluster_key_file,
+                    tls=self.tls.files if self.tls is not None else None,
                     log_file=_diss_log_file(self.settings.log_file),
                     log_level=self.settings.log_level,
                     metrics_addr=self.settings.diss_metrics_addr,
@@ -646,7 +707,13 @@ class Runtime:
             metrics_addr=self.settings.metrics_addr,
             diss_metrics_addr=self.settings.diss_metrics_addr if self.diss_process is not None else None,
             event_handlers=len(self.settings.event_handlers),
+            tls=self.tls is not None,
         )
+        if self.tls is None:
+            self.log.warning(
+                "insecure_plaintext",
+                detail="--insecure: no TLS; anyone who reaches these ports can act as any member",
+            )
 
     async def _check_diss(self) -> None:
         if not await self.diss.wait_ready(DISS_READY_TIMEOUT):
@@ -662,7 +729,11 @@ class Runtime:
             await self.health.update(diss_down=detail)
 
     async def _watch_diss(self) -> None:
-        await watch_diss(local_diss_addr(self.settings), lambda reason: self.health.update(diss_down=reason))
+        await watch_diss(
+            local_diss_addr(self.settings),
+            lambda reason: self.health.update(diss_down=reason),
+            credentials=self._channel_credentials,
+        )
 
     def _local_detector_addr(self) -> str:
         return local_addr(self.settings.bind)
@@ -747,6 +818,7 @@ async def serve(settings: RuntimeSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings, log)
+    loop.add_signal_handler(signal.SIGHUP, runtime.reload_tls)
     try:
         await runtime.start()
     except StartError:

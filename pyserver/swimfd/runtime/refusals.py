@@ -1,6 +1,6 @@
 """Every refusal is visible: one structured warning per (peer, reason), then summaries, and counters.
 
-A refused call (bad header, mac, malformed body) or a refused part of an accepted message (an
+A refused call (bad header, identity, malformed body) or a refused part of an accepted message (an
 implausible claim, a ping-req for a non-member: ``swimfd.core.events.Refusal``) is logged as
 ``request_refused`` with the peer's address, the sender it claimed and the reason, the first time
 each (peer, reason) pair is seen within a window; later ones are counted and reported together in

@@ -3,8 +3,9 @@
 Every handler runs on the runtime's event loop and calls the core
 synchronously, so the core never sees two calls at once. Refusals map to
 status codes (docs/architecture.md, "Wire rules"): no header or a malformed message ->
-INVALID_ARGUMENT, wrong version or cluster -> FAILED_PRECONDITION, bad mac ->
-UNAUTHENTICATED. A refused message never reaches the core.
+INVALID_ARGUMENT, wrong version or cluster -> FAILED_PRECONDITION, a caller acting
+as a member its certificate does not name ->
+PERMISSION_DENIED (runtime/identity.py). A refused message never reaches the core.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from grpc_reflection.v1alpha import reflection
 
 from swimfd.core.config import MAX_CONCURRENT_RPCS
 from swimfd.pb import swim_pb2 as pb
+from swimfd.runtime.identity import Caller, IdentityRule, Refusal
+from swimfd.runtime.tls import peer_member_id
 from swimfd.runtime.transport import Rejected
 
 SERVICE = "swimfd.v1.FailureDetector"
@@ -30,6 +33,7 @@ class Handlers(Protocol):
     """What the service calls; the runtime implements it (kept as a protocol so server.py needs no import of it)."""
 
     def note_rejected(self, rpc: str, e: Rejected, peer: str = "", sender: str = "") -> None: ...
+    def note_refused(self, refusal: Refusal) -> None: ...
     def on_deliver(self, env: pb.Envelope, peer: str = "") -> list[pb.Envelope]: ...
     def on_join(self, req: pb.JoinRequest, peer: str = "") -> pb.JoinReply: ...
     def commit_join(self, req: pb.JoinRequest, answered: bool) -> None: ...
@@ -42,10 +46,22 @@ class Handlers(Protocol):
 
 class FailureDetectorService:
     """Handlers take raw bytes and parse them here, so that bytes that are not a protobuf of the
-    expected type get INVALID_ARGUMENT (gRPC's own deserializer would answer UNKNOWN)."""
+    expected type get INVALID_ARGUMENT (gRPC's own deserializer would answer UNKNOWN).
+    With ``identity`` (mutual TLS) every call is checked against the caller's certificate first."""
 
-    def __init__(self, runtime: Handlers) -> None:
+    def __init__(self, runtime: Handlers, identity: IdentityRule | None = None) -> None:
         self._rt = runtime
+        self._identity = identity
+
+    def _check_identity(self, rpc: str, request: Message, context: Context) -> None:
+        """With mutual TLS: refuse (PERMISSION_DENIED) a caller its certificate does not allow this call."""
+        if self._identity is None:
+            return
+        caller = Caller(context.peer(), peer_member_id(context.auth_context()))
+        denied = self._identity.check(rpc, request, caller)
+        if denied is not None:
+            self._rt.note_refused(denied)
+            raise Rejected(grpc.StatusCode.PERMISSION_DENIED, denied.reason)
 
     def _method(
         self,
@@ -65,6 +81,7 @@ class FailureDetectorService:
                     request = request_type.FromString(data)
                 except DecodeError as e:
                     raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a {request_type.__name__}: {e}") from e
+                self._check_identity(rpc, request, context)
                 reply = call(request, context.peer())
             except Rejected as e:
                 sender = request.header.sender if request is not None and request.HasField("header") else ""
@@ -97,6 +114,7 @@ class FailureDetectorService:
                     request = pb.WatchRequest.FromString(data)
                 except DecodeError as e:
                     raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, f"not a WatchRequest: {e}") from e
+                self._check_identity("Watch", request, context)
                 events = self._rt.on_watch(request)
             except Rejected as e:
                 sender = request.header.sender if request is not None and request.HasField("header") else ""
@@ -169,10 +187,11 @@ def make_server(
     max_message_bytes: int,
     max_concurrent_rpcs: int = MAX_CONCURRENT_RPCS,
     health_servicer: health_pb2_grpc.HealthServicer | None = None,
+    identity: IdentityRule | None = None,
 ) -> grpc.aio.Server:
     """The detector's server: FailureDetector, grpc.health.v1 (when given a servicer) and server reflection."""
     server = grpc.aio.server(options=server_options(max_message_bytes), maximum_concurrent_rpcs=max_concurrent_rpcs)
-    server.add_generic_rpc_handlers((FailureDetectorService(runtime).handler(),))
+    server.add_generic_rpc_handlers((FailureDetectorService(runtime, identity).handler(),))
     services = [SERVICE, reflection.SERVICE_NAME]
     if health_servicer is not None:
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -36,8 +36,8 @@ class RuntimeSettings:
     go_diss: str  # path of the go-diss binary
     log_file: str | None = None
     log_level: str = "info"
-    cluster_key_file: str | None = None
-    cluster_key: bytes | None = None
+    tls_dir: str | None = None  # mutual TLS material in TLSFiles.in_dir's layout; None only with insecure
+    insecure: bool = False  # plaintext, asked for explicitly (--insecure)
     test_loss: float = 0.0
     feign_failure: bool = False  # chaos: pretend to fail at random times (swimfd.core.feign)
     metrics_addr: str | None = None  # Prometheus /metrics of the detector; None: not served

@@ -19,6 +19,17 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 MEMBER_URI_PREFIX = "urn:swimfd:member:"
+# Observers (swimfd members/health/monitor) carry a certificate naming no member: they may read, never act.
+CLIENT_URI_PREFIX = "urn:swimfd:client:"
+CLIENT_STEM = "client"
+
+
+# The shared-key HMAC is gone: a key every member holds proves only membership, not which member
+# sent a message, and it never had replay protection; mutual TLS does both jobs better.
+CLUSTER_KEY_REMOVED = (
+    "--cluster-key-file was removed: mutual TLS (--tls-dir, or --tls-ca/--tls-cert/--tls-key) "
+    "authenticates every hop and binds each peer to its member id; see docs/security.md"
+)
 
 
 class TLSError(ValueError):
@@ -35,7 +46,8 @@ def member_id_of(cert: x509.Certificate) -> str | None:
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
         return None
-    ids = [u[len(MEMBER_URI_PREFIX) :] for u in san.get_values_for_type(x509.UniformResourceIdentifier)]
+    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    ids = [u[len(MEMBER_URI_PREFIX) :] for u in uris if u.startswith(MEMBER_URI_PREFIX)]
     ids = [i for i in ids if i and _plain_id(i)]
     return ids[0] if len(ids) == 1 else None
 
@@ -59,16 +71,23 @@ class TLSFiles:
         d = Path(directory)
         return cls(d / f"node-{member_id}.pem", d / f"node-{member_id}.key", d / "ca-bundle.pem")
 
+    @classmethod
+    def client_in_dir(cls, directory: str | Path) -> TLSFiles:
+        """An observer's files in the same layout: client.pem, client.key and ca-bundle.pem."""
+        d = Path(directory)
+        return cls(d / f"{CLIENT_STEM}.pem", d / f"{CLIENT_STEM}.key", d / "ca-bundle.pem")
+
 
 @dataclass(frozen=True, slots=True)
 class TLSMaterial:
     cert_pem: bytes
     key_pem: bytes
     ca_pem: bytes
-    member_id: str  # the id our own certificate names
+    member_id: str | None  # the id our own certificate names (None: an observer's certificate)
 
     @classmethod
-    def load(cls, files: TLSFiles, expect_id: str | None = None) -> TLSMaterial:
+    def load(cls, files: TLSFiles, expect_id: str | None = None, member: bool = True) -> TLSMaterial:
+        """Read and check the files; ``member=False`` accepts a certificate naming no member (observers)."""
         cert_pem, key_pem, ca_pem = (_read(p, what) for p, what in _named(files))
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
@@ -81,7 +100,7 @@ class TLSMaterial:
         if not cas:
             raise TLSError(f"{files.ca_bundle}: holds no CA certificate")
         mid = member_id_of(cert)
-        if mid is None:
+        if mid is None and member:
             raise TLSError(f"{files.cert}: names no member id (expected one {MEMBER_URI_PREFIX}<id> URI)")
         if expect_id is not None and mid != expect_id:
             raise TLSError(f"{files.cert}: names member {mid!r}, but this node is {expect_id!r}")
@@ -91,8 +110,48 @@ class TLSMaterial:
         # require_client_auth: a peer without a certificate from our bundle never reaches a handler.
         return grpc.ssl_server_credentials([(self.key_pem, self.cert_pem)], self.ca_pem, require_client_auth=True)
 
+    def server_configuration(self) -> grpc.ServerCertificateConfiguration:
+        return grpc.ssl_server_certificate_configuration([(self.key_pem, self.cert_pem)], self.ca_pem)
+
     def channel_credentials(self) -> grpc.ChannelCredentials:
         return grpc.ssl_channel_credentials(self.ca_pem, self.key_pem, self.cert_pem)
+
+
+class ReloadableTLS:
+    """A node's TLS material that can be re-read from its files while the node runs (SIGHUP).
+
+    The server's credentials ask for the current material on every new
+    connection (grpcio's dynamic server credentials), so a reload takes effect
+    for the next handshake; clients build new channels after a reload
+    (``generation`` tells them). A reload that fails keeps the old material.
+    """
+
+    def __init__(self, files: TLSFiles, expect_id: str) -> None:
+        self.files = files
+        self.expect_id = expect_id
+        self.material = TLSMaterial.load(files, expect_id)
+        self.generation = 0
+        self._served = 0  # generation the server last handed out
+
+    def reload(self) -> TLSMaterial:
+        """Re-read the files; raises TLSError (keeping the current material) when they are unusable."""
+        self.material = TLSMaterial.load(self.files, self.expect_id)
+        self.generation += 1
+        return self.material
+
+    def server_credentials(self) -> grpc.ServerCredentials:
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            if self._served == self.generation:
+                return None  # unchanged: grpc keeps the configuration it has
+            self._served = self.generation
+            return self.material.server_configuration()
+
+        return grpc.dynamic_ssl_server_credentials(
+            self.material.server_configuration(), fetch, require_client_authentication=True
+        )
+
+    def channel_credentials(self) -> grpc.ChannelCredentials:
+        return self.material.channel_credentials()
 
 
 def peer_member_id(auth_context: dict[str, list[bytes]]) -> str | None:

@@ -1,4 +1,4 @@
-"""Detector-to-detector transport: cached gRPC channels, signing, bounds and counters.
+"""Detector-to-detector transport: cached gRPC channels, bounds and counters.
 
 Every call carries a deadline and every message is bounded in size, so a slow,
 paused or hostile peer costs at most one deadline and never an unbounded
@@ -28,7 +28,6 @@ from swimfd.core import wire
 from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
-from swimfd.runtime.auth import AuthError, Signer
 
 FAULT_INJECTION_ENV = "SWIMFD_ENABLE_FAULT_INJECTION"
 # What grpc-core puts at the end of UNAVAILABLE's details when connect() got ECONNREFUSED, e.g.
@@ -74,7 +73,7 @@ class TransportStats:
     connect_refused: int = 0  # of those, connection refused by a peer that answered before
     dropped_out: int = 0  # fault injection, outgoing
     dropped_in: int = 0  # fault injection, incoming
-    rejected_in: int = 0  # refused by header/mac/size checks
+    rejected_in: int = 0  # refused by header/identity/size checks
     oversize_out: int = 0  # never sent: larger than max_message_bytes
 
     def as_dict(self) -> dict[str, int]:
@@ -115,22 +114,45 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
     ]
 
 
-class ChannelCache:
-    """At most ``capacity`` open channels, least recently used evicted first."""
+def new_channel(
+    addr: str, credentials: grpc.ChannelCredentials | None, options: list[tuple[str, int]]
+) -> grpc.aio.Channel:
+    """A mutual-TLS channel with ``credentials``, a plaintext one without (--insecure)."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(addr, options=options)
+    return grpc.aio.secure_channel(addr, credentials, options=options)
 
-    def __init__(self, max_message_bytes: int, capacity: int = 1024) -> None:
+
+class ChannelCache:
+    """At most ``capacity`` open channels, least recently used evicted first.
+
+    With ``credentials`` every channel is mutual TLS; ``set_credentials`` (after
+    a certificate reload) retires every open channel, so the next call to each
+    peer handshakes with the new certificate.
+    """
+
+    def __init__(
+        self, max_message_bytes: int, capacity: int = 1024, credentials: grpc.ChannelCredentials | None = None
+    ) -> None:
         self._options = channel_options(max_message_bytes)
         self._capacity = capacity
+        self._credentials = credentials
         self._channels: OrderedDict[str, grpc.aio.Channel] = OrderedDict()
         self._evicted: list[grpc.aio.Channel] = []
         self._answered: set[str] = set()  # cached addresses whose peer answered at least once
+
+    def set_credentials(self, credentials: grpc.ChannelCredentials | None) -> None:
+        self._credentials = credentials
+        # Closed later, like evicted ones: calls in flight on them finish.
+        self._evicted.extend(self._channels.values())
+        self._channels.clear()
 
     def get(self, addr: str) -> grpc.aio.Channel:
         ch = self._channels.get(addr)
         if ch is not None:
             self._channels.move_to_end(addr)
             return ch
-        ch = grpc.aio.insecure_channel(addr, options=self._options)
+        ch = new_channel(addr, self._credentials, self._options)
         self._channels[addr] = ch
         while len(self._channels) > self._capacity:
             gone, old = self._channels.popitem(last=False)
@@ -170,14 +192,12 @@ class Transport:
         self,
         *,
         cluster: str,
-        signer: Signer,
         max_message_bytes: int,
         rpc_timeout: float,
         fault: FaultInjector | None = None,
         channels: ChannelCache | None = None,
     ) -> None:
         self.cluster = cluster
-        self.signer = signer
         self.max_message_bytes = max_message_bytes
         self.rpc_timeout = rpc_timeout
         self.fault = fault
@@ -187,7 +207,7 @@ class Transport:
     # ---------------------------------------------------------------- outgoing
 
     def prepare(self, envelope: pb.Envelope) -> pb.Envelope | None:
-        """A signed copy of ``envelope`` ready to send, or None when it must not be sent.
+        """A copy of ``envelope`` ready to send, or None when it must not be sent.
 
         Copies so that an envelope the core may still hold is never modified.
         """
@@ -196,7 +216,6 @@ class Transport:
             return None
         out = pb.Envelope()
         out.CopyFrom(envelope)
-        self.signer.sign(out)
         if out.ByteSize() > self.max_message_bytes:
             self.stats.oversize_out += 1
             return None
@@ -233,7 +252,7 @@ class Transport:
                 accepted.append(env)
         return accepted
 
-    def sign_reply(self, envelope: pb.Envelope) -> pb.Envelope | None:
+    def prepare_reply(self, envelope: pb.Envelope) -> pb.Envelope | None:
         """Prepare an inline reply; counted as sent (it crosses the network in the DeliverReply)."""
         out = self.prepare(envelope)
         if out is not None:
@@ -258,20 +277,16 @@ class Transport:
         return True
 
     def check(self, message: pb.Envelope | pb.JoinRequest | pb.JoinReply | pb.LeaveRequest | pb.Notice) -> None:
-        """Raise Rejected unless the message's header names our version and cluster and its mac is valid."""
-        check_header(message, self.cluster, self.signer)
+        """Raise Rejected unless the message's header names our version and cluster."""
+        check_header(message, self.cluster)
 
 
-def check_header(message: object, cluster: str, signer: Signer) -> None:
-    """Header checks shared by every RPC: version and cluster (``swimfd.core.wire.check_header``), then mac
-    (docs/architecture.md, "Wire rules")."""
+def check_header(message: object, cluster: str) -> None:
+    """Header checks shared by every RPC: version and cluster (``swimfd.core.wire.check_header``;
+    docs/architecture.md, "Wire rules"). Who sent it is the connection's certificate (runtime/identity.py)."""
     if not message.HasField("header"):  # type: ignore[attr-defined]
         raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "message has no header")
     try:
         wire.check_header(message.header, cluster)  # type: ignore[attr-defined]
     except ProtocolError as e:
         raise Rejected(grpc.StatusCode.FAILED_PRECONDITION, str(e)) from e
-    try:
-        signer.verify(message)  # type: ignore[arg-type]
-    except AuthError as e:
-        raise Rejected(grpc.StatusCode.UNAUTHENTICATED, str(e)) from e

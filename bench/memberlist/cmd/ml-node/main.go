@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,11 +41,12 @@ type options struct {
 	logFile       string
 	statsInterval time.Duration
 	joinTimeout   time.Duration
+	keyringKey    []byte // memberlist's AES-GCM gossip encryption key; nil: plaintext
 }
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	var members string
+	var members, keyHex string
 	fs := flag.NewFlagSet("ml-node", flag.ContinueOnError)
 	fs.StringVar(&o.id, "id", "", "member name (required)")
 	fs.StringVar(&o.bind, "bind", "", "HOST:PORT for UDP and TCP (required)")
@@ -55,6 +57,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.logFile, "log-file", "", "JSON log file (default stderr)")
 	fs.DurationVar(&o.statsInterval, "stats-interval", 5*time.Second, "how often to log transport_stats")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 30*time.Second, "keep retrying the join this long")
+	fs.StringVar(&keyHex, "keyring-key", "", "hex AES key (16, 24 or 32 bytes): encrypt and verify gossip with memberlist's keyring")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -69,6 +72,13 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.streamLoss < 0 || o.streamLoss > 1 {
 		return o, fmt.Errorf("--stream-loss %v: must be in [0, 1]", o.streamLoss)
+	}
+	if keyHex != "" {
+		key, err := hex.DecodeString(keyHex)
+		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+			return o, fmt.Errorf("--keyring-key: want 32, 48 or 64 hex digits (an AES-128/192/256 key)")
+		}
+		o.keyringKey = key
 	}
 	if o.statsInterval <= 0 || o.joinTimeout <= 0 {
 		return o, errors.New("--stats-interval and --join-timeout must be positive")
@@ -137,12 +147,18 @@ func run(o options, logger *slog.Logger) error {
 	conf.Transport = transport
 	conf.Events = &eventlog.Delegate{Log: logger, Self: o.id}
 	conf.Logger = mlLog
+	if o.keyringKey != nil {
+		// memberlist builds its keyring from SecretKey; GossipVerifyIncoming/Outgoing stay at
+		// their default (true), so unencrypted packets are refused.
+		conf.SecretKey = o.keyringKey
+	}
 	ml, err := memberlist.Create(conf)
 	if err != nil {
 		_ = transport.Shutdown()
 		return fmt.Errorf("memberlist: %w", err)
 	}
-	logger.Info("node_started", "addr", o.bind, "loss", o.loss, "stream_loss", o.streamLoss, "config", "DefaultLANConfig", "pid", os.Getpid())
+	logger.Info("node_started", "addr", o.bind, "loss", o.loss, "stream_loss", o.streamLoss, "config", "DefaultLANConfig",
+		"encrypted", o.keyringKey != nil, "pid", os.Getpid())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

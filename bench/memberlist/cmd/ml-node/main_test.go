@@ -22,6 +22,9 @@ func TestParseFlags(t *testing.T) {
 		{"stream loss above one", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--stream-loss", "2"}, nil, true},
 		{"negative loss", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--loss", "-0.1"}, nil, true},
 		{"zero stats interval", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--stats-interval", "0s"}, nil, true},
+		{"keyring key", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--keyring-key", "000102030405060708090a0b0c0d0e0f"}, nil, false},
+		{"keyring key not hex", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--keyring-key", "zz"}, nil, true},
+		{"keyring key wrong size", []string{"--id", "1", "--bind", "127.0.0.1:7001", "--keyring-key", "0001"}, nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
