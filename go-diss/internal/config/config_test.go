@@ -140,7 +140,7 @@ func TestMaxMessageBytes(t *testing.T) {
 }
 
 func TestParseTestLoss(t *testing.T) {
-	base := []string{"--id", "1", "--listen", "127.0.0.1:0", "--detector", "127.0.0.1:1", "--cluster", "c"}
+	base := []string{"--id", "1", "--listen", "127.0.0.1:0", "--detector", "127.0.0.1:1", "--cluster", "c", "--insecure"}
 	tests := []struct {
 		name    string
 		env     string
