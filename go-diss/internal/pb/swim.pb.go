@@ -709,13 +709,26 @@ func (x *Nack) GetSubject() string {
 // van Renesse heartbeat gossip: the sender's heartbeat list as parallel
 // packed arrays (compact, and fast to build and merge).
 type HeartbeatGossip struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
-	Incarnations  []uint64               `protobuf:"varint,2,rep,packed,name=incarnations,proto3" json:"incarnations,omitempty"`
-	Heartbeats    []uint64               `protobuf:"varint,3,rep,packed,name=heartbeats,proto3" json:"heartbeats,omitempty"`
-	Round         uint64                 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"` // sender's gossip round (sequence-check round-robin)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Ids          []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	Incarnations []uint64               `protobuf:"varint,2,rep,packed,name=incarnations,proto3" json:"incarnations,omitempty"`
+	Heartbeats   []uint64               `protobuf:"varint,3,rep,packed,name=heartbeats,proto3" json:"heartbeats,omitempty"`
+	Round        uint64                 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"` // sender's gossip round (sequence-check round-robin)
+	// --- Base-relative heartbeat gossip (issue 14; docs/heartbeat.md, "Wire form") ---
+	// Members bootstrapped from one static list share it as their *base*: its ids, sorted, digested
+	// (first 8 bytes of BLAKE2b over the serialized `ids` field of the base alone). With base_digest
+	// set, heartbeats[0 .. base_size) are the counters of the base members in base order (0: not
+	// gossiped, e.g. a tombstone), their incarnations are 0 except at base_inc_positions, and
+	// ids/incarnations/heartbeats[base_size ..] list the members tracked outside the base. When
+	// len(ids) == len(heartbeats) the base ids are listed too (the answer to a pull), so the receiver
+	// learns the base. Unset base_digest: the full form above (every member listed).
+	BaseDigest       uint64   `protobuf:"fixed64,5,opt,name=base_digest,json=baseDigest,proto3" json:"base_digest,omitempty"`
+	BaseSize         uint32   `protobuf:"varint,6,opt,name=base_size,json=baseSize,proto3" json:"base_size,omitempty"`
+	BaseIncPositions []uint32 `protobuf:"varint,7,rep,packed,name=base_inc_positions,json=baseIncPositions,proto3" json:"base_inc_positions,omitempty"`
+	BaseIncValues    []uint64 `protobuf:"varint,8,rep,packed,name=base_inc_values,json=baseIncValues,proto3" json:"base_inc_values,omitempty"`
+	Pull             bool     `protobuf:"varint,9,opt,name=pull,proto3" json:"pull,omitempty"` // "I do not know your base": answered with the listed form
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *HeartbeatGossip) Reset() {
@@ -774,6 +787,41 @@ func (x *HeartbeatGossip) GetRound() uint64 {
 		return x.Round
 	}
 	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseDigest() uint64 {
+	if x != nil {
+		return x.BaseDigest
+	}
+	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseSize() uint32 {
+	if x != nil {
+		return x.BaseSize
+	}
+	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseIncPositions() []uint32 {
+	if x != nil {
+		return x.BaseIncPositions
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetBaseIncValues() []uint64 {
+	if x != nil {
+		return x.BaseIncValues
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetPull() bool {
+	if x != nil {
+		return x.Pull
+	}
+	return false
 }
 
 // Bully election (Garcia-Molina 1982).
@@ -1985,14 +2033,20 @@ const file_swim_proto_rawDesc = "" +
 	"targetAddr\"2\n" +
 	"\x04Nack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject\"}\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\"\xa5\x02\n" +
 	"\x0fHeartbeatGossip\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\"\n" +
 	"\fincarnations\x18\x02 \x03(\x04R\fincarnations\x12\x1e\n" +
 	"\n" +
 	"heartbeats\x18\x03 \x03(\x04R\n" +
 	"heartbeats\x12\x14\n" +
-	"\x05round\x18\x04 \x01(\x04R\x05round\">\n" +
+	"\x05round\x18\x04 \x01(\x04R\x05round\x12\x1f\n" +
+	"\vbase_digest\x18\x05 \x01(\x06R\n" +
+	"baseDigest\x12\x1b\n" +
+	"\tbase_size\x18\x06 \x01(\rR\bbaseSize\x12,\n" +
+	"\x12base_inc_positions\x18\a \x03(\rR\x10baseIncPositions\x12&\n" +
+	"\x0fbase_inc_values\x18\b \x03(\x04R\rbaseIncValues\x12\x12\n" +
+	"\x04pull\x18\t \x01(\bR\x04pull\">\n" +
 	"\x10ElectionIdentity\x12\x1a\n" +
 	"\bpriority\x18\x01 \x01(\x03R\bpriority\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"o\n" +

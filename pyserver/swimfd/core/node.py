@@ -64,7 +64,7 @@ from swimfd.core.config import PROTOCOL_VERSION, Config
 from swimfd.core.election import Election, ElectionStep
 from swimfd.core.events import EventName, MembershipEvent, Outbound, Output, Source
 from swimfd.core.health import LocalHealth
-from swimfd.core.heartbeat import HeartbeatGossiper, HeartbeatStep
+from swimfd.core.heartbeat import HeartbeatBase, HeartbeatGossiper, HeartbeatStep
 from swimfd.core.hybrid import HybridRule
 from swimfd.core.membership import (
     ALIVE,
@@ -204,10 +204,13 @@ class Node:
         self._members.attach_base(view)
         self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
         if self._hb is not None:
+            # One shared heartbeat index per view (copy-on-write), as for the member records.
+            base = view.derived("heartbeat_base", lambda: HeartbeatBase(view.live_ids))
+            attached = self._hb.attach_base(base, now)
             for mid in view.live_ids:
-                if mid != self._id:
-                    rec = view.get(mid)
-                    assert rec is not None
+                rec = view.get(mid)
+                assert rec is not None
+                if mid != self._id and (rec.incarnation or not attached):
                     self._hb.track(mid, rec.incarnation, now)
         for rec in view.values():
             if rec.state == DEAD and rec.id != self._id:

@@ -12,6 +12,8 @@ so the ids field leads every serialized message, where one ``startswith`` or one
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from swimfd.pb import swim_pb2 as pb
@@ -30,15 +32,39 @@ def check_incarnation(incarnation: int) -> int:
 
 
 def check_gossip(msg: pb.HeartbeatGossip, max_members: int) -> None:
-    """Raise HeartbeatGossipError unless ``msg`` lists at most ``max_members`` complete entries."""
-    k = len(msg.ids)
-    if len(msg.incarnations) != k or len(msg.heartbeats) != k:
+    """Raise HeartbeatGossipError unless ``msg`` is well formed and lists at most ``max_members``.
+
+    Full form (no base_digest): ids, incarnations and heartbeats are parallel. Base-relative form:
+    heartbeats has ``base_size`` more entries than incarnations, and ids are either the members
+    outside the base (compact) or the base followed by them (listed).
+    """
+    k, n_inc, n_hb = len(msg.ids), len(msg.incarnations), len(msg.heartbeats)
+    base = msg.base_size if msg.base_digest else 0
+    if not msg.base_digest and (msg.base_size or msg.base_inc_positions or msg.base_inc_values):
+        raise HeartbeatGossipError("base fields without base_digest")
+    if n_hb != base + n_inc or k not in (n_inc, n_hb):
         raise HeartbeatGossipError(
-            f"gossip arrays differ in length: {k} ids, {len(msg.incarnations)} incarnations, "
-            f"{len(msg.heartbeats)} heartbeats"
+            f"gossip arrays differ in length: {k} ids, {n_inc} incarnations, {n_hb} heartbeats, base of {base}"
         )
-    if k > max_members:
-        raise HeartbeatGossipError(f"gossip lists {k} members, more than max_members={max_members}")
+    if n_hb > max_members:
+        raise HeartbeatGossipError(f"gossip lists {n_hb} members, more than max_members={max_members}")
+    positions = msg.base_inc_positions
+    if len(positions) != len(msg.base_inc_values):
+        raise HeartbeatGossipError("base_inc_positions and base_inc_values differ in length")
+    if positions and max(positions) >= base:
+        raise HeartbeatGossipError(f"base_inc_positions beyond the base of {base}")
+
+
+def is_listed(msg: pb.HeartbeatGossip) -> bool:
+    """A base-relative message that lists its base ids too (the answer to a pull)."""
+    return bool(msg.base_digest) and len(msg.ids) == len(msg.heartbeats)
+
+
+def base_digest(ids_field_bytes: bytes) -> int:
+    """The base's name on the wire: the first 8 bytes of BLAKE2b over its serialized ids field.
+
+    Stable across processes (unlike ``hash``), nonzero (0 means "no base")."""
+    return int.from_bytes(hashlib.blake2b(ids_field_bytes, digest_size=8).digest(), "little") or 1
 
 
 def ids_field(ids: list[str]) -> bytes:
