@@ -34,30 +34,48 @@ def check_incarnation(incarnation: int) -> int:
 def check_gossip(msg: pb.HeartbeatGossip, max_members: int) -> None:
     """Raise HeartbeatGossipError unless ``msg`` is well formed and lists at most ``max_members``.
 
-    Full form (no base_digest): ids, incarnations and heartbeats are parallel. Base-relative form:
-    heartbeats has ``base_size`` more entries than incarnations, and ids are either the members
-    outside the base (compact) or the base followed by them (listed).
+    ids, incarnations and heartbeats are parallel (the members named explicitly); the base fields
+    must describe ``base_size`` counters of one width, and no position beyond the base.
     """
-    k, n_inc, n_hb = len(msg.ids), len(msg.incarnations), len(msg.heartbeats)
-    base = msg.base_size if msg.base_digest else 0
-    if not msg.base_digest and (msg.base_size or msg.base_inc_positions or msg.base_inc_values):
-        raise HeartbeatGossipError("base fields without base_digest")
-    if n_hb != base + n_inc or k not in (n_inc, n_hb):
+    k = len(msg.ids)
+    if len(msg.incarnations) != k or len(msg.heartbeats) != k:
         raise HeartbeatGossipError(
-            f"gossip arrays differ in length: {k} ids, {n_inc} incarnations, {n_hb} heartbeats, base of {base}"
+            f"gossip arrays differ in length: {k} ids, {len(msg.incarnations)} incarnations, "
+            f"{len(msg.heartbeats)} heartbeats"
         )
-    if n_hb > max_members:
-        raise HeartbeatGossipError(f"gossip lists {n_hb} members, more than max_members={max_members}")
-    positions = msg.base_inc_positions
-    if len(positions) != len(msg.base_inc_values):
-        raise HeartbeatGossipError("base_inc_positions and base_inc_values differ in length")
-    if positions and max(positions) >= base:
-        raise HeartbeatGossipError(f"base_inc_positions beyond the base of {base}")
+    size = msg.base_size
+    if not msg.base_digest:
+        if size or msg.base_heartbeats or msg.base_inc_positions or msg.base_inc_values or msg.base_ids:
+            raise HeartbeatGossipError("gossip has base fields but no base_digest")
+    else:
+        width = msg.base_heartbeat_width
+        if width not in WIDTHS or len(msg.base_heartbeats) != size * width:
+            raise HeartbeatGossipError(
+                f"base_heartbeats holds {len(msg.base_heartbeats)} bytes, not {size} counters of width {width}"
+            )
+        if msg.base_ids and len(msg.base_ids) != size:
+            raise HeartbeatGossipError(f"base_ids lists {len(msg.base_ids)} ids for a base of {size}")
+        positions = msg.base_inc_positions
+        if len(positions) != len(msg.base_inc_values):
+            raise HeartbeatGossipError("base_inc_positions and base_inc_values differ in length")
+        if positions and max(positions) >= size:
+            raise HeartbeatGossipError(f"base_inc_positions beyond the base of {size}")
+    if k + size > max_members:
+        raise HeartbeatGossipError(f"gossip lists {k + size} members, more than max_members={max_members}")
 
 
-def is_listed(msg: pb.HeartbeatGossip) -> bool:
-    """A base-relative message that lists its base ids too (the answer to a pull)."""
-    return bool(msg.base_digest) and len(msg.ids) == len(msg.heartbeats)
+WIDTHS = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+
+
+def pack_counters(counters: np.ndarray) -> tuple[bytes, int]:
+    """Counters as little-endian integers of the narrowest width that holds the largest."""
+    top = int(counters.max()) if len(counters) else 0
+    width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
+    return counters.astype(WIDTHS[width]).tobytes(), width
+
+
+def unpack_counters(data: bytes, width: int) -> np.ndarray:
+    return np.frombuffer(data, dtype=WIDTHS[width]).astype(np.uint64)
 
 
 def base_digest(ids_field_bytes: bytes) -> int:

@@ -331,21 +331,20 @@ class HeartbeatGossiper:
             self._note_sender(sender, int(msg.round))
         if msg.pull:
             self._answer_pull(sender, step)
-        if not msg.heartbeats:
-            return step
         if not msg.base_digest:
-            mapping = self._slots_for(msg)
-            in_inc = np.array(msg.incarnations, dtype=np.uint64)
-            self._merge(mapping, msg.ids, in_inc, np.array(msg.heartbeats, dtype=np.uint64), now, step)
+            if msg.heartbeats:
+                mapping = self._slots_for(msg)
+                in_inc = np.array(msg.incarnations, dtype=np.uint64)
+                self._merge(mapping, msg.ids, in_inc, np.array(msg.heartbeats, dtype=np.uint64), now, step)
             return step
-        if encoding.is_listed(msg):
+        if msg.base_ids:
             self._learn_base(msg)
         decoded = self._decode_base_relative(msg)
-        if decoded is None:  # a base we do not know: ask for it, once per message
+        if decoded is None:  # a base we do not know: ask for it
             step.gossip.append((sender, pb.HeartbeatGossip(pull=True, round=self._round)))
             return step
-        mapping, ids, in_inc = decoded
-        self._merge(mapping, ids, in_inc, np.array(msg.heartbeats, dtype=np.uint64), now, step)
+        mapping, ids, in_inc, in_hb = decoded
+        self._merge(mapping, ids, in_inc, in_hb, now, step)
         return step
 
     # ------------------------------------------------------------------ merge
@@ -411,8 +410,10 @@ class HeartbeatGossiper:
 
     # ------------------------------------------------------------------ base-relative form
 
-    def _decode_base_relative(self, msg: pb.HeartbeatGossip) -> tuple[_Mapping, Sequence[str], np.ndarray] | None:
-        """(mapping, ids, incarnations) of every entry of a base-relative message; None: base unknown."""
+    def _decode_base_relative(
+        self, msg: pb.HeartbeatGossip
+    ) -> tuple[_Mapping, Sequence[str], np.ndarray, np.ndarray] | None:
+        """(mapping, ids, incarnations, counters) of every entry of a base-relative message; None: base unknown."""
         digest, size = msg.base_digest, msg.base_size
         base = self._s.base
         if digest == base.digest and size == len(base):
@@ -428,8 +429,8 @@ class HeartbeatGossiper:
             if base_slots is None:  # our slots moved since: map again
                 base_slots = self._s.slots_of(base_ids, size)
                 self._foreign_bases[digest] = (known[0], base_slots)
-        extra_ids = msg.ids[size:] if len(msg.ids) == len(msg.heartbeats) else msg.ids
-        k = len(extra_ids)
+        in_hb = encoding.unpack_counters(msg.base_heartbeats, msg.base_heartbeat_width)
+        k = len(msg.ids)
         in_inc = np.zeros(size + k, dtype=np.uint64)
         if msg.base_inc_positions:
             in_inc[np.array(msg.base_inc_positions, dtype=np.int64)] = np.array(msg.base_inc_values, dtype=np.uint64)
@@ -438,10 +439,11 @@ class HeartbeatGossiper:
             ids: Sequence[str] = base_ids
         else:
             in_inc[size:] = np.array(msg.incarnations, dtype=np.uint64)
-            slots = np.concatenate([base_slots, self._s.slots_of(extra_ids, k)])
-            ids = [*base_ids, *extra_ids]
+            in_hb = np.concatenate([in_hb, np.array(msg.heartbeats, dtype=np.uint64)])
+            slots = np.concatenate([base_slots, self._s.slots_of(msg.ids, k)])
+            ids = [*base_ids, *msg.ids]
         unknown = bool((slots < 0).any())
-        return _Mapping(slots, unknown, np.flatnonzero(slots == self._self_slot)), ids, in_inc
+        return _Mapping(slots, unknown, np.flatnonzero(slots == self._self_slot)), ids, in_inc, in_hb
 
     def _base_mapping_own(self) -> np.ndarray:
         """Our slot per position of our own base (-1 for members no longer tracked)."""
@@ -455,8 +457,8 @@ class HeartbeatGossiper:
         size = msg.base_size
         if msg.base_digest == self._s.base.digest or msg.base_digest in self._foreign_bases:
             return
-        ids = tuple(msg.ids[:size])
-        if encoding.base_digest(encoding.ids_field(list(ids))) != msg.base_digest:
+        ids = tuple(msg.base_ids)
+        if len(ids) != size or encoding.base_digest(encoding.ids_field(list(ids))) != msg.base_digest:
             return  # the listed ids are not that base: decoding will ask again
         self._foreign_bases[msg.base_digest] = (ids, self._s.slots_of(ids, size))
         while len(self._foreign_bases) > _FOREIGN_BASES:
@@ -496,17 +498,17 @@ class HeartbeatGossiper:
         k = s.base_n
         alive = s.state[:k] == ALIVE
         base_hb = np.where(alive, s.hb[:k], np.uint64(0)) if s.n_free or s.dead_at else s.hb[:k]
-        ids_bytes = self._ensure_ring_block()
-        if listed:
-            ids_bytes = encoding.ids_field(list(s.base.ids)) + ids_bytes
-        msg = encoding.build(ids_bytes, self._ensure_incs_field(), np.concatenate([base_hb, hb]), self._round)
+        msg = encoding.build(self._ensure_ring_block(), self._ensure_incs_field(), hb, self._round)
         msg.base_digest = s.base.digest
         msg.base_size = k
+        msg.base_heartbeats, msg.base_heartbeat_width = encoding.pack_counters(base_hb)
         if "inc" not in s.shared:
             changed = np.flatnonzero((s.inc[:k] != 0) & alive)
             if len(changed):
                 msg.base_inc_positions.extend(changed.tolist())
                 msg.base_inc_values.extend(s.inc[changed].tolist())
+        if listed:
+            msg.base_ids.extend(s.base.ids)
         return msg
 
     def _ring(self) -> _Ring:
