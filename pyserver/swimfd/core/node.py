@@ -167,6 +167,10 @@ class Node:
     def members_alive(self) -> list[pb.Member]:
         return [r.to_member() for r in self._members if r.state in LIVE_STATES]
 
+    def member_states(self) -> dict[str, int]:
+        """{member id: state} of every record, without building messages (the simulator's checks)."""
+        return {r.id: r.state for r in self._members}
+
     def view(self) -> list[pb.MembershipView]:
         out = []
         for r in self._members:
