@@ -239,3 +239,20 @@ def test_base_members_count_against_max_members():
     with pytest.raises(HeartbeatGossipError, match="max_members"):
         encoding.check_gossip(msg, 3)
     encoding.check_gossip(msg, 4)
+
+
+def test_compact_gossip_spreads_as_fast_as_the_full_list_binary_round_robin_reaches_all_in_log2_n():
+    # The paper's property for binary round robin, on the base-relative form: an increase made in
+    # round r is known to all 16 members after round r + 3 (log2 16 rounds), as with full lists.
+    ids = [f"m{i:02d}" for i in range(16)]
+    base = HeartbeatBase(ids)
+    cfg = {"gossip_target": "binary_round_robin", "t_fail": 100.0}
+    compact = {i: attached(i, base, seed=k, **cfg) for k, i in enumerate(ids)}
+    full = {i: gossiper(i, ids, config(**cfg), seed=k) for k, i in enumerate(ids)}
+    for nodes in (compact, full):
+        for r in range(1, 9):
+            run_rounds(nodes, r, r)
+            if r >= 4:  # every member's round-(r-3) counter has reached everyone
+                for g in nodes.values():
+                    assert all(g.counter(m) >= r - 3 for m in ids)
+    assert all(compact[i].counter(m) == full[i].counter(m) for i in ids for m in ids)
