@@ -210,12 +210,15 @@ class Node:
         if self._hb is not None:
             # One shared heartbeat index per view (copy-on-write), as for the member records.
             base = view.derived("heartbeat_base", lambda: HeartbeatBase(view.live_ids))
-            attached = self._hb.attach_base(base, now)
-            for mid in view.live_ids:
-                rec = view.get(mid)
-                assert rec is not None
-                if mid != self._id and (rec.incarnation or not attached):
-                    self._hb.track(mid, rec.incarnation, now)
+            if self._hb.attach_base(base, now):  # base members start at incarnation 0: track the others
+                restarted = view.derived(
+                    "heartbeat_restarted", lambda: [r for r in map(view.get, view.live_ids) if r and r.incarnation]
+                )
+            else:
+                restarted = [r for r in map(view.get, view.live_ids) if r is not None]
+            for rec in restarted:
+                if rec.id != self._id:
+                    self._hb.track(rec.id, rec.incarnation, now)
         for rec in view.values():
             if rec.state == DEAD and rec.id != self._id:
                 self._prober.add_dead(rec.id)
