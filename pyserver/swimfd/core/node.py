@@ -123,7 +123,7 @@ class Node:
 
         self._hb: HeartbeatGossiper | None = None
         if config.mode in ("heartbeat", "hybrid"):
-            self._hb = HeartbeatGossiper(config, me.id, rng, now)
+            self._hb = HeartbeatGossiper(config, me.id, rng, now, report_progress=False)
             # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
             # update) ignore heartbeats gossiped under an older one.
             self._hb.track(me.id, me.incarnation, now)

@@ -121,8 +121,13 @@ class HeartbeatStep:
 class HeartbeatGossiper:
     """Heartbeat list of one member; see the module docstring for the protocol."""
 
-    def __init__(self, config: Config, self_id: str, rng: random.Random, now: float) -> None:
+    def __init__(
+        self, config: Config, self_id: str, rng: random.Random, now: float, report_progress: bool = True
+    ) -> None:
         self._cfg = config
+        # HeartbeatStep.progressed names every member whose counter moved: thousands of ids per
+        # message at n = 10,000, so a caller that does not read it (the node) turns it off.
+        self._report_progress = report_progress
         self._self_id = self_id
         self._rng = rng
         self._interval = config.gossip_interval
@@ -353,7 +358,7 @@ class HeartbeatGossiper:
         self,
         mapping: _Mapping,
         ids: Sequence[str],
-        in_inc: np.ndarray,
+        in_inc: np.ndarray | None,  # None: every incarnation 0
         in_hb: np.ndarray,
         now: float,
         step: HeartbeatStep,
@@ -365,19 +370,31 @@ class HeartbeatGossiper:
             # A counter of 0 is "not gossiped" (a tombstone or free slot at the sender): no news.
             step.unknown = [ids[i] for i in np.flatnonzero(unknown & (in_hb > 0)).tolist()]
             keep = ~unknown
-            slots, in_inc, in_hb = slots[keep], in_inc[keep], in_hb[keep]
+            slots, in_hb = slots[keep], in_hb[keep]
+            in_inc = None if in_inc is None else in_inc[keep]
             self_pos = np.flatnonzero(slots == self._self_slot)
-        cur_inc = self._s.inc[slots]
-        same_up = (in_inc == cur_inc) & (in_hb > self._s.hb[slots])
-        if self._s.n != len(self._ensure_ring_slots()):  # some tombstones: they ignore their current incarnation
-            same_up &= self._s.state[slots] == ALIVE
-        newer = in_inc > cur_inc
-        any_newer = bool(newer.any())
+        s = self._s
+        # Our own base, every slot in use: slot i is entry i, so slices replace gathers.
+        k = len(slots)
+        ident = slots is s.base.ring_slots and k == s.n
+        cur_hb = s.hb[:k] if ident else s.hb[slots]
+        if in_inc is None and "inc" in s.shared:  # incarnations all 0 on both sides
+            same_up = in_hb > cur_hb
+            newer = None
+        else:
+            cur_inc = s.inc[:k] if ident else s.inc[slots]
+            if in_inc is None:
+                in_inc = np.zeros(k, dtype=np.uint64)
+            same_up = (in_inc == cur_inc) & (in_hb > cur_hb)
+            newer = in_inc > cur_inc
+        if s.n != len(self._ensure_ring_slots()):  # some tombstones: they ignore their current incarnation
+            same_up &= (s.state[:k] if ident else s.state[slots]) == ALIVE
+        any_newer = newer is not None and bool(newer.any())
         upd = same_up | newer if any_newer else same_up
         upd[self_pos] = False  # only we advance our own entry
         if not upd.any():
             return
-        us = slots[upd]
+        us = np.flatnonzero(upd) if ident else slots[upd]
         if self._phi is not None:
             # Only the gap between two arrivals is an inter-arrival sample; a restart starts afresh.
             grow = same_up[upd]
@@ -399,6 +416,7 @@ class HeartbeatGossiper:
             self._s.reported[us] = False
             self._deadline = None
         if any_newer:
+            assert in_inc is not None and newer is not None
             self._s.own("inc")
             self._s.inc[us] = in_inc[upd]
             restarted = us[newer[upd]]
@@ -406,13 +424,14 @@ class HeartbeatGossiper:
             for slot in revived.tolist():
                 self._revive(int(slot))
             self._incs_field = None  # incarnations changed
-        step.progressed = self._s.ids[us].tolist()
+        if self._report_progress:
+            step.progressed = self._s.ids[us].tolist()
 
     # ------------------------------------------------------------------ base-relative form
 
     def _decode_base_relative(
         self, msg: pb.HeartbeatGossip
-    ) -> tuple[_Mapping, Sequence[str], np.ndarray, np.ndarray] | None:
+    ) -> tuple[_Mapping, Sequence[str], np.ndarray | None, np.ndarray] | None:
         """(mapping, ids, incarnations, counters) of every entry of a base-relative message; None: base unknown."""
         digest, size = msg.base_digest, msg.base_size
         base = self._s.base
@@ -431,13 +450,17 @@ class HeartbeatGossiper:
                 self._foreign_bases[digest] = (known[0], base_slots)
         in_hb = encoding.unpack_counters(msg.base_heartbeats, msg.base_heartbeat_width)
         k = len(msg.ids)
-        in_inc = np.zeros(size + k, dtype=np.uint64)
-        if msg.base_inc_positions:
-            in_inc[np.array(msg.base_inc_positions, dtype=np.int64)] = np.array(msg.base_inc_values, dtype=np.uint64)
+        in_inc: np.ndarray | None = None
+        if msg.base_inc_positions or k:
+            in_inc = np.zeros(size + k, dtype=np.uint64)
+            if msg.base_inc_positions:
+                positions = np.array(msg.base_inc_positions, dtype=np.int64)
+                in_inc[positions] = np.array(msg.base_inc_values, dtype=np.uint64)
         if k == 0:
             slots = base_slots
             ids: Sequence[str] = base_ids
         else:
+            assert in_inc is not None
             in_inc[size:] = np.array(msg.incarnations, dtype=np.uint64)
             in_hb = np.concatenate([in_hb, np.array(msg.heartbeats, dtype=np.uint64)])
             slots = np.concatenate([base_slots, self._s.slots_of(msg.ids, k)])
