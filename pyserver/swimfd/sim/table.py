@@ -177,7 +177,8 @@ def plot(cells: list[tuple[str, int, dict[str, Any]]], path: Path) -> None:
 
     series = plot_series(cells)
     fig, (det, load) = plt.subplots(1, 2, figsize=(10, 4))
-    for mode, s in series.items():
+    for i, (mode, s) in enumerate(series.items()):
+        color = f"C{i}"  # one colour per mode in both panels
         for key, style in (("first_p95", "--"), ("all_p95", "-")):
             if s[key]:
                 xs, ys = zip(*s[key], strict=True)
@@ -186,7 +187,7 @@ def plot(cells: list[tuple[str, int, dict[str, Any]]], path: Path) -> None:
                 )
         if s["bytes"]:
             xs, ys = zip(*s["bytes"], strict=True)
-            load.plot(xs, ys, marker="o", label=mode)
+            load.plot(xs, ys, color=color, marker="o", label=mode)
     det.set(xscale="log", xlabel="members (n)", ylabel="detection p95 (s)", title="Detection after a crash")
     load.set(xscale="log", yscale="log", xlabel="members (n)", ylabel="bytes / member / s", title="Load per member")
     det.legend(fontsize="small")
