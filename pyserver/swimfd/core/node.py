@@ -186,6 +186,12 @@ class Node:
     def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output:
         """Learn a static member list or a join reply; announce ourselves."""
         out = Output()
+        members = list(members)
+        if self._hb is not None:
+            # Processes started from the same static list share it as their heartbeat base, so their
+            # gossip carries counters by position and no ids (docs/heartbeat.md, "Wire form").
+            live = [m.id for m in members if m.id and (m.state if m.state in KNOWN_STATES else ALIVE) in LIVE_STATES]
+            self._hb.attach_base(HeartbeatBase(live), now)
         for m in members:
             if not m.id:
                 continue
