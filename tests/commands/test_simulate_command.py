@@ -124,3 +124,31 @@ def test_sim_table_lists_results_and_refused_cells() -> None:
     assert "| swim | 100 | 1.0 / 2.0 / 3.0 | 4.0 / 5.0 / 6.2 | 10/10 | 0 | 2.35 | 1,234 | yes | 12 |" in text
     assert "| hybrid | 10,000 | not run |" in text
     assert "- hybrid, n = 10,000: would need about 40 GiB" in text
+
+
+def test_sim_table_plots_detection_and_bytes_against_n(tmp_path) -> None:
+    from swimfd.sim.table import plot, plot_series
+
+    def cell(first: float, every: float, load: float) -> dict[str, object]:
+        return {
+            "detect_first_s": {"p50": first, "p95": first, "max": first},
+            "detect_all_s": {"p50": every, "p95": every, "max": every},
+            "bytes_per_node_s": load,
+        }
+
+    cells = [
+        ("swim", 1000, cell(12.0, 16.0, 1100.0)),
+        ("swim", 100, cell(10.0, 12.0, 600.0)),
+        ("heartbeat", 100, cell(15.0, 20.0, 300.0)),
+        ("hybrid", 10000, {"error": "refused"}),
+    ]
+    series = plot_series(cells)
+    assert series["swim"] == {
+        "first_p95": [(100, 10.0), (1000, 12.0)],
+        "all_p95": [(100, 12.0), (1000, 16.0)],
+        "bytes": [(100, 600.0), (1000, 1100.0)],
+    }
+    assert "hybrid" not in series  # a refused cell has no point
+    out = tmp_path / "plot.png"
+    plot(cells, out)
+    assert out.read_bytes().startswith(b"\x89PNG")

@@ -726,13 +726,30 @@ func (x *Nack) GetRefused() bool {
 // van Renesse heartbeat gossip: the sender's heartbeat list as parallel
 // packed arrays (compact, and fast to build and merge).
 type HeartbeatGossip struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
-	Incarnations  []uint64               `protobuf:"varint,2,rep,packed,name=incarnations,proto3" json:"incarnations,omitempty"`
-	Heartbeats    []uint64               `protobuf:"varint,3,rep,packed,name=heartbeats,proto3" json:"heartbeats,omitempty"`
-	Round         uint64                 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"` // sender's gossip round (sequence-check round-robin)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Ids          []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	Incarnations []uint64               `protobuf:"varint,2,rep,packed,name=incarnations,proto3" json:"incarnations,omitempty"`
+	Heartbeats   []uint64               `protobuf:"varint,3,rep,packed,name=heartbeats,proto3" json:"heartbeats,omitempty"`
+	Round        uint64                 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"` // sender's gossip round (sequence-check round-robin)
+	// --- Base-relative heartbeat gossip (issue 14; docs/heartbeat.md, "Wire form") ---
+	// Members bootstrapped from one static list share it as their *base*: its ids, sorted, named by
+	// base_digest (the first 8 bytes, little-endian, of BLAKE2b-64 over the serialized `ids` field
+	// of a HeartbeatGossip listing the base alone). With base_digest set, base_heartbeats holds the
+	// counters of the base_size base members in base order, as little-endian unsigned integers of
+	// base_heartbeat_width bytes (1, 2, 4 or 8; 0 means "not gossiped", e.g. a tombstone); their
+	// incarnations are 0 except at base_inc_positions. ids/incarnations/heartbeats above then list
+	// only the members tracked outside the base. A receiver that does not know the base sends pull;
+	// the answer carries base_ids (the base itself), which the receiver checks against the digest.
+	BaseDigest         uint64   `protobuf:"fixed64,5,opt,name=base_digest,json=baseDigest,proto3" json:"base_digest,omitempty"`
+	BaseSize           uint32   `protobuf:"varint,6,opt,name=base_size,json=baseSize,proto3" json:"base_size,omitempty"`
+	BaseHeartbeats     []byte   `protobuf:"bytes,7,opt,name=base_heartbeats,json=baseHeartbeats,proto3" json:"base_heartbeats,omitempty"`
+	BaseHeartbeatWidth uint32   `protobuf:"varint,8,opt,name=base_heartbeat_width,json=baseHeartbeatWidth,proto3" json:"base_heartbeat_width,omitempty"`
+	BaseIncPositions   []uint32 `protobuf:"varint,9,rep,packed,name=base_inc_positions,json=baseIncPositions,proto3" json:"base_inc_positions,omitempty"`
+	BaseIncValues      []uint64 `protobuf:"varint,10,rep,packed,name=base_inc_values,json=baseIncValues,proto3" json:"base_inc_values,omitempty"`
+	BaseIds            []string `protobuf:"bytes,11,rep,name=base_ids,json=baseIds,proto3" json:"base_ids,omitempty"`
+	Pull               bool     `protobuf:"varint,12,opt,name=pull,proto3" json:"pull,omitempty"` // "I do not know your base": answered with base_ids
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *HeartbeatGossip) Reset() {
@@ -791,6 +808,62 @@ func (x *HeartbeatGossip) GetRound() uint64 {
 		return x.Round
 	}
 	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseDigest() uint64 {
+	if x != nil {
+		return x.BaseDigest
+	}
+	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseSize() uint32 {
+	if x != nil {
+		return x.BaseSize
+	}
+	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseHeartbeats() []byte {
+	if x != nil {
+		return x.BaseHeartbeats
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetBaseHeartbeatWidth() uint32 {
+	if x != nil {
+		return x.BaseHeartbeatWidth
+	}
+	return 0
+}
+
+func (x *HeartbeatGossip) GetBaseIncPositions() []uint32 {
+	if x != nil {
+		return x.BaseIncPositions
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetBaseIncValues() []uint64 {
+	if x != nil {
+		return x.BaseIncValues
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetBaseIds() []string {
+	if x != nil {
+		return x.BaseIds
+	}
+	return nil
+}
+
+func (x *HeartbeatGossip) GetPull() bool {
+	if x != nil {
+		return x.Pull
+	}
+	return false
 }
 
 // Bully election (Garcia-Molina 1982).
@@ -2297,14 +2370,24 @@ const file_swim_proto_rawDesc = "" +
 	"\x04Nack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x18\n" +
-	"\arefused\x18\x03 \x01(\bR\arefused\"}\n" +
+	"\arefused\x18\x03 \x01(\bR\arefused\"\x9b\x03\n" +
 	"\x0fHeartbeatGossip\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\x12\"\n" +
 	"\fincarnations\x18\x02 \x03(\x04R\fincarnations\x12\x1e\n" +
 	"\n" +
 	"heartbeats\x18\x03 \x03(\x04R\n" +
 	"heartbeats\x12\x14\n" +
-	"\x05round\x18\x04 \x01(\x04R\x05round\">\n" +
+	"\x05round\x18\x04 \x01(\x04R\x05round\x12\x1f\n" +
+	"\vbase_digest\x18\x05 \x01(\x06R\n" +
+	"baseDigest\x12\x1b\n" +
+	"\tbase_size\x18\x06 \x01(\rR\bbaseSize\x12'\n" +
+	"\x0fbase_heartbeats\x18\a \x01(\fR\x0ebaseHeartbeats\x120\n" +
+	"\x14base_heartbeat_width\x18\b \x01(\rR\x12baseHeartbeatWidth\x12,\n" +
+	"\x12base_inc_positions\x18\t \x03(\rR\x10baseIncPositions\x12&\n" +
+	"\x0fbase_inc_values\x18\n" +
+	" \x03(\x04R\rbaseIncValues\x12\x19\n" +
+	"\bbase_ids\x18\v \x03(\tR\abaseIds\x12\x12\n" +
+	"\x04pull\x18\f \x01(\bR\x04pull\">\n" +
 	"\x10ElectionIdentity\x12\x1a\n" +
 	"\bpriority\x18\x01 \x01(\x03R\bpriority\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"o\n" +

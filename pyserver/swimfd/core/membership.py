@@ -20,11 +20,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
 from swimfd.pb import swim_pb2 as pb
+
+T = TypeVar("T")
 
 ALIVE = pb.ALIVE
 SUSPECT = pb.SUSPECT
@@ -120,6 +123,14 @@ class SharedView:
             recs[rec.id] = rec
         self._records = recs
         self.live_ids: tuple[str, ...] = tuple(r.id for r in recs.values() if r.state in LIVE_STATES)
+        self._derived: dict[str, object] = {}
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """A structure derived from this view, built once and shared by every node using the view
+        (the heartbeat detector's id index, swimfd.core.heartbeat.HeartbeatBase)."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self._records)

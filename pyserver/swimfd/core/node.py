@@ -143,7 +143,7 @@ class Node:
             # Imported here, not at the top: the gossiper needs numpy, which a swim-mode detector never loads.
             from swimfd.core.heartbeat.gossiper import HeartbeatGossiper
 
-            self._hb = HeartbeatGossiper(config, me.id, rng, now)
+            self._hb = HeartbeatGossiper(config, me.id, rng, now, report_progress=False)
             # Our own entry carries our real incarnation: peers that learned it (e.g. from our Alive
             # update) ignore heartbeats gossiped under an older one.
             self._hb.track(me.id, me.incarnation, now)
@@ -209,6 +209,10 @@ class Node:
     def members_alive(self) -> list[pb.Member]:
         return [r.to_member() for r in self._members if r.state in LIVE_STATES]
 
+    def member_states(self) -> dict[str, int]:
+        """{member id: state} of every record, without building messages (the simulator's checks)."""
+        return {r.id: r.state for r in self._members}
+
     def view(self) -> list[pb.MembershipView]:
         out = []
         for r in self._members:
@@ -224,6 +228,14 @@ class Node:
     def bootstrap(self, members: Iterable[pb.Member], now: float) -> Output:
         """Learn a static member list or a join reply; announce ourselves."""
         out = Output()
+        members = list(members)
+        if self._hb is not None:
+            # Processes started from the same static list share it as their heartbeat base, so their
+            # gossip carries counters by position and no ids (docs/heartbeat.md, "Wire form").
+            from swimfd.core.heartbeat.storage import HeartbeatBase  # numpy: heartbeat modes only (see __init__)
+
+            live = [m.id for m in members if m.id and (m.state if m.state in KNOWN_STATES else ALIVE) in LIVE_STATES]
+            self._hb.attach_base(HeartbeatBase(live), now)
         for m in members:
             if not m.id:
                 continue
@@ -246,11 +258,19 @@ class Node:
         self._members.attach_base(view)
         self._prober.add_all(mid for mid in view.live_ids if mid != self._id)
         if self._hb is not None:
-            for mid in view.live_ids:
-                if mid != self._id:
-                    rec = view.get(mid)
-                    assert rec is not None
-                    self._hb.track(mid, rec.incarnation, now)
+            # One shared heartbeat index per view (copy-on-write), as for the member records.
+            from swimfd.core.heartbeat.storage import HeartbeatBase  # numpy: heartbeat modes only (see __init__)
+
+            base = view.derived("heartbeat_base", lambda: HeartbeatBase(view.live_ids))
+            if self._hb.attach_base(base, now):  # base members start at incarnation 0: track the others
+                restarted = view.derived(
+                    "heartbeat_restarted", lambda: [r for r in map(view.get, view.live_ids) if r and r.incarnation]
+                )
+            else:
+                restarted = [r for r in map(view.get, view.live_ids) if r is not None]
+            for rec in restarted:
+                if rec.id != self._id:
+                    self._hb.track(rec.id, rec.incarnation, now)
         for rec in view.values():
             if rec.state == DEAD and rec.id != self._id:
                 self._prober.add_dead(rec.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from swimfd.core.config import MAX_ID_LEN, PROTOCOL_VERSION, Config
 from swimfd.core.election import validate as validate_election
+from swimfd.core.heartbeat.encoding import HeartbeatGossipError, check_gossip
 from swimfd.core.membership import KNOWN_STATES
 from swimfd.core.reports import KIND_STATE
 from swimfd.pb import swim_pb2 as pb
@@ -84,11 +85,10 @@ def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
                 check_member(m, "elect member")
                 check_labels(m, cfg, "elect member")
     if body == "gossip":
-        g = env.gossip
-        if not (len(g.ids) == len(g.incarnations) == len(g.heartbeats)):
-            raise ProtocolError("gossip arrays differ in length")
-        if len(g.ids) > cfg.max_members:
-            raise ProtocolError("gossip lists more members than max_members")
+        try:
+            check_gossip(env.gossip, cfg.max_members)  # the one rule for the gossip's shape
+        except HeartbeatGossipError as e:
+            raise ProtocolError(str(e)) from e
     return body
 
 

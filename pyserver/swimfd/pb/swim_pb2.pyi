@@ -142,16 +142,32 @@ class Nack(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., subject: _Optional[str] = ..., refused: _Optional[bool] = ...) -> None: ...
 
 class HeartbeatGossip(_message.Message):
-    __slots__ = ("ids", "incarnations", "heartbeats", "round")
+    __slots__ = ("ids", "incarnations", "heartbeats", "round", "base_digest", "base_size", "base_heartbeats", "base_heartbeat_width", "base_inc_positions", "base_inc_values", "base_ids", "pull")
     IDS_FIELD_NUMBER: _ClassVar[int]
     INCARNATIONS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEATS_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
+    BASE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    BASE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    BASE_HEARTBEATS_FIELD_NUMBER: _ClassVar[int]
+    BASE_HEARTBEAT_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    BASE_INC_POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    BASE_INC_VALUES_FIELD_NUMBER: _ClassVar[int]
+    BASE_IDS_FIELD_NUMBER: _ClassVar[int]
+    PULL_FIELD_NUMBER: _ClassVar[int]
     ids: _containers.RepeatedScalarFieldContainer[str]
     incarnations: _containers.RepeatedScalarFieldContainer[int]
     heartbeats: _containers.RepeatedScalarFieldContainer[int]
     round: int
-    def __init__(self, ids: _Optional[_Iterable[str]] = ..., incarnations: _Optional[_Iterable[int]] = ..., heartbeats: _Optional[_Iterable[int]] = ..., round: _Optional[int] = ...) -> None: ...
+    base_digest: int
+    base_size: int
+    base_heartbeats: bytes
+    base_heartbeat_width: int
+    base_inc_positions: _containers.RepeatedScalarFieldContainer[int]
+    base_inc_values: _containers.RepeatedScalarFieldContainer[int]
+    base_ids: _containers.RepeatedScalarFieldContainer[str]
+    pull: bool
+    def __init__(self, ids: _Optional[_Iterable[str]] = ..., incarnations: _Optional[_Iterable[int]] = ..., heartbeats: _Optional[_Iterable[int]] = ..., round: _Optional[int] = ..., base_digest: _Optional[int] = ..., base_size: _Optional[int] = ..., base_heartbeats: _Optional[bytes] = ..., base_heartbeat_width: _Optional[int] = ..., base_inc_positions: _Optional[_Iterable[int]] = ..., base_inc_values: _Optional[_Iterable[int]] = ..., base_ids: _Optional[_Iterable[str]] = ..., pull: _Optional[bool] = ...) -> None: ...
 
 class ElectionIdentity(_message.Message):
     __slots__ = ("priority", "id")

@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-rss-gb", type=float, default=8.0)
     p.add_argument("--cell-timeout", type=float, default=1800.0, help="wall seconds per cell")
     p.add_argument(
+        "--plot",
+        default="docs/sim-scaling.png",
+        help="also draw detection time and bytes against n here (needs matplotlib, a dev dependency); '' for none",
+    )
+    p.add_argument(
         "--merge",
         nargs="+",
         metavar="JSON",
@@ -142,7 +147,58 @@ def _write(cells: list[tuple[str, int, dict[str, Any]]], args: argparse.Namespac
     out.write_text(table(cells, args))
     (out.with_suffix(".json")).write_text(json.dumps([{"mode": m, "n": n, **r} for m, n, r in cells], indent=1))
     print(f"wrote {out}", file=sys.stderr)
+    if args.plot:
+        plot(cells, Path(args.plot))
+        print(f"wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def plot_series(cells: list[tuple[str, int, dict[str, Any]]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """Per mode, (n, value) points for the plot: detection p95 (first / all members) and bytes/member/s."""
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for mode, n, r in sorted(cells, key=lambda c: c[1]):
+        if "error" in r:
+            continue
+        s = series.setdefault(mode, {"first_p95": [], "all_p95": [], "bytes": []})
+        if r["detect_first_s"]["p95"] is not None:
+            s["first_p95"].append((n, r["detect_first_s"]["p95"]))
+        if r["detect_all_s"]["p95"] is not None:
+            s["all_p95"].append((n, r["detect_all_s"]["p95"]))
+        s["bytes"].append((n, r["bytes_per_node_s"]))
+    return series
+
+
+def plot(cells: list[tuple[str, int, dict[str, Any]]], path: Path) -> None:
+    """Detection p95 and bytes per member per second against n, one line per mode (log n axis)."""
+    import matplotlib  # a dev dependency: imported only when a plot is asked for
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = plot_series(cells)
+    fig, (det, load) = plt.subplots(1, 2, figsize=(10, 4))
+    for i, (mode, s) in enumerate(series.items()):
+        color = f"C{i}"  # one colour per mode in both panels
+        for key, style in (("first_p95", "--"), ("all_p95", "-")):
+            if s[key]:
+                xs, ys = zip(*s[key], strict=True)
+                det.plot(
+                    xs, ys, style, marker="o", label=f"{mode}, {'first' if key == 'first_p95' else 'every'} member"
+                )
+        if s["bytes"]:
+            xs, ys = zip(*s["bytes"], strict=True)
+            load.plot(xs, ys, color=color, marker="o", label=mode)
+    det.set(xscale="log", xlabel="members (n)", ylabel="detection p95 (s)", title="Detection after a crash")
+    load.set(xscale="log", yscale="log", xlabel="members (n)", ylabel="bytes / member / s", title="Load per member")
+    det.legend(fontsize="small")
+    load.legend(fontsize="small")
+    for ax in (det, load):
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle("make sim-table: 10 crashes, 5% loss, seed 1")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 One idea per module:
   tfail     T_fail from the group's mistake budget (derive_t_fail, rounds_to_reach)
   gossiper  the per-member state machine (HeartbeatGossiper, HeartbeatStep)
-  storage   per-member state in slot-indexed numpy arrays (SlotTable)
+  storage   per-member state in slot-indexed numpy arrays (SlotTable), the shared base (HeartbeatBase)
   encoding  the wire form of pb.HeartbeatGossip (building, checking, HeartbeatGossipError)
 
 Only ``tfail`` is re-exported here: gossiper, storage and encoding need numpy (about 20 MB of a

@@ -12,6 +12,8 @@ so the ids field leads every serialized message, where one ``startswith`` or one
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from swimfd.pb import swim_pb2 as pb
@@ -30,15 +32,57 @@ def check_incarnation(incarnation: int) -> int:
 
 
 def check_gossip(msg: pb.HeartbeatGossip, max_members: int) -> None:
-    """Raise HeartbeatGossipError unless ``msg`` lists at most ``max_members`` complete entries."""
+    """Raise HeartbeatGossipError unless ``msg`` is well formed and lists at most ``max_members``.
+
+    ids, incarnations and heartbeats are parallel (the members named explicitly); the base fields
+    must describe ``base_size`` counters of one width, and no position beyond the base.
+    """
     k = len(msg.ids)
     if len(msg.incarnations) != k or len(msg.heartbeats) != k:
         raise HeartbeatGossipError(
             f"gossip arrays differ in length: {k} ids, {len(msg.incarnations)} incarnations, "
             f"{len(msg.heartbeats)} heartbeats"
         )
-    if k > max_members:
-        raise HeartbeatGossipError(f"gossip lists {k} members, more than max_members={max_members}")
+    size = msg.base_size
+    if not msg.base_digest:
+        if size or msg.base_heartbeats or msg.base_inc_positions or msg.base_inc_values or msg.base_ids:
+            raise HeartbeatGossipError("gossip has base fields but no base_digest")
+    else:
+        width = msg.base_heartbeat_width
+        if width not in WIDTHS or len(msg.base_heartbeats) != size * width:
+            raise HeartbeatGossipError(
+                f"base_heartbeats holds {len(msg.base_heartbeats)} bytes, not {size} counters of width {width}"
+            )
+        if msg.base_ids and len(msg.base_ids) != size:
+            raise HeartbeatGossipError(f"base_ids lists {len(msg.base_ids)} ids for a base of {size}")
+        positions = msg.base_inc_positions
+        if len(positions) != len(msg.base_inc_values):
+            raise HeartbeatGossipError("base_inc_positions and base_inc_values differ in length")
+        if positions and max(positions) >= size:
+            raise HeartbeatGossipError(f"base_inc_positions beyond the base of {size}")
+    if k + size > max_members:
+        raise HeartbeatGossipError(f"gossip lists {k + size} members, more than max_members={max_members}")
+
+
+WIDTHS = {1: np.dtype("<u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+
+
+def pack_counters(counters: np.ndarray) -> tuple[bytes, int]:
+    """Counters as little-endian integers of the narrowest width that holds the largest."""
+    top = int(counters.max()) if len(counters) else 0
+    width = 1 if top < 1 << 8 else 2 if top < 1 << 16 else 4 if top < 1 << 32 else 8
+    return counters.astype(WIDTHS[width]).tobytes(), width
+
+
+def unpack_counters(data: bytes, width: int) -> np.ndarray:
+    return np.frombuffer(data, dtype=WIDTHS[width]).astype(np.uint64)
+
+
+def base_digest(ids_field_bytes: bytes) -> int:
+    """The base's name on the wire: the first 8 bytes of BLAKE2b over its serialized ids field.
+
+    Stable across processes (unlike ``hash``), nonzero (0 means "no base")."""
+    return int.from_bytes(hashlib.blake2b(ids_field_bytes, digest_size=8).digest(), "little") or 1
 
 
 def ids_field(ids: list[str]) -> bytes:
