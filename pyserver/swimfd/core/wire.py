@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from swimfd.core.config import MAX_ID_LEN, PROTOCOL_VERSION, Config
 from swimfd.core.election import validate as validate_election
-from swimfd.core.heartbeat.encoding import HeartbeatGossipError, check_gossip
+from swimfd.core.heartbeat.shape import HeartbeatGossipError, check_gossip
 from swimfd.core.membership import KNOWN_STATES
 from swimfd.core.reports import KIND_STATE
 from swimfd.pb import swim_pb2 as pb

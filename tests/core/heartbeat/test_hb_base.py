@@ -10,8 +10,8 @@ import pytest
 from hb_helpers import config, gossip, gossiper
 
 from swimfd.core.heartbeat import encoding
-from swimfd.core.heartbeat.encoding import HeartbeatGossipError
 from swimfd.core.heartbeat.gossiper import HeartbeatGossiper
+from swimfd.core.heartbeat.shape import HeartbeatGossipError, check_gossip
 from swimfd.core.heartbeat.storage import FREE, HeartbeatBase
 from swimfd.pb import swim_pb2 as pb
 
@@ -239,8 +239,8 @@ def test_base_members_count_against_max_members():
     msg.incarnations.append(0)
     msg.heartbeats.append(1)
     with pytest.raises(HeartbeatGossipError, match="max_members"):
-        encoding.check_gossip(msg, 3)
-    encoding.check_gossip(msg, 4)
+        check_gossip(msg, 3)
+    check_gossip(msg, 4)
 
 
 def test_compact_gossip_spreads_as_fast_as_the_full_list_binary_round_robin_reaches_all_in_log2_n():

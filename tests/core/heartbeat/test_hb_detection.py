@@ -8,7 +8,7 @@ import pytest
 from hb_helpers import advance, config, gossip, gossiper
 
 from swimfd.core.heartbeat import derive_t_fail
-from swimfd.core.heartbeat.encoding import HeartbeatGossipError
+from swimfd.core.heartbeat.shape import HeartbeatGossipError
 
 EPS = 1e-6
 

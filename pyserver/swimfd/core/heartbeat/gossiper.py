@@ -66,7 +66,7 @@ import numpy as np
 
 from swimfd.core.config import Config
 from swimfd.core.heartbeat import encoding
-from swimfd.core.heartbeat.encoding import U64_MAX, check_incarnation
+from swimfd.core.heartbeat.shape import U64_MAX, check_gossip, check_incarnation
 from swimfd.core.heartbeat.storage import ALIVE, DEAD, FREE, INITIAL_CAPACITY, HeartbeatBase, SlotTable
 from swimfd.core.heartbeat.tfail import derive_t_fail
 from swimfd.core.phi import PhiWindows, threshold_z
@@ -340,7 +340,7 @@ class HeartbeatGossiper:
         """Merge a received heartbeat list. Raises HeartbeatGossipError (state unchanged) if malformed."""
         if self._s.pending:
             self._flush()
-        encoding.check_gossip(msg, self._cfg.max_members)
+        check_gossip(msg, self._cfg.max_members)
         step = HeartbeatStep()
         if self._cfg.gossip_target == "sequence_check":
             self._note_sender(sender, int(msg.round))
