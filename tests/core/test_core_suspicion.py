@@ -131,6 +131,21 @@ def test_second_hand_suspicion_probes_once_before_confirming() -> None:
     assert s.expire(6.0) == SuspicionStep(confirmed=[Confirmed("x", 2, "swim")])
 
 
+def test_final_check_holds_when_heap_entries_share_a_deadline() -> None:
+    # With K = 0 a confirmation leaves the deadline where it was, so the heap holds two entries
+    # for the same suspicion at 4 s. The first to pop sends the final-check probe; the second
+    # must not confirm at once: the probe gets its full (health-scaled) interval to be answered.
+    s, _, health = _suspicions()
+    health.apply(1)  # final-check wait: 2 s
+    s.start("x", 2, origin="b", live_count=N, now=0.0)
+    assert s.confirm("x", 2, "c")  # a distinct confirmer, but not us: still second-hand
+    assert s.confirm("x", 2, "d")
+    assert s.expire(4.0) == SuspicionStep(probe=["x"])
+    assert s.next_deadline() == pytest.approx(6.0)
+    assert s.expire(5.9) == SuspicionStep()
+    assert s.expire(6.0) == SuspicionStep(confirmed=[Confirmed("x", 2, "swim")])
+
+
 def test_second_hand_suspicion_starts_over_when_the_subject_answered_us() -> None:
     s, table, _ = _suspicions()
     s.start("x", 2, origin="b", live_count=N, now=0.0)

@@ -73,6 +73,7 @@ class Suspicion:
     confirmers: set[str] = field(default_factory=set)
     corroborated: bool = False  # hybrid rule (b): the heartbeat detector counts as K confirmations
     final_check: bool = False  # a node without first-hand evidence probed the subject before confirming
+    final_check_until: float = -math.inf  # ... and waits for the answer until then
     refused_at: float = math.inf  # when a quorum of refusals capped it (docs/detection.md)
     refused_until: float = math.inf  # ... at this deadline
     alert_probed: bool = False  # a SUSPECTED notice made us probe the subject (once per suspicion)
@@ -216,8 +217,10 @@ class Suspicions:
             if hy is not None and not s.corroborated and hy.is_stale(mid, now):
                 s.corroborated = True  # rule (b), heartbeat went stale while suspected
                 self._schedule(s)
-            if s.deadline() > now:
-                continue  # a stale heap entry: every deadline change pushed its own entry
+            if s.deadline() > now or s.final_check_until > now:
+                # A stale heap entry: every deadline change pushed its own entry, and entries may share
+                # a deadline; none may cut short the wait for the final-check probe's answer.
+                continue
             if hy is not None and hy.vetoes(mid, s.start, now, s.veto_window):
                 # Rule (c): it is still heartbeating; restart and let the buddy ping carry the suspicion to it.
                 s.start = now
@@ -242,12 +245,14 @@ class Suspicions:
                     s.start = now
                     s.confirmers.clear()
                     s.final_check = False
+                    s.final_check_until = -math.inf
                     self._schedule(s)
                     continue
                 if not s.final_check:
                     s.final_check = True
+                    s.final_check_until = now + self._health.scale(self._cfg.probe_interval)
                     step.probe.append(mid)
-                    self._push(now + self._health.scale(self._cfg.probe_interval), mid, inc)
+                    self._push(s.final_check_until, mid, inc)
                     continue
             if self._health.lagging(now, self._cfg.probe_interval):
                 # Back-pressure: our own event loop runs late, so the silence is likely our fault;
