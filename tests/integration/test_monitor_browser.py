@@ -155,7 +155,10 @@ class LivePage:
                 async for msg in ws:
                     data = json.loads(msg.data)
                     if data.get("id") == msg_id:
-                        return str(data["result"]["result"]["value"])
+                        result = data.get("result", {}).get("result", {})
+                        # No value while the page is between documents (still loading): an empty page,
+                        # so the caller's wait_for reads again until its bound.
+                        return str(result["value"]) if "value" in result else ""
             raise AssertionError("DevTools closed the connection without an answer")
 
         return parse(asyncio.run(evaluate()))
