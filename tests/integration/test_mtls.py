@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -27,17 +27,6 @@ from swimfd.runtime.tls import TLSFiles, TLSMaterial
 pytestmark = pytest.mark.integration
 
 CONVERGE_S = 20.0
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def header(sender: str, sender_addr: str = "") -> pb.Header:

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
-from harness import GO_DISS, LocalCluster, fast_config, wait_for
+from harness import LocalCluster, fast_config, wait_for
 
 from swimfd.commands.certs import make_ca, make_client, make_node
 from swimfd.pb import swim_pb2 as pb
@@ -27,17 +25,6 @@ pytestmark = pytest.mark.integration
 
 CONVERGE_S = 20.0
 IDS = ["1", "2", "3"]
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    if not GO_DISS.exists():
-        pytest.skip("bin/go-diss is not built (run `make build`)")
-    c = LocalCluster(tmp_path)
-    try:
-        yield c
-    finally:
-        c.close()
 
 
 def reload_all(cluster: LocalCluster, ks: list[str]) -> None:
