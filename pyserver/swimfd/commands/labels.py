@@ -26,7 +26,6 @@ from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.settings import UsageError
-from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 
 ACTIONS = ("show", "set", "unset", "replace")
 
@@ -56,9 +55,6 @@ def request(action: str, items: list[str]) -> pb.SetLabelsRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.cluster_key_file:
-        print(f"swimfd labels: error: {CLUSTER_KEY_REMOVED}", file=sys.stderr)
-        return 2
     try:
         creds = tls_flags.credentials(args)
     except UsageError as e:

@@ -22,7 +22,6 @@ from swimfd.core.config import PROTOCOL_VERSION
 from swimfd.pb import swim_pb2 as pb
 from swimfd.pb import swim_pb2_grpc
 from swimfd.runtime.settings import UsageError
-from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 from swimfd.runtime.watch import LAGGED, SNAPSHOT, from_watch_event
 
 COLUMNS = ("id", "addr", "diss_addr", "state", "incarnation", "heartbeat", "last_change")
@@ -139,9 +138,6 @@ def format_table(view: dict[str, Any], now: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.cluster_key_file:
-        print(f"swimfd members: error: {CLUSTER_KEY_REMOVED}", file=sys.stderr)
-        return 2
     try:
         creds = tls_flags.credentials(args)
     except UsageError as e:

@@ -22,7 +22,6 @@ from swimfd.monitor.state import Event, MonitorState
 from swimfd.monitor.web import Hub, make_app
 from swimfd.runtime.logs import make_logger, open_log_stream
 from swimfd.runtime.settings import UsageError, parse_addr_list, split_hostport
-from swimfd.runtime.tls import CLUSTER_KEY_REMOVED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,9 +92,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _check(args)
         seeds = parse_addr_list(args.seeds, "--seeds")
-        if args.cluster_key_file:
-            raise UsageError(CLUSTER_KEY_REMOVED)
-        credentials(args)  # fail on bad TLS flags before listening
+        credentials(args)  # fail on bad TLS flags (or the removed --cluster-key-file) before listening
         asyncio.run(serve(args, seeds))
     except UsageError as e:
         print(f"swimfd monitor: error: {e}", file=sys.stderr)

@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 
 from swimfd.runtime.settings import UsageError
-from swimfd.runtime.tls import TLSError, TLSFiles, TLSMaterial
+from swimfd.runtime.tls import CLUSTER_KEY_REMOVED, TLSError, TLSFiles, TLSMaterial
 
 TLS_DIR_ENV = "SWIMFD_TLS_DIR"
 
@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def credentials(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> grpc.ChannelCredentials | None:
     """Channel credentials from the flags, or None for plaintext; UsageError names the flag at fault."""
+    if getattr(args, "cluster_key_file", None):  # the removed flag, kept so that it says what replaced it
+        raise UsageError(CLUSTER_KEY_REMOVED)
     env = os.environ if env is None else env
     tls_dir = getattr(args, "tls_dir", None) or env.get(TLS_DIR_ENV, "").strip() or None
     ca, cert, key = (getattr(args, n, None) for n in ("tls_ca", "tls_cert", "tls_key"))
