@@ -5,24 +5,11 @@ from __future__ import annotations
 
 import pytest
 from core_router import Router
+from hybrid_fakes import FakeHeartbeat
 
 from swimfd.core.config import Config, ConfigError
 from swimfd.core.hybrid import HybridRule, gossip_rounds_to_all, stale_after
 from swimfd.pb import swim_pb2 as pb
-
-
-class FakeHeartbeat:
-    t_fail = 10.0
-
-    def __init__(self) -> None:
-        self.last: dict[str, float] = {}
-
-    def staleness(self, member_id: str, now: float) -> float | None:
-        t = self.last.get(member_id)
-        return None if t is None else now - t
-
-    def stale_members(self, older_than: float, now: float) -> list[str]:
-        return [m for m, t in self.last.items() if t <= now - older_than]
 
 
 def test_stale_after_defaults_to_half_of_t_fail() -> None:

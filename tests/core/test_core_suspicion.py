@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from hybrid_fakes import FakeHeartbeat
 
 from swimfd.core.config import Config
 from swimfd.core.health import LocalHealth
@@ -67,22 +68,6 @@ def test_corroboration_counts_as_k_confirmations() -> None:
 
 
 # ---------------------------------------------------------------- Suspicions: the step API
-
-
-class FakeHeartbeat:
-    """The heartbeat readings HybridRule uses: member -> time of its last counter increase."""
-
-    t_fail = 10.0
-
-    def __init__(self) -> None:
-        self.last: dict[str, float] = {}
-
-    def staleness(self, member_id: str, now: float) -> float | None:
-        t = self.last.get(member_id)
-        return None if t is None else now - t
-
-    def stale_members(self, older_than: float, now: float) -> list[str]:
-        return [m for m, t in self.last.items() if t <= now - older_than]
 
 
 # n = 3 members: Min = 4 * 1 * 1 s = 4 s, K = 0 (so the timeout is Min at once); probe_interval 1 s.

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from swimfd.core.heartbeat.shape import U64_MAX
 from swimfd.pb import swim_pb2 as pb
 
-MAX_INCARNATION = 2**64 - 1  # Member.incarnation is a uint64
+MAX_INCARNATION = U64_MAX  # Member.incarnation is a uint64 (one constant with the heartbeat wire form)
 
 
 @dataclass(frozen=True, slots=True)
