@@ -6,9 +6,12 @@ garbage or hostile: accepted, a DEAD at 2^64 - 1 could never be refuted. The rul
 
 * ``clock(now)``: the incarnation a member starting now would take, as this node estimates it
   (its own starting incarnation plus the seconds since).
-* A claim about a *known* member: an accusation (SUSPECT, DEAD, LEFT) at most ``step`` past the
-  incarnation this node holds for it; its Alive at most ``2 * step`` past it, or ``step`` past
-  ``clock(now)`` (a restart after a long absence takes the clock's value).
+* A claim about a *known* member: an accusation (SUSPECT, DEAD, LEFT) at most ``step`` past
+  ``max(held, clock(now))``, where held is the incarnation this node holds for it; its Alive at most
+  ``2 * step`` past held, or ``step`` past ``clock(now)`` (a restart after a long absence takes the
+  clock's value). The clock term matters for members listed statically (held at 0 until their
+  first Alive arrives): their own leave, or others' accusations at the incarnation they really
+  started with, must not be refused by a node that has not heard from them yet.
 * A claim about an *unknown* member: Alive at most ``step`` past ``clock(now)``, an accusation at
   most ``clock(now)`` (a tombstone needs no future incarnation).
 * The subject refutes any claim somebody may have accepted: an accusation at most ``step`` (an
@@ -55,7 +58,7 @@ class Plausibility:
         elif state == pb.ALIVE:
             bound = max(known + 2 * self.step, ceiling)
         else:
-            bound = known + self.step
+            bound = max(known, self.clock(now)) + self.step
         if incarnation > bound:
             what = "alive" if state == pb.ALIVE else "accusation"
             held = "unknown member" if known is None else f"held {known}"
