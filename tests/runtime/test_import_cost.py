@@ -1,7 +1,9 @@
-"""A swim-mode detector never loads numpy: only heartbeat gossip needs it (about 20 MB of RSS)."""
+"""What a detector loads only when it needs it: numpy (heartbeat gossip, about 20 MB of RSS), and aiohttp and
+prometheus_client (serving /metrics, about 12 MB)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +15,7 @@ PYSERVER = Path(__file__).resolve().parents[2] / "pyserver"
 
 # Imports the runtime and the CLI entry point, then builds and drives a core in MODE, as `swimfd run` does.
 SCRIPT = """
-import random, sys
+import importlib, json, random, sys
 import swimfd.commands.run
 import swimfd.runtime.process
 from swimfd.core.config import Config
@@ -22,16 +24,23 @@ from swimfd.pb import swim_pb2 as pb
 node = Node(Config(mode=sys.argv[1]), pb.Member(id="1", addr="127.0.0.1:1"), random.Random(1), 0.0)
 node.bootstrap([pb.Member(id="2", addr="127.0.0.1:2")], 0.0)
 node.tick(5.0)
-print("numpy" in sys.modules)
+for extra in sys.argv[2:]:
+    importlib.import_module(extra)
+print(json.dumps({m: m in sys.modules for m in ("numpy", "aiohttp", "prometheus_client")}))
 """
 
 
-def numpy_loaded(mode: str) -> bool:
+def loaded(mode: str, *extra: str) -> dict[str, bool]:
+    """Which optional libraries a detector in ``mode`` has loaded (after importing ``extra`` modules too)."""
     env = {**os.environ, "PYTHONPATH": str(PYSERVER)}
     out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode], env=env, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", SCRIPT, mode, *extra], env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    return out.stdout.strip() == "True"
+    return dict(json.loads(out.stdout))
+
+
+def numpy_loaded(mode: str) -> bool:
+    return loaded(mode)["numpy"]
 
 
 def test_swim_mode_runtime_does_not_import_numpy() -> None:
@@ -42,3 +51,10 @@ def test_swim_mode_runtime_does_not_import_numpy() -> None:
 def test_heartbeat_modes_load_numpy_when_the_gossiper_is_built(mode: str) -> None:
     # The same probe sees numpy once heartbeat gossip runs, so the swim-mode check above can fail.
     assert numpy_loaded(mode) is True
+
+
+def test_a_detector_without_metrics_addr_does_not_load_the_metrics_libraries() -> None:
+    assert loaded("swim") == {"numpy": False, "aiohttp": False, "prometheus_client": False}
+    # What Runtime.start imports with --metrics-addr loads both, so the check above can fail.
+    with_metrics = loaded("swim", "swimfd.runtime.metrics_export", "swimfd.runtime.metrics_http")
+    assert with_metrics == {"numpy": False, "aiohttp": True, "prometheus_client": True}

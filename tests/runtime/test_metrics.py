@@ -1,4 +1,5 @@
-"""The detector's Prometheus series (swimfd.runtime.metrics): names, labels, and what moves them."""
+"""The detector's Prometheus series (swimfd.runtime.metrics counts, swimfd.runtime.metrics_export renders): names,
+labels, and what moves them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from swimfd.core.events import EventName, MembershipEvent, Source
 from swimfd.core.stats import CoreStats
 from swimfd.pb import swim_pb2 as pb
 from swimfd.runtime.metrics import DetectorMetrics, message_type
+from swimfd.runtime.metrics_export import PrometheusExport
 
 STATS = CoreStats(
     members={"alive": 3, "suspect": 1, "dead": 2, "left": 0},
@@ -21,7 +23,7 @@ STATS = CoreStats(
 
 
 def samples(m: DetectorMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = m.render().decode()
+    text = PrometheusExport(m).render().decode()
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)

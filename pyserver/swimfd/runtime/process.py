@@ -21,7 +21,7 @@ import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -42,13 +42,15 @@ from swimfd.runtime.identity import Caller, IdentityRule, Refusal
 from swimfd.runtime.lag import watch_lag
 from swimfd.runtime.logs import Logger, log_event, make_logger, open_log_stream
 from swimfd.runtime.metrics import DetectorMetrics
-from swimfd.runtime.metrics_http import MetricsServer
 from swimfd.runtime.refusals import RefusalLog
 from swimfd.runtime.server import SERVICE, make_server
 from swimfd.runtime.settings import RuntimeSettings, diss_addr_for, split_hostport
 from swimfd.runtime.tls import ReloadableTLS, TLSError, TLSFiles
 from swimfd.runtime.transport import ChannelCache, FaultInjector, Rejected, Transport, TransportError, check_header
 from swimfd.runtime.watch import TooManySubscribers, WatchHub, event_payload
+
+if TYPE_CHECKING:
+    from swimfd.runtime.metrics_http import MetricsServer
 
 MAX_SLEEP = 1.0  # wake at least this often even if the core has nothing scheduled
 STATS_EVERY = 5.0  # transport_stats cadence (bench reads these lines)
@@ -637,7 +639,11 @@ class Runtime:
         self.server = server
         self._started = True
         if self.settings.metrics_addr is not None:
-            self.metrics_server = MetricsServer(self.settings.metrics_addr, self.metrics.render)
+            # Imported here: aiohttp and prometheus_client are loaded only by a node that serves /metrics.
+            from swimfd.runtime.metrics_export import PrometheusExport
+            from swimfd.runtime.metrics_http import MetricsServer
+
+            self.metrics_server = MetricsServer(self.settings.metrics_addr, PrometheusExport(self.metrics).render)
             try:
                 await self.metrics_server.start()
             except OSError as e:
