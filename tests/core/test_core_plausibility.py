@@ -56,13 +56,16 @@ def _state(node: Node, mid: str) -> tuple[int, int]:
 def test_plausibility_bounds_accusations_alive_and_unknown_members() -> None:
     p = Plausibility(step=100, born_incarnation=1000, born_at=5.0)
     assert p.clock(5.0) == 1000 and p.clock(65.9) == 1060
-    # An accusation: one step past what this node holds, or past the clock when it holds less (a
-    # static member held at 0 that started at the clock's value, then left or was suspected).
-    assert p.refusal(2000 + 100, pb.DEAD, 2000, 5.0) is None
-    assert "beyond the bound 2100" in (p.refusal(2101, pb.DEAD, 2000, 5.0) or "")
-    assert p.refusal(1000 + 100, pb.LEFT, 0, 5.0) is None
-    assert "beyond the bound 1100 (held 50)" in (p.refusal(1101, pb.SUSPECT, 50, 5.0) or "")
-    assert p.refusal(1110, pb.DEAD, 50, 15.0) is None  # ten seconds later the clock says 1010
+    assert p.refusal(50 + 100, pb.DEAD, 50, 5.0) is None
+    assert "beyond the bound 150" in (p.refusal(151, pb.DEAD, 50, 5.0) or "")
+    assert p.refusal(151, pb.LEFT, 50, 5.0) is not None  # a leave someone else reports: an accusation
+    # The member's own leave: one step past what this node holds or past the clock, whichever is
+    # higher (a static member held at 0 that started at the clock's value and left at once).
+    assert p.refusal(1100, pb.LEFT, 0, 5.0, by_subject=True) is None
+    assert "beyond the bound 1100 (held 50)" in (p.refusal(1101, pb.LEFT, 50, 5.0, by_subject=True) or "")
+    assert p.refusal(1110, pb.LEFT, 50, 15.0, by_subject=True) is None  # ten seconds later the clock says 1010
+    assert p.refusal(2100, pb.LEFT, 2000, 5.0, by_subject=True) is None
+    assert p.refusal(151, pb.DEAD, 50, 5.0, by_subject=True) is not None  # only a leave is the subject's word
     assert p.refusal(250, pb.ALIVE, 50, 5.0) is None  # its own Alive: twice the step
     assert p.refusal(1100, pb.ALIVE, 50, 5.0) is None  # a restart after a long absence: the clock
     assert p.refusal(1101, pb.ALIVE, 50, 5.0) is not None
@@ -251,16 +254,16 @@ def test_after_a_forged_plausible_term_the_election_converges_on_one_leader() ->
     assert [n.id for n in r.nodes.values() if n._election.phase is Phase.LEADER] == ["3"]  # type: ignore[union-attr]
 
 
-def test_static_member_held_at_zero_is_heard_leaving_and_accused_at_its_real_incarnation() -> None:
+def test_static_member_held_at_zero_is_heard_leaving_at_its_real_incarnation() -> None:
     # Static members are held at incarnation 0 until their first Alive arrives, but they start at the
-    # clock's value: a member that leaves (or is suspected) before this node heard from it must still
-    # be believed (the CI failure of tests/integration/test_cluster.py::test_sigterm_leaves_gracefully).
-    node = Node(Config(election=False), pb.Member(id="a", addr="a:1", incarnation=1000), random.Random(1), 0.0)
+    # clock's value: a member that leaves before this node heard from it must still be believed (the
+    # CI failure of tests/integration/test_cluster.py::test_sigterm_leaves_gracefully). Others'
+    # accusations stay bounded by what this node holds.
+    born = 10 * STEP  # members start at the clock (seconds since 1970): far more than one step past 0
+    node = Node(Config(election=False), pb.Member(id="a", addr="a:1", incarnation=born), random.Random(1), 0.0)
     node.bootstrap([pb.Member(id="b", addr="b:1"), pb.Member(id="c", addr="c:1")], 0.0)
-    out = node.receive(_env("b", _claim("b", pb.LEFT, 1002, "b")), 2.0)
-    assert _state(node, "b") == (pb.LEFT, 1002) and out.refusals == []
-    out = node.receive(_env("b", _claim("c", pb.SUSPECT, 1003, "b")), 2.0)
-    assert _state(node, "c") == (pb.SUSPECT, 1003) and out.refusals == []
-    out = node.receive(_env("b", _claim("c", pb.DEAD, 1003 + STEP + 1, "b")), 2.0)
-    assert _state(node, "c") == (pb.SUSPECT, 1003)  # past held + step: refused
+    out = node.receive(_env("b", _claim("b", pb.LEFT, born + 2, "b")), 2.0)
+    assert _state(node, "b") == (pb.LEFT, born + 2) and out.refusals == []
+    out = node.receive(_env("b", _claim("c", pb.LEFT, born + 3, "b")), 2.0)  # b says c left: an accusation
+    assert _state(node, "c") == (pb.ALIVE, 0)
     assert [x.reason for x in out.refusals] == ["implausible_incarnation"]

@@ -553,7 +553,8 @@ class Node:
         if rec is None and not vouched:
             out.refusals.append(Refusal("not_admitted", mid, "claim about a member no admitted member vouched for"))
             return False
-        reason = self._plausible.refusal(member.incarnation, state, rec.incarnation if rec is not None else None, now)
+        held = rec.incarnation if rec is not None else None
+        reason = self._plausible.refusal(member.incarnation, state, held, now, by_subject=from_id == mid)
         if reason is not None:
             out.refusals.append(Refusal("implausible_incarnation", mid, reason))
             return False

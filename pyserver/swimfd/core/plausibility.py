@@ -6,12 +6,12 @@ garbage or hostile: accepted, a DEAD at 2^64 - 1 could never be refuted. The rul
 
 * ``clock(now)``: the incarnation a member starting now would take, as this node estimates it
   (its own starting incarnation plus the seconds since).
-* A claim about a *known* member: an accusation (SUSPECT, DEAD, LEFT) at most ``step`` past
-  ``max(held, clock(now))``, where held is the incarnation this node holds for it; its Alive at most
-  ``2 * step`` past held, or ``step`` past ``clock(now)`` (a restart after a long absence takes the
-  clock's value). The clock term matters for members listed statically (held at 0 until their
-  first Alive arrives): their own leave, or others' accusations at the incarnation they really
-  started with, must not be refused by a node that has not heard from them yet.
+* A claim about a *known* member: an accusation (SUSPECT, DEAD, LEFT) at most ``step`` past the
+  incarnation this node holds for it; its Alive at most ``2 * step`` past it, or ``step`` past
+  ``clock(now)`` (a restart after a long absence takes the clock's value). The member's own leave
+  (a LEFT whose ``from`` is the member) at most ``step`` past ``max(held, clock(now))``: a member
+  listed statically is held at 0 until its first Alive arrives, and one that leaves before that
+  must still be heard leaving. Still within what the subject refutes (below), were it forged.
 * A claim about an *unknown* member: Alive at most ``step`` past ``clock(now)``, an accusation at
   most ``clock(now)`` (a tombstone needs no future incarnation).
 * The subject refutes any claim somebody may have accepted: an accusation at most ``step`` (an
@@ -45,10 +45,13 @@ class Plausibility:
         elapsed = now - self.born_at
         return self.born_incarnation + (int(elapsed) if math.isfinite(elapsed) and elapsed > 0 else 0)
 
-    def refusal(self, incarnation: int, state: int, known: int | None, now: float) -> str | None:
+    def refusal(
+        self, incarnation: int, state: int, known: int | None, now: float, by_subject: bool = False
+    ) -> str | None:
         """Why a claim (incarnation, state) about another member is implausible, or None.
 
         ``known``: the incarnation this node holds for the member, None when it holds none.
+        ``by_subject``: the claim is the member's own word about itself (its ``from`` is the member).
         """
         if incarnation >= MAX_INCARNATION - 1:
             return f"incarnation {incarnation} leaves no room for a refutation"
@@ -57,8 +60,10 @@ class Plausibility:
             bound = ceiling if state == pb.ALIVE else self.clock(now)
         elif state == pb.ALIVE:
             bound = max(known + 2 * self.step, ceiling)
-        else:
+        elif state == pb.LEFT and by_subject:
             bound = max(known, self.clock(now)) + self.step
+        else:
+            bound = known + self.step
         if incarnation > bound:
             what = "alive" if state == pb.ALIVE else "accusation"
             held = "unknown member" if known is None else f"held {known}"
