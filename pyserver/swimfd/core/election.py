@@ -147,6 +147,7 @@ class Election:
         self._probe_at = math.inf  # FOLLOWER: when to probe the leader next
         self._probe_deadline = math.inf  # FOLLOWER: outstanding probe must be answered by then
         self._verify: pb.LeaderInfo | None = None  # ELECTING/WAITING: relayed leader I probed; its GotIt means follow
+        self._reclaim_at = math.inf  # LEADER: when to repeat my claim to every member (see reclaim_interval)
 
     # ------------------------------------------------------------ queries --
 
@@ -176,7 +177,16 @@ class Election:
         return self._phase is Phase.LEADER
 
     def next_deadline(self) -> float:
-        return min(self._deadline, self._probe_at, self._probe_deadline)
+        reclaim = self._reclaim_at if self._phase is Phase.LEADER else math.inf
+        return min(self._deadline, self._probe_at, self._probe_deadline, reclaim)
+
+    @property
+    def reclaim_interval(self) -> float:
+        """How often a leader repeats its claim to every member: twice the longest gap between a
+        follower's probes. A claim or an objection lost under packet loss is never answered otherwise,
+        and two members can each stay LEADER for good (docs/faults.md, finding 6); a repeated claim
+        meets the other claimant or its followers, and the bully rules settle it."""
+        return 2 * self._config.leader_probe_max
 
     # ------------------------------------------------------------- inputs --
 
@@ -299,6 +309,10 @@ class Election:
                 self._become_leader(now, step)
             else:
                 self._deadline = math.inf
+        if self._phase is Phase.LEADER and now >= self._reclaim_at:
+            self._reclaim_at = now + self.reclaim_interval
+            for mid in sorted(self._members):
+                self._send(step, mid, self._claim_message())
         if self._phase is Phase.FOLLOWER:
             if now >= self._probe_deadline:
                 self._start_election(now, "leader_probe_failed", step)
@@ -460,6 +474,7 @@ class Election:
     def _become_leader(self, now: float, step: ElectionStep) -> None:
         self._phase = Phase.LEADER
         self._deadline = math.inf
+        self._reclaim_at = now + self.reclaim_interval
         self._leader = _leader_info(self._me, self._claim)
         self._pending.clear()
         self._emit_elected(now, step)

@@ -127,7 +127,9 @@ class Node:
         self._health = LocalHealth(config.awareness_max_multiplier)
         self._startup = StartupGrace()  # starts at bootstrap (swimfd.core.backpressure)
         self._accusations = AccusationBudget(config.max_probe_requests)
-        self._prober = Prober(config, rng, self._health, now, is_live=self._is_live)
+        self._prober = Prober(
+            config, rng, self._health, now, is_live=self._is_live, incarnation_of=self._incarnation_of
+        )
         self._prober.enabled = config.mode in ("swim", "hybrid")
         self._left = False
         self._self_refutations = 0  # CoreStats: incarnation bumps that refuted an accusation of us
@@ -711,8 +713,12 @@ class Node:
             rec = self._members.get(mid)
             if rec is not None and self._startup.holds(rec.last_ack, now):
                 continue  # never answered since we started: probed in turn, not suspected yet (backpressure)
+            if self._outlived(mid, step):
+                continue
             self._suspect(mid, now, out)
         for mid in step.refused:
+            if self._outlived(mid, step):
+                continue
             self._suspect(mid, now, out, refused=True)
             rec = self._members.get(mid)
             if rec is not None and rec.state == SUSPECT:
@@ -723,6 +729,18 @@ class Node:
             rec = self._members.own(mid)
             if rec is not None:
                 rec.last_ack = now
+
+    def _incarnation_of(self, mid: str) -> int:
+        rec = self._members.get(mid)
+        return rec.incarnation if rec is not None else 0
+
+    def _outlived(self, mid: str, step: ProberStep) -> bool:
+        """The probe that failed was sent to an earlier life of ``mid``: it restarted (a higher
+        incarnation) while the probe was out, so the failure, a refusal at connect above all, says
+        nothing about the new life (docs/faults.md, finding 4)."""
+        rec = self._members.get(mid)
+        sent_to = step.incarnations.get(mid)
+        return rec is not None and sent_to is not None and rec.incarnation > sent_to
 
     def _heartbeat_step(self, step: HeartbeatStep, now: float, out: Output) -> None:
         for target, msg in step.gossip:

@@ -59,6 +59,9 @@ class ProberStep:
     failed: list[str] = field(default_factory=list)  # targets that failed a probe: suspect them
     acked: list[str] = field(default_factory=list)  # targets that answered
     refused: list[str] = field(default_factory=list)  # refused by a quorum of observers: suspect, short grace
+    # The incarnation each failed or refused target held when its probe was sent: the evidence is
+    # about that life only (a member restarted meanwhile must not pay for its previous one).
+    incarnations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -74,6 +77,7 @@ class _Probe:
     nacks: int = 0
     refused: bool = False  # our own ping was refused at connect
     refusals: int = 0  # nacks that said the proxy's ping was refused
+    incarnation: int = 0  # the target's incarnation when the probe was sent
 
 
 @dataclass(slots=True)
@@ -95,10 +99,14 @@ class Prober:
         health: LocalHealth,
         now: float,
         is_live: Callable[[str], bool] | None = None,
+        incarnation_of: Callable[[str], int] | None = None,
     ) -> None:
         """``is_live`` answers "is this member alive or suspect?" from the owner's table. Given it, the
         caller adds a member only when it becomes live and removes it when it stops (no duplicate
-        set is kept: at 10,000 members that set alone would cost ~0.5 MB per node)."""
+        set is kept: at 10,000 members that set alone would cost ~0.5 MB per node).
+        ``incarnation_of`` gives the owner's incarnation of a member; each probe records it, and a
+        failure or refusal is reported with it (``ProberStep.incarnations``)."""
+        self._incarnation_of = incarnation_of
         self._cfg = config
         self._rng = rng
         self._health = health
@@ -263,6 +271,7 @@ class Prober:
             timeout_at=now + self._health.scale(self._cfg.probe_timeout),
             end_at=now + self._health.scale(self._cfg.probe_interval),
             urgent=urgent,
+            incarnation=self._incarnation_of(target) if self._incarnation_of is not None else 0,
         )
         self._probes[seq] = probe
         if urgent:
@@ -288,6 +297,7 @@ class Prober:
         self._health.apply(LocalHealth.failed_probe_delta(probe.expected_nacks, probe.nacks))
         if self._live(probe.target):  # it may have died or left meanwhile
             step.failed.append(probe.target)
+            step.incarnations[probe.target] = probe.incarnation
 
     def tick(self, now: float) -> ProberStep:
         """Advance timers; urgent probes requested since the last call start now."""
@@ -405,6 +415,7 @@ class Prober:
         # No health penalty: the target's host answered us and our proxies, so our links work.
         if self._live(probe.target):
             step.refused.append(probe.target)
+            step.incarnations[probe.target] = probe.incarnation
 
     def on_ping_req(
         self, requester: str, requester_addr: str, req: pb.PingReq, target_addr: str, now: float

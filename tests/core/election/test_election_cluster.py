@@ -143,3 +143,39 @@ def test_lossy_network_still_settles_on_one_leader(seed: int) -> None:
     c.run(50.0)
     assert agreed(c) == {("19", max(c.elections[m].term for m in c.up))}
     assert c.term_went_down == []
+
+
+def _settles_after_loss(seed: int) -> BullyCluster:
+    """10 members start under 15% loss for 30 s; then the loss stops and the cluster runs 20 s more."""
+    c = BullyCluster([str(i) for i in range(1, 11)], Config(election=True), seed=seed, loss=0.15)
+    c.start_all(0.0)
+    c.run(30.0)
+    c.loss = 0.0
+    c.run(50.0)
+    return c
+
+
+@pytest.mark.parametrize("seed", [25, 70, 71, 174])
+def test_a_lost_claim_does_not_leave_two_leaders_for_good(seed: int) -> None:
+    # Without the leader's repeated claim, these seeds end with 9 and 10 both LEADER forever, each
+    # with its own followers: the claim or objection that would have settled it was lost (finding 6).
+    c = _settles_after_loss(seed)
+    assert c.self_leaders() == ["10"]
+    assert {leader for leader, _ in filter(None, c.leaders().values())} == {"10"}
+    assert None not in c.leaders().values()
+
+
+def test_every_seed_ends_with_one_agreed_leader_after_loss() -> None:
+    split = [seed for seed in range(1, 101) if len(set(_settles_after_loss(seed).leaders().values())) != 1]
+    assert split == []
+
+
+def test_a_leader_repeats_its_claim_once_per_interval_to_each_member() -> None:
+    c = BullyCluster([str(i) for i in range(1, 6)], Config(election=True), seed=1)
+    c.start_all(0.0)
+    c.run(10.0)
+    before = c.sent.get("i_am_leader", 0)
+    interval = c.elections["5"].reclaim_interval
+    c.run(10.0 + 3 * interval)
+    assert c.sent["i_am_leader"] - before == 3 * 4  # three rounds, four other members, nothing else
+    assert set(c.leaders().values()) == {("5", c.elections["5"].term)}
