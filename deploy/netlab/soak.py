@@ -149,8 +149,10 @@ def run_soak(
                 monitor.track(f"{k}/diss", pid, time.monotonic())
         monitor.mark(time.monotonic())
         t0 = time.time()
-        lab.loss(loss)
-        window = minutes * 60.0
+        # A cluster that never formed has no steady state to soak: tally what formation showed and stop.
+        window = minutes * 60.0 if result.formed else 0.0
+        if result.formed:
+            lab.loss(loss)
         while (left := window - (time.time() - t0)) > 0:
             time.sleep(min(SAMPLE_EVERY, left))
             monitor.sample(time.monotonic())
