@@ -1,4 +1,4 @@
-"""python -m netlab matrix | cleanup | up  (run with PYTHONPATH=pyserver:deploy, as root)."""
+"""python -m netlab matrix | soak | cleanup | up  (run with PYTHONPATH=pyserver:deploy, as root)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from netlab.lab import PYSERVER, Lab
 from netlab.matrix import matrix_cells, run_matrix, table
 from netlab.names import MAX_NODES
 from netlab.shell import preflight
+from netlab.soak import run_soak
 
 MAX_UP_SECONDS = 3600
 
@@ -26,6 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--cells", default="all", help="comma-separated cell names, or all")
     m.add_argument("--out", default="results/faults", help="results directory (default results/faults)")
     m.add_argument("--pyserver", default=str(PYSERVER), help="detector source tree (default this checkout's)")
+    s = sub.add_parser("soak", help="N members at once, then a long window under loss (docs/faults.md, Soak)")
+    s.add_argument("--n", type=int, default=100, help="members (default 100)")
+    s.add_argument("--minutes", type=float, default=10.0, help="loss window in minutes (default 10)")
+    s.add_argument("--loss", type=float, default=0.05, help="link loss during the window (default 0.05)")
+    s.add_argument("--mode", default="swim")
+    s.add_argument("--out", default="results/soak", help="results directory (default results/soak)")
+    s.add_argument("--pyserver", default=str(PYSERVER), help="detector source tree (default this checkout's)")
     sub.add_parser("cleanup", help="remove what crashed lab runs left behind")
     up = sub.add_parser("up", help="start a lab and keep it until Ctrl-C (or --seconds)")
     up.add_argument("--n", type=int, default=5)
@@ -52,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         results = run_matrix(args.n, args.modes.split(","), names, Path(args.out), Path(args.pyserver))
         print(f"\nN = {args.n}\n{table(results)}")
         return 0 if all(r.passed for r in results) else 1
+    if args.cmd == "soak":
+        command = "python -m netlab " + " ".join(argv if argv is not None else sys.argv[1:])
+        r = run_soak(args.n, args.minutes, args.loss, args.mode, Path(args.out), command, Path(args.pyserver))
+        print(f"soak: formed={r.formed} in {r.formation_s}s, false positives {r.false_positives}; see {args.out}")
+        return 0 if r.passed else 1
     seconds = min(max(args.seconds, 1.0), MAX_UP_SECONDS)
     with Lab(args.n, Path(args.workdir), mode=args.mode) as lab:
         lab.start_all()
