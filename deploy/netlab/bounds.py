@@ -45,6 +45,7 @@ from swimfd.core.config import Config
 from swimfd.core.hybrid import stale_after
 from swimfd.core.suspicion import suspicion_min_max
 
+DISS_BACKOFF_MIN = 0.5  # runtime/diss_process.py: first restart delay of a go-diss child that exited
 TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN
 TCP_RTO_MAX = 120.0  # Linux TCP_RTO_MAX
 
@@ -90,3 +91,14 @@ def detection_bound_for(config: Config, n: int, lost: int) -> float:
 
 def loss_window(config: Config, n: int) -> float:
     return crash_bound(config, n)
+
+
+def rejoin_bound(config: Config, n: int) -> float:
+    """A restarted member (same id, new incarnation) is ALIVE in every view: one period for its first
+    exchange with a seed, D(n) periods for the new incarnation to spread, one of slack."""
+    return (dissemination_periods(config, n) + 2) * config.probe_interval
+
+
+def diss_restart_bound(config: Config) -> float:
+    """A killed go-diss child is back: the supervisor's first backoff plus two periods for it to start."""
+    return DISS_BACKOFF_MIN + 2 * config.probe_interval

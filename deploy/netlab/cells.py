@@ -304,6 +304,61 @@ def _degraded_links(
     return result
 
 
+def restart_same_id(lab: Lab, victim: int) -> CellResult:
+    """SIGKILL ``victim``; once every survivor logged it failed, start it again with the same id and address
+    (a new incarnation from its clock): every view shows every member alive within rejoin_bound, and nobody
+    fails anyone else."""
+    cfg = lab_config(lab)
+    result = CellResult("restart-same-id", lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    if not warm_up(lab, result):
+        return result
+    survivors = set(lab.nodes) - {victim}
+    pairs = {(s, victim) for s in survivors}
+    t0 = time.time()
+    lab.crash(victim)
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    t1 = time.time()
+    lab.start(victim)
+    lab.wait_started([victim])
+    result.notes["restart_s"] = round(time.time() - t1, 3)
+    result.converge_bound_s = round(bounds.rejoin_bound(cfg, lab.n), 3)
+    t2 = time.time()
+    everyone = sorted(lab.nodes)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.2)
+    _record_convergence(lab, result, ok, t2)
+    result.false_positives = _false_positives(lab, pairs, t1, t0)
+    return result
+
+
+def godiss_killed(lab: Lab, killed: Sequence[int], victim: int) -> CellResult:
+    """SIGKILL go-diss on ``killed`` (detectors stay up); after diss_restart_bound crash ``victim``: every
+    survivor logs it failed within the crash bound, and nobody fails anyone else."""
+    cfg = lab_config(lab)
+    result = CellResult(f"godiss-killed {len(killed)}", lab.mode, lab.n, lab.run_id)
+    result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
+    if not warm_up(lab, result):
+        return result
+    t0 = time.time()
+    for k in killed:
+        lab.kill_diss(k)
+    restart = bounds.diss_restart_bound(cfg)
+    result.notes["diss_restart_bound_s"] = round(restart, 3)
+    back = wait_until(lambda: all(len(lab.nodes[k].pids()) > 1 for k in killed), restart, poll=0.1)
+    result.notes["diss_back_s"] = round(time.time() - t0, 3) if back else None
+    if not back:
+        result.problems.append(f"go-diss not restarted within {restart:.2f}s on {sorted(killed)}")
+    survivors = set(lab.nodes) - {victim}
+    pairs = {(s, victim) for s in survivors}
+    t1 = time.time()
+    lab.crash(victim)
+    seen = _wait_detected(lab, pairs, t1, result.bound_s)
+    _record_detection(result, pairs, seen, t1)
+    result.false_positives = _false_positives(lab, pairs, math.inf, t0)
+    return result
+
+
 def _record_convergence(lab: Lab, result: CellResult, ok: bool, since: float) -> None:
     result.converged = ok
     result.converge_s = round(time.time() - since, 3) if ok else None

@@ -336,6 +336,15 @@ class Lab:
             node.proc.wait(timeout=STOP_TIMEOUT)
         self._note("crash", node=k, pids=pids)
 
+    def kill_diss(self, k: int) -> None:
+        """SIGKILL only node k's go-diss child; the detector stays up and is expected to restart it."""
+        node = self.nodes[k]
+        children = node.pids()[1:]
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._note("kill_diss", node=k, pids=children)
+
     def pause(self, k: int) -> None:
         self._note("pause", node=k, pids=self.nodes[k].signal(signal.SIGSTOP))
 

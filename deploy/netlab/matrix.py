@@ -40,6 +40,8 @@ def matrix_cells(n: int) -> list[Cell]:
         Cell("one-way", lambda lab: cells.one_way(lab, 1, 2)),
         Cell("loss-10%", lambda lab: cells.loss(lab, 0.10)),
         Cell("loss-30%", lambda lab: cells.loss(lab, 0.30)),
+        Cell("restart-same-id", lambda lab: cells.restart_same_id(lab, n)),
+        Cell("godiss-killed", lambda lab: cells.godiss_killed(lab, [1, 2], n)),
     ]
 
 
