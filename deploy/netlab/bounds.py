@@ -44,8 +44,8 @@ from swimfd.core.bounds import (
 from swimfd.core.config import Config
 from swimfd.core.hybrid import stale_after
 from swimfd.core.suspicion import suspicion_min_max
+from swimfd.runtime.diss_process import BACKOFF_MIN as DISS_BACKOFF_MIN
 
-DISS_BACKOFF_MIN = 0.5  # runtime/diss_process.py: first restart delay of a go-diss child that exited
 TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN
 TCP_RTO_MAX = 120.0  # Linux TCP_RTO_MAX
 

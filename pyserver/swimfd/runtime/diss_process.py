@@ -20,6 +20,8 @@ from pathlib import Path
 from swimfd.runtime.logs import Logger
 from swimfd.runtime.tls import TLSFiles
 
+BACKOFF_MIN = 0.5  # seconds before the first restart of a child that exited (the lab's bounds use it too)
+
 
 class DissStartError(RuntimeError):
     """The dissemination binary cannot be started at all."""
@@ -112,7 +114,7 @@ class DissProcess:
         command: DissCommand,
         log: Logger,
         *,
-        backoff_min: float = 0.5,
+        backoff_min: float = BACKOFF_MIN,
         backoff_max: float = 30.0,
         stable_after: float = 10.0,
     ) -> None:
