@@ -28,6 +28,24 @@ heal_bound: after the heal, every view shows every member alive within
 * (D(n) + 3) periods, still at the degraded M * P: one for that exchange, D(n) for the refutations
   (new incarnations) to spread to everyone, two of slack.
 
+leader_bound: once the views agree, every live member names the same leader (and term) within
+
+    reclaim_interval + leader_wait_timeout + 3 * election_timeout
+
+  A member following a failed leader starts an election as soon as its view holds the failure
+  (Elect, silence or GotIt, then a claim and its objection-free round: 3 election timeouts, plus
+  leader_wait_timeout when a higher member answered and its claim was lost). Two leaders left by
+  a partition or by lost claims meet within one reclaim_interval, when each repeats its claim.
+
+join_bound: a member that joins through a list of seeds, some of them down, is ALIVE in every
+view: one join call per seed that is down (a crashed seed's host answers with a reset, at most
+JOIN_TIMEOUT), then rejoin_bound.
+
+churn_bound: after members restart repeatedly, every view shows every member alive within
+crash_bound + rejoin_bound of the last restart: a verdict on a member's previous life can still
+be reached up to crash_bound after that life ended; the new life's Alive spreads within
+rejoin_bound of it (an observer that already holds the new incarnation ignores the older verdict).
+
 loss_window: how long the loss cell watches for false positives: one crash bound, the time in
 which any suspicion raised by a lost probe either matures into a failure or is refuted.
 """
@@ -42,9 +60,11 @@ from swimfd.core.bounds import (
     heartbeat_t_fail,
 )
 from swimfd.core.config import Config
+from swimfd.core.election import reclaim_interval
 from swimfd.core.hybrid import stale_after
 from swimfd.core.suspicion import suspicion_min_max
 from swimfd.runtime.diss_process import BACKOFF_MIN as DISS_BACKOFF_MIN
+from swimfd.runtime.process import JOIN_TIMEOUT
 
 TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN
 TCP_RTO_MAX = 120.0  # Linux TCP_RTO_MAX
@@ -102,3 +122,15 @@ def rejoin_bound(config: Config, n: int) -> float:
 def diss_restart_bound(config: Config) -> float:
     """A killed go-diss child is back: the supervisor's first backoff plus two periods for it to start."""
     return DISS_BACKOFF_MIN + 2 * config.probe_interval
+
+
+def leader_bound(config: Config) -> float:
+    return reclaim_interval(config) + config.leader_wait_timeout + 3 * config.election_timeout
+
+
+def join_bound(config: Config, n: int, seeds_down: int) -> float:
+    return seeds_down * JOIN_TIMEOUT + rejoin_bound(config, n)
+
+
+def churn_bound(config: Config, n: int) -> float:
+    return crash_bound(config, n) + rejoin_bound(config, n)

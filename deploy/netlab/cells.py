@@ -90,10 +90,16 @@ def _view_is(lab: Lab, k: int, alive: set[int], dead: set[int]) -> bool:
     return all(v.get(str(m)) == pb.ALIVE for m in alive) and all(v.get(str(m), pb.DEAD) in gone for m in dead)
 
 
-def warm_up(lab: Lab, result: CellResult) -> bool:
-    """Start every node, wait until all see all alive, then let a few periods pass. False on failure."""
-    lab.start_all()
-    everyone = sorted(lab.nodes)
+def warm_up(lab: Lab, result: CellResult, first: int | None = None) -> bool:
+    """Start every node (or nodes 1..first, with only them in the static list), wait until all see all
+    alive, then let a few periods pass. False on failure."""
+    if first is None:
+        lab.start_all()
+    else:
+        for k in range(1, first + 1):
+            lab.start(k, members=range(1, first + 1))
+        lab.wait_started(range(1, first + 1))
+    everyone = sorted(lab.nodes) if first is None else list(range(1, first + 1))
     if not wait_until(lambda: _all_alive(lab, everyone, everyone), WARMUP_TIMEOUT, poll=0.25):
         result.problems.append(f"no agreement on {len(everyone)} alive members at start: {lab.views()}")
         return False
@@ -175,7 +181,7 @@ def crash(lab: Lab, victims: Sequence[int]) -> CellResult:
         lambda: all(_view_is(lab, s, survivors, set(victims)) for s in survivors), result.converge_bound_s, poll=0.2
     )
     _record_convergence(lab, result, ok, t1)
-    return result
+    return _one_leader(lab, result)
 
 
 def pause(lab: Lab, victim: int) -> CellResult:
@@ -202,7 +208,7 @@ def pause(lab: Lab, victim: int) -> CellResult:
     _record_convergence(lab, result, ok, t1)
     result.false_positives = _false_positives(lab, set(seen), t1, t0)
     result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
-    return result
+    return _one_leader(lab, result)
 
 
 def partition(lab: Lab, groups: Sequence[set[int]], settle_s: float | None = None) -> CellResult:
@@ -258,7 +264,7 @@ def _split(
     result.false_positives_after_heal = len(_false_positives(lab, set(), math.inf, t1, since=t1))
     revived = sum(1 for k in lab.nodes for ev in lab.nodes[k].events("member_alive") if ev.get("ts", 0) >= t1)
     result.notes["member_alive_after_heal"] = revived
-    return result
+    return _one_leader(lab, result)
 
 
 def one_way(lab: Lab, src: int, dst: int, window_s: float | None = None) -> CellResult:
@@ -301,15 +307,16 @@ def _degraded_links(
     everyone = sorted(lab.nodes)
     ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.25)
     _record_convergence(lab, result, ok, t1)
-    return result
+    return _one_leader(lab, result)
 
 
-def restart_same_id(lab: Lab, victim: int) -> CellResult:
-    """SIGKILL ``victim``; once every survivor logged it failed, start it again with the same id and address
-    (a new incarnation from its clock): every view shows every member alive within rejoin_bound, and nobody
-    fails anyone else."""
+def restart_same_id(lab: Lab, victim: int, move: bool = False) -> CellResult:
+    """SIGKILL ``victim``; once every survivor logged it failed, start it again with the same id (a new
+    incarnation from its clock), at the same address or, with ``move``, at a new one: every view shows
+    every member alive within rejoin_bound (and, moved, records the new address), and nobody fails anyone
+    else."""
     cfg = lab_config(lab)
-    result = CellResult("restart-same-id", lab.mode, lab.n, lab.run_id)
+    result = CellResult("restart-new-address" if move else "restart-same-id", lab.mode, lab.n, lab.run_id)
     result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
     if not warm_up(lab, result):
         return result
@@ -319,6 +326,8 @@ def restart_same_id(lab: Lab, victim: int) -> CellResult:
     lab.crash(victim)
     seen = _wait_detected(lab, pairs, t0, result.bound_s)
     _record_detection(result, pairs, seen, t0)
+    if move:
+        lab.move(victim)
     t1 = time.time()
     lab.start(victim)
     lab.wait_started([victim])
@@ -326,10 +335,114 @@ def restart_same_id(lab: Lab, victim: int) -> CellResult:
     result.converge_bound_s = round(bounds.rejoin_bound(cfg, lab.n), 3)
     t2 = time.time()
     everyone = sorted(lab.nodes)
+    where = lab.nodes[victim].addr
+
+    def rejoined() -> bool:
+        return _all_alive(lab, everyone, everyone) and all(
+            (lab.addrs(s) or {}).get(str(victim)) == where for s in everyone
+        )
+
+    ok = wait_until(rejoined, result.converge_bound_s, poll=0.2)
+    _record_convergence(lab, result, ok, t2)
+    if not ok:
+        result.notes["addrs_of_victim"] = {s: (lab.addrs(s) or {}).get(str(victim)) for s in everyone}
+    result.false_positives = _false_positives(lab, pairs, t1, t0)
+    return _one_leader(lab, result)
+
+
+def churn(lab: Lab, per_round: int = 3, every_s: float = 10.0, for_s: float = 60.0) -> CellResult:
+    """Every ``every_s`` for ``for_s``, SIGKILL ``per_round`` members and start them again at once (same id,
+    same address, a new incarnation; node 1 is never restarted). No member that was never restarted is
+    failed, no life that is still running is failed, and within churn_bound of the last restart every
+    view shows every member alive. Failing a life that was killed is allowed (it did die), not required."""
+    cfg = lab_config(lab)
+    result = CellResult("churn", lab.mode, lab.n, lab.run_id)
+    if not warm_up(lab, result):
+        return result
+    pool = sorted(lab.nodes)[1:]
+    rounds = max(1, math.floor(for_s / every_s))
+    t0 = time.time()
+    restarted: set[int] = set()
+    last = t0
+    for r in range(rounds):
+        time.sleep(max(0.0, t0 + r * every_s - time.time()))
+        chosen = [pool[(r * per_round + i) % len(pool)] for i in range(min(per_round, len(pool)))]
+        last = time.time()
+        for k in chosen:
+            lab.crash(k)
+        for k in chosen:
+            lab.start(k)
+        lab.wait_started(chosen)
+        restarted |= set(chosen)
+    result.notes.update(
+        rounds=rounds, restarted=sorted(restarted), restarts=sum(lab.nodes[k].starts - 1 for k in lab.nodes)
+    )
+    time.sleep(max(0.0, t0 + for_s - time.time()))
+    result.converge_bound_s = round(bounds.churn_bound(cfg, lab.n), 3)
+    everyone = sorted(lab.nodes)
+    ok = wait_until(
+        lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s - (time.time() - last), poll=0.25
+    )
+    _record_convergence(lab, result, ok, last)
+    # A verdict is about the life (incarnation) it names; lives begin at their node_started incarnation.
+    current = {k: max(int(ev.get("incarnation", 0)) for ev in lab.nodes[k].events("node_started")) for k in everyone}
+    dead_lives = 0
+    for k in everyone:
+        for ev in lab.nodes[k].events("member_failed"):
+            m, ts, inc = int(ev.get("member", 0)), float(ev.get("ts", 0.0)), int(ev.get("incarnation", 0))
+            if ts < t0:
+                continue
+            if m in restarted and inc < current[m]:
+                dead_lives += 1
+            else:
+                result.false_positives.append(f"{k}->{m}@{inc} {ts - t0:+.2f}s")
+    result.notes["killed_lives_failed"] = dead_lives
+    return _one_leader(lab, result)
+
+
+def seed_down_join(lab: Lab, joiners: int = 2) -> CellResult:
+    """Nodes 1..n-joiners run with a static list; the seed (node 1) is SIGKILLed, and the joiners start with
+    ``--join`` naming node 1 first and node 2: every static survivor fails node 1 within the crash bound,
+    the joiners are ALIVE in every live view within join_bound, and node 1, restarted with ``--join`` node 2,
+    is back everywhere within rejoin_bound. Nobody else is failed."""
+    cfg = lab_config(lab)
+    n = lab.n
+    first = n - joiners
+    result = CellResult("seed-down-join", lab.mode, n, lab.run_id)
+    result.bound_s = round(bounds.crash_bound(cfg, n), 3)
+    if first < 3:
+        result.problems.append(f"seed-down-join needs at least 3 static members, got {first} of {n}")
+        return result
+    if not warm_up(lab, result, first=first):
+        return result
+    seed, joining = 1, list(range(first + 1, n + 1))
+    t0 = time.time()
+    lab.crash(seed)
+    for k in joining:
+        lab.start(k, join=[seed, 2])
+    lab.wait_started(joining)
+    bound = bounds.join_bound(cfg, n, seeds_down=1)
+    result.notes["join_bound_s"] = round(bound, 3)
+    up = [k for k in lab.nodes if k != seed]
+    joined = wait_until(lambda: _all_alive(lab, up, up), bound - (time.time() - t0), poll=0.2)
+    result.notes["joined_s"] = round(time.time() - t0, 3) if joined else None
+    if not joined:
+        result.problems.append(f"joiners {joining} not ALIVE in every live view within {bound:.1f}s: {lab.views(up)}")
+    pairs = {(s, seed) for s in range(2, first + 1)}
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    t1 = time.time()
+    lab.start(seed, join=[2])
+    lab.wait_started([seed])
+    result.converge_bound_s = round(bounds.join_bound(cfg, n, seeds_down=0), 3)
+    t2 = time.time()
+    everyone = sorted(lab.nodes)
     ok = wait_until(lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s, poll=0.2)
     _record_convergence(lab, result, ok, t2)
-    result.false_positives = _false_positives(lab, pairs, t1, t0)
-    return result
+    # Joiners may fail the dead seed too (it was in the list they were given): allowed until its restart.
+    allowed = {(k, seed) for k in lab.nodes if k != seed}
+    result.false_positives = _false_positives(lab, allowed, t1, t0)
+    return _one_leader(lab, result)
 
 
 def godiss_killed(lab: Lab, killed: Sequence[int], victim: int) -> CellResult:
@@ -356,6 +469,36 @@ def godiss_killed(lab: Lab, killed: Sequence[int], victim: int) -> CellResult:
     seen = _wait_detected(lab, pairs, t1, result.bound_s)
     _record_detection(result, pairs, seen, t1)
     result.false_positives = _false_positives(lab, pairs, math.inf, t0)
+    return _one_leader(lab, result)
+
+
+def _live(lab: Lab) -> list[int]:
+    return [k for k in sorted(lab.nodes) if lab.nodes[k].running()]
+
+
+def _one_leader(lab: Lab, result: CellResult) -> CellResult:
+    """With the election on, every live member names the same live leader and term within leader_bound
+    (measured once the cell's own checks are done); recorded in notes, a problem otherwise."""
+    cfg = lab_config(lab)
+    if not cfg.election or result.problems:
+        return result  # a cell that could not even start has nothing to elect
+    live = _live(lab)
+    ids = {str(k) for k in live}
+    seen: dict[int, tuple[str, int] | None] = {}
+
+    def agreed() -> bool:
+        seen.clear()
+        seen.update({k: lab.leader(k) for k in live})
+        beliefs = set(seen.values())
+        return len(beliefs) == 1 and None not in beliefs and next(iter(beliefs))[0] in ids
+
+    bound = bounds.leader_bound(cfg)
+    t = time.time()
+    if wait_until(agreed, bound, poll=0.25):
+        leader, term = next(iter(seen.values()))  # type: ignore[misc]
+        result.notes["leader"] = {"id": leader, "term": term, "agreed_after_s": round(time.time() - t, 3)}
+    else:
+        result.problems.append(f"no single live leader within {bound:.1f}s: {seen}")
     return result
 
 

@@ -59,7 +59,7 @@ LAB_CONFIG: dict[str, Any] = {
     "probe_timeout": 0.25,
     "gossip_interval": 0.25,
     "dead_probe_interval": 2.0,  # tombstones re-probed this often: a healed partition merges within it
-    "election": False,
+    "election": True,  # every cell ends by checking that the live members agree on one leader
 }
 
 # Every fault drops packets on arrival (INPUT), never on departure: a packet dropped in OUTPUT fails the
@@ -207,8 +207,14 @@ class Lab:
         shutil.rmtree(self.tls_dir, ignore_errors=True)  # an earlier run's CA must not stay trusted
         make_ca(self.tls_dir, cluster=str(self.config.get("cluster", "swimfd")))
         for k in self.nodes:
-            make_node(self.tls_dir, str(k), [self.names.addr(k)])
+            make_node(self.tls_dir, str(k), [self.names.addr(k), *self._alt_addrs(k)])
         make_client(self.tls_dir)
+
+    def _alt_addrs(self, k: int) -> list[str]:
+        try:
+            return [self.names.alt_addr(k)]
+        except ValueError:
+            return []  # too high a node number to move (see RunNames.alt_addr)
 
     def close(self) -> None:
         """Kill every process of the run and delete its namespaces and links; safe to call twice."""
@@ -279,18 +285,30 @@ class Lab:
 
     # ------------------------------------------------------------- processes
 
-    def members(self) -> str:
-        return ",".join(self.nodes[k].addr for k in sorted(self.nodes))
+    def start(
+        self, k: int, *args: str, members: Sequence[int] | None = None, join: Sequence[int] | None = None
+    ) -> LabNode:
+        """Start node k's detector in its namespace; the detector starts its own go-diss child.
 
-    def start(self, k: int, *args: str) -> LabNode:
-        """Start node k's detector in its namespace; the detector starts its own go-diss child."""
+        By default every node is in the static member list. ``members``: only nodes 1..m are (it must be
+        that prefix: entry i is member i); ``join``: no static list, join through these nodes instead.
+        """
         node = self.nodes[k]
         if node.running():
             raise LabError(f"node {k} is already running")
         if not self.go_diss.exists():
             raise LabError(f"{self.go_diss} is missing (run `make build`)")
         entry = self.pyserver / "failure_detector.py"
-        argv = [self.python, str(entry), "--id", str(k), "--members", self.members(), "--mode", self.mode]
+        argv = [self.python, str(entry), "--id", str(k), "--mode", self.mode]
+        if join is not None:
+            argv += ["--join", ",".join(self.nodes[j].addr for j in join)]
+        else:
+            listed = sorted(self.nodes) if members is None else list(members)
+            if listed != list(range(1, len(listed) + 1)):
+                raise ValueError(f"a static member list names nodes 1..m in order, got {listed}")
+            argv += ["--members", ",".join(self.nodes[j].addr for j in listed)]
+        # Its own address, wherever it is now (a moved node is no longer where its static entry says).
+        argv += ["--bind", node.addr, "--advertise", node.addr]
         argv += ["--config", str(self.workdir / "config.json"), "--log-file", str(node.log)]
         argv += ["--go-diss", str(self.go_diss), *args]
         if "--insecure" not in args and "--tls-dir" not in args:
@@ -355,6 +373,20 @@ class Lab:
         """The host vanishes from the network: its bridge port goes down (no reset, no ICMP, no answer)."""
         run(["ip", "link", "set", self.names.host_veth(k), "down"])
         self._note("link_down", node=k)
+
+    def move(self, k: int) -> None:
+        """Node k's host changes address (it must not be running): its old address is removed from its
+        interface, its second address (RunNames.alt_addr, in its certificate) added; it is started there
+        next. Cuts and loss rules keep matching it by its first address, so a moved node takes no faults."""
+        node = self.nodes[k]
+        if node.running():
+            raise LabError(f"node {k} must be stopped before it moves")
+        old, new = self.names.addr(k), self.names.alt_addr(k)
+        veth = self.names.ns_veth(k)
+        run(["ip", "-n", node.netns, "addr", "del", f"{old}/24", "dev", veth])
+        run(["ip", "-n", node.netns, "addr", "add", f"{new}/24", "dev", veth])
+        node.addr = f"{new}:{DETECTOR_PORT}"
+        self._note("move", node=k, old=old, new=new)
 
     def link_up(self, k: int) -> None:
         run(["ip", "link", "set", self.names.host_veth(k), "up"])
@@ -443,6 +475,22 @@ class Lab:
 
     def view(self, k: int, timeout: float = 2.0) -> dict[str, int] | None:
         """id -> state in node k's view (from the host, over the bridge), or None when it does not answer."""
+        reply = self._members(k, timeout)
+        return None if reply is None else {mv.member.id: mv.member.state for mv in reply.members}
+
+    def addrs(self, k: int, timeout: float = 2.0) -> dict[str, str] | None:
+        """id -> the address node k records for that member, or None when it does not answer."""
+        reply = self._members(k, timeout)
+        return None if reply is None else {mv.member.id: mv.member.addr for mv in reply.members}
+
+    def leader(self, k: int, timeout: float = 2.0) -> tuple[str, int] | None:
+        """(leader id, term) node k believes in, ("", 0) while it knows none, None when it does not answer."""
+        reply = self._members(k, timeout)
+        if reply is None:
+            return None
+        return (reply.leader.leader.id, int(reply.leader.term)) if reply.HasField("leader") else ("", 0)
+
+    def _members(self, k: int, timeout: float) -> Any:
         import grpc
 
         from swimfd.pb import swim_pb2 as pb
@@ -460,7 +508,7 @@ class Lab:
                 reply = swim_pb2_grpc.FailureDetectorStub(ch).Members(pb.MembersRequest(), timeout=timeout)
         except grpc.RpcError:
             return None
-        return {mv.member.id: mv.member.state for mv in reply.members}
+        return reply
 
     def views(self, ks: Iterable[int] | None = None) -> dict[int, dict[str, str] | None]:
         """Views by state name, for reports and failure messages."""

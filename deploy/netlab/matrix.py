@@ -41,6 +41,9 @@ def matrix_cells(n: int) -> list[Cell]:
         Cell("loss-10%", lambda lab: cells.loss(lab, 0.10)),
         Cell("loss-30%", lambda lab: cells.loss(lab, 0.30)),
         Cell("restart-same-id", lambda lab: cells.restart_same_id(lab, n)),
+        Cell("restart-new-address", lambda lab: cells.restart_same_id(lab, n, move=True)),
+        Cell("churn", lambda lab: cells.churn(lab, per_round=min(3, (n - 1) // 2))),
+        Cell("seed-down-join", lambda lab: cells.seed_down_join(lab, joiners=2 if n >= 5 else 1)),
         Cell("godiss-killed", lambda lab: cells.godiss_killed(lab, [1, 2], n)),
     ]
 

@@ -18,6 +18,7 @@ LOCK_DIR = Path("/run/swimfd-netlab")  # <id>.lock, flock-ed by the live owner o
 IFNAMSIZ = 15
 MAX_NODES = 200  # addresses .1 .. .200; .254 is the host's end of the bridge
 HOST_OCTET = 254
+ALT_OCTET_BASE = 200  # node k's second address is .(200 + k), for a restart at a new address
 RUN_ID_LEN = 6
 
 _LINK_RE = re.compile(rf"^{LINK_PREFIX}([0-9a-f]{{{RUN_ID_LEN}}})(b|[hn]\d+)$")
@@ -62,6 +63,12 @@ class RunNames:
         if not 1 <= k <= MAX_NODES:
             raise ValueError(f"node number must be in 1-{MAX_NODES}, got {k}")
         return f"10.200.{self.subnet}.{k}"
+
+    def alt_addr(self, k: int) -> str:
+        """Node k's second address, used when it restarts somewhere else (only for k < HOST_OCTET - 200)."""
+        if not 1 <= k < HOST_OCTET - ALT_OCTET_BASE:
+            raise ValueError(f"only nodes 1-{HOST_OCTET - ALT_OCTET_BASE - 1} have a second address, got {k}")
+        return f"10.200.{self.subnet}.{ALT_OCTET_BASE + k}"
 
     @property
     def host_addr(self) -> str:

@@ -47,3 +47,25 @@ def test_ten_percent_kernel_loss_declares_nobody_failed(make_lab: Callable[..., 
     assert result.notes["packets"]["dropped"] > 0
     assert 0.05 < result.notes["link_loss_measured"] < 0.15, result.notes
     assert result.failures == [], result.describe()
+
+
+def test_a_member_restarted_at_a_new_address_is_back_everywhere_at_that_address(
+    make_lab: Callable[..., Lab], go_diss: None
+) -> None:
+    lab = make_lab(N, "swim")
+    result = cells.restart_same_id(lab, N, move=True)
+    assert lab.nodes[N].addr.startswith(lab.names.alt_addr(N))
+    assert result.expected == N - 1
+    check(result)
+    assert result.notes["leader"]["id"] == str(N)  # the highest id leads again once it is back
+
+
+def test_members_join_while_the_first_seed_is_down_and_the_seed_rejoins(
+    make_lab: Callable[..., Lab], go_diss: None
+) -> None:
+    lab = make_lab(N, "hybrid")
+    result = cells.seed_down_join(lab, joiners=2)
+    assert result.expected == N - 2 - 1  # nodes 2..3 fail the seed
+    assert result.notes["joined_s"] is not None
+    assert any(ev.get("seed") == lab.nodes[2].addr for k in (4, 5) for ev in lab.nodes[k].events("joined"))
+    check(result)

@@ -30,6 +30,11 @@ def test_every_name_of_a_run_carries_its_id_and_fits_the_interface_name_limit() 
         assert run_id_of(other) is None
     with pytest.raises(ValueError):
         names.addr(MAX_NODES + 1)
+    # A second address (a restart somewhere else) for the low node numbers, distinct from every first one.
+    alts = {names.alt_addr(k) for k in range(1, 54)}
+    assert len(alts) == 53 and not alts & ({names.addr(k) for k in range(1, MAX_NODES + 1)} | {names.host_addr})
+    with pytest.raises(ValueError):
+        names.alt_addr(54)
 
 
 def _rules(lab: Lab, k: int) -> list[str]:
@@ -91,6 +96,39 @@ def test_faults_are_firewall_rules_and_link_states_that_heal_removes(make_lab: C
     assert [e["fault"] for e in lab.fault_log][1:] == [
         "partition", "heal", "cut", "heal", "loss", "clear_loss", "link_down", "link_up",
     ]  # fmt: skip
+
+
+@pytest.mark.faults
+def test_a_moved_node_has_only_its_second_address_and_its_certificate_names_both(
+    make_lab: Callable[..., Lab],
+) -> None:
+    from cryptography import x509
+
+    lab = make_lab(2)
+    nm = lab.names
+    cert = x509.load_pem_x509_certificate((lab.tls_dir / "node-2.pem").read_bytes())
+    ips = {
+        str(ip)
+        for ip in cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.IPAddress
+        )
+    }
+    assert {nm.addr(2), nm.alt_addr(2)} <= ips
+    lab.move(2)
+    addrs = run(["ip", "-n", nm.netns(2), "-4", "-o", "addr", "show", "dev", nm.ns_veth(2)])
+    assert f"{nm.alt_addr(2)}/24" in addrs and f"{nm.addr(2)}/24" not in addrs
+    assert lab.nodes[2].addr.startswith(f"{nm.alt_addr(2)}:")
+    last = lab.fault_log[-1]
+    assert (last["fault"], last["node"], last["old"], last["new"]) == ("move", 2, nm.addr(2), nm.alt_addr(2))
+
+
+@pytest.mark.faults
+def test_a_static_member_list_must_name_nodes_from_one_in_order(make_lab: Callable[..., Lab], go_diss: None) -> None:
+    lab = make_lab(3)
+    for members in ([2, 3], [1, 3], [2, 1]):
+        with pytest.raises(ValueError, match=r"1\.\.m in order"):
+            lab.start(1, members=members)
+    assert not any(node.running() for node in lab.nodes.values())
 
 
 def _fake_dead_run() -> tuple[RunNames, subprocess.Popen[bytes]]:

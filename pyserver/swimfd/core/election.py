@@ -72,6 +72,14 @@ class Phase(Enum):
     STOPPED = "stopped"
 
 
+def reclaim_interval(config: Config) -> float:
+    """How often a leader repeats its claim to every member: twice the longest gap between a
+    follower's probes. A claim or an objection lost under packet loss is never answered otherwise,
+    and two members can each stay LEADER for good (docs/faults.md, finding 6); a repeated claim
+    meets the other claimant or its followers, and the bully rules settle it."""
+    return 2 * config.leader_probe_max
+
+
 def identity_key(priority: int, member_id: str) -> tuple[int, tuple[tuple[int, int, str], ...]]:
     """Total order on identities: priority first, then the id in numeric-aware order.
 
@@ -182,11 +190,7 @@ class Election:
 
     @property
     def reclaim_interval(self) -> float:
-        """How often a leader repeats its claim to every member: twice the longest gap between a
-        follower's probes. A claim or an objection lost under packet loss is never answered otherwise,
-        and two members can each stay LEADER for good (docs/faults.md, finding 6); a repeated claim
-        meets the other claimant or its followers, and the bully rules settle it."""
-        return 2 * self._config.leader_probe_max
+        return reclaim_interval(self._config)
 
     # ------------------------------------------------------------- inputs --
 
