@@ -68,7 +68,7 @@ $(GO_DISS): $(shell find go-diss -name '*.go' -o -name go.mod -o -name go.sum 2>
 
 # lint first: CI runs `make test`, so style and vet problems fail it too.
 # browser: the monitor's browser test needs chromium (it skips, saying why, only where it cannot be installed).
-test: venv build proto-check lint browser
+test: venv build $(ML_NODE) proto-check lint browser
 	cd go-diss && go test -race -count=1 ./...
 	cd bench/memberlist && go test -race -count=1 ./...
 	$(VPY) -m pytest -q
@@ -151,7 +151,7 @@ sim-table: venv
 # subset (tests/faults). Options through FAULTS_ARGS, e.g. FAULTS_ARGS="--modes swim --cells crash-1,loss-10%"
 FAULTS_ARGS ?=
 .PHONY: faults
-faults: venv build
+faults: venv build $(ML_NODE)
 	PYTHONPATH=$(CURDIR)/pyserver:$(CURDIR)/deploy $(VPY) -m netlab matrix --out results/faults $(FAULTS_ARGS)
 
 # Soak on the network lab (docs/faults.md, Soak): 100 members started at once, then 10 minutes under 5% link

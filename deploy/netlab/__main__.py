@@ -10,7 +10,7 @@ from pathlib import Path
 
 from netlab.cleanup import sweep_stale
 from netlab.lab import PYSERVER, Lab
-from netlab.matrix import matrix_cells, run_matrix, table
+from netlab.matrix import LAB_MODES, matrix_cells, run_matrix, table
 from netlab.names import MAX_NODES
 from netlab.shell import preflight
 from netlab.soak import run_soak
@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("matrix", help="run the fault matrix and print the table")
     m.add_argument("--n", type=int, default=5, help="nodes per lab (default 5)")
-    m.add_argument("--modes", default="swim,hybrid", help="comma-separated modes (default swim,hybrid)")
+    m.add_argument(
+        "--modes",
+        default=",".join(LAB_MODES),
+        help=f"comma-separated, of {', '.join(LAB_MODES)} (default all; memberlist only where its cells apply)",
+    )
     m.add_argument("--cells", default="all", help="comma-separated cell names, or all")
     m.add_argument("--out", default="results/faults", help="results directory (default results/faults)")
     m.add_argument("--pyserver", default=str(PYSERVER), help="detector source tree (default this checkout's)")
@@ -32,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--minutes", type=float, default=10.0, help="loss window in minutes (default 10)")
     s.add_argument("--loss", type=float, default=0.05, help="link loss during the window (default 0.05)")
     s.add_argument("--mode", default="swim")
+    s.add_argument(
+        "--config",
+        choices=("lab", "default"),
+        default="lab",
+        help="lab: the matrix's timings (probe 0.5 s); default: swimfd's defaults (probe 1 s). Election off",
+    )
     s.add_argument("--out", default="results/soak", help="results directory (default results/soak)")
     s.add_argument("--pyserver", default=str(PYSERVER), help="detector source tree (default this checkout's)")
     sub.add_parser("cleanup", help="remove what crashed lab runs left behind")
@@ -57,12 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(names or []) - set(known))
         if unknown:
             parser.error(f"unknown cells {unknown}; known: {', '.join(known)}")
-        results = run_matrix(args.n, args.modes.split(","), names, Path(args.out), Path(args.pyserver))
+        modes = args.modes.split(",")
+        if not modes or not set(modes) <= set(LAB_MODES):
+            parser.error(f"--modes {args.modes!r}: each must be one of {', '.join(LAB_MODES)}")
+        results = run_matrix(args.n, modes, names, Path(args.out), Path(args.pyserver))
         print(f"\nN = {args.n}\n{table(results)}")
         return 0 if all(r.passed for r in results) else 1
     if args.cmd == "soak":
         command = "python -m netlab " + " ".join(argv if argv is not None else sys.argv[1:])
-        r = run_soak(args.n, args.minutes, args.loss, args.mode, Path(args.out), command, Path(args.pyserver))
+        r = run_soak(
+            args.n, args.minutes, args.loss, args.mode, Path(args.out), command, Path(args.pyserver), args.config
+        )
         print(f"soak: formed={r.formed} in {r.formation_s}s, false positives {r.false_positives}; see {args.out}")
         return 0 if r.passed else 1
     seconds = min(max(args.seconds, 1.0), MAX_UP_SECONDS)

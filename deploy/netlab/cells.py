@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netlab import bounds
-from netlab.lab import Lab, wait_until
+from netlab.lab import MEMBERLIST, Lab, wait_until
 from swimfd.core.config import Config
 from swimfd.pb import swim_pb2 as pb
 
@@ -70,6 +70,13 @@ class CellResult:
 
 
 def lab_config(lab: Lab) -> Config:
+    """The configuration the bounds are derived from. memberlist runs DefaultLANConfig, which is swimfd's
+    default SWIM configuration (probe 1 s, timeout 0.5 s, 3 indirect checks, suspicion multipliers 4 and 6,
+    retransmit multiplier 4, awareness 8); it has no election and no re-probing of dead members, so its
+    heal bound uses the period of its full-state exchange, PushPullInterval = 30 s, which is
+    Config().dead_probe_interval too."""
+    if lab.mode == MEMBERLIST:
+        return Config(election=False)
     return Config(**lab.config).replace(mode=lab.mode)  # type: ignore[arg-type]
 
 

@@ -47,7 +47,10 @@ from netlab.shell import LabError, in_netns, run
 REPO = Path(__file__).resolve().parents[2]
 PYSERVER = REPO / "pyserver"
 GO_DISS = REPO / "bin" / "go-diss"
+ML_NODE = REPO / "bin" / "ml-node"  # hashicorp/memberlist with DefaultLANConfig (bench/memberlist, `make ml-node`)
+MEMBERLIST = "memberlist"  # a lab mode: ml-node instead of swimfd, in the same namespaces, under the same faults
 DETECTOR_PORT = 50051  # the same in every namespace: each node has its own address
+MEMBERLIST_PORT = 7946  # memberlist's own default, UDP and TCP
 START_TIMEOUT = 60.0  # five Python detectors importing grpc at once on a shared 2-core machine
 STOP_TIMEOUT = 10.0
 
@@ -78,6 +81,7 @@ class LabNode:
     out: Path
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    started_at: float = 0.0  # epoch seconds of the latest start (the clock of the log's ts)
 
     @property
     def node_id(self) -> str:
@@ -127,6 +131,7 @@ class Lab:
     config: dict[str, Any] = field(default_factory=lambda: dict(LAB_CONFIG))
     python: str = sys.executable
     go_diss: Path = GO_DISS
+    ml_node: Path = ML_NODE
     pyserver: Path = PYSERVER  # the detector's source tree (another checkout can be tried in the same lab)
     run_id: str = field(default_factory=new_run_id)
     nodes: dict[int, LabNode] = field(default_factory=dict)
@@ -186,7 +191,7 @@ class Lab:
             self._restore(k, self._base_rules(k), flush=True)
             self.nodes[k] = LabNode(
                 k=k,
-                addr=f"{nm.addr(k)}:{DETECTOR_PORT}",
+                addr=f"{nm.addr(k)}:{self.port}",
                 netns=ns,
                 log=self.workdir / f"node{k}.log",
                 out=self.workdir / f"node{k}.out",
@@ -195,6 +200,10 @@ class Lab:
         if self.tls:
             self._certificates()
         self._note("created", bridge=nm.bridge, subnet=nm.cidr, netns=[nm.netns(k) for k in self.nodes])
+
+    @property
+    def port(self) -> int:
+        return MEMBERLIST_PORT if self.mode == MEMBERLIST else DETECTOR_PORT
 
     @property
     def tls_dir(self) -> Path:
@@ -296,29 +305,37 @@ class Lab:
         node = self.nodes[k]
         if node.running():
             raise LabError(f"node {k} is already running")
-        if not self.go_diss.exists():
-            raise LabError(f"{self.go_diss} is missing (run `make build`)")
-        entry = self.pyserver / "failure_detector.py"
-        argv = [self.python, str(entry), "--id", str(k), "--mode", self.mode]
-        if join is not None:
-            argv += ["--join", ",".join(self.nodes[j].addr for j in join)]
+        listed = sorted(self.nodes) if members is None else list(members)
+        if join is None and listed != list(range(1, len(listed) + 1)):
+            raise ValueError(f"a static member list names nodes 1..m in order, got {listed}")
+        contacts = ",".join(self.nodes[j].addr for j in (join if join is not None else listed))
+        env = dict(os.environ)
+        if self.mode == MEMBERLIST:
+            if not self.ml_node.exists():
+                raise LabError(f"{self.ml_node} is missing (run `make ml-node`)")
+            # memberlist joins through a contact list either way; it has no static membership.
+            argv = [str(self.ml_node), "--id", str(k), "--bind", node.addr, "--members", contacts]
+            argv += ["--log-file", str(node.log), *args]
         else:
-            listed = sorted(self.nodes) if members is None else list(members)
-            if listed != list(range(1, len(listed) + 1)):
-                raise ValueError(f"a static member list names nodes 1..m in order, got {listed}")
-            argv += ["--members", ",".join(self.nodes[j].addr for j in listed)]
-        # Its own address, wherever it is now (a moved node is no longer where its static entry says).
-        argv += ["--bind", node.addr, "--advertise", node.addr]
-        argv += ["--config", str(self.workdir / "config.json"), "--log-file", str(node.log)]
-        argv += ["--go-diss", str(self.go_diss), *args]
-        if "--insecure" not in args and "--tls-dir" not in args:
-            argv += ["--tls-dir", str(self.tls_dir)] if self.tls else ["--insecure"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(self.pyserver), os.environ.get("PYTHONPATH", "")])}
+            if not self.go_diss.exists():
+                raise LabError(f"{self.go_diss} is missing (run `make build`)")
+            entry = self.pyserver / "failure_detector.py"
+            argv = [self.python, str(entry), "--id", str(k), "--mode", self.mode]
+            argv += ["--join" if join is not None else "--members", contacts]
+            # Its own address, wherever it is now (a moved node is no longer where its static entry says).
+            argv += ["--bind", node.addr, "--advertise", node.addr]
+            argv += ["--config", str(self.workdir / "config.json"), "--log-file", str(node.log)]
+            argv += ["--go-diss", str(self.go_diss), *args]
+            if "--insecure" not in args and "--tls-dir" not in args:
+                argv += ["--tls-dir", str(self.tls_dir)] if self.tls else ["--insecure"]
+            env["PYTHONPATH"] = os.pathsep.join([str(self.pyserver), os.environ.get("PYTHONPATH", "")])
+        started_at = time.time()
         with open(node.out, "ab") as out:
             node.proc = subprocess.Popen(
                 in_netns(node.netns, argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
             )
         node.starts += 1
+        node.started_at = started_at
         self._note("start", node=k, pid=node.proc.pid)
         return node
 
@@ -475,8 +492,28 @@ class Lab:
 
     def view(self, k: int, timeout: float = 2.0) -> dict[str, int] | None:
         """id -> state in node k's view (from the host, over the bridge), or None when it does not answer."""
+        if self.mode == MEMBERLIST:
+            return self._logged_view(k)
         reply = self._members(k, timeout)
         return None if reply is None else {mv.member.id: mv.member.state for mv in reply.members}
+
+    def _logged_view(self, k: int) -> dict[str, int] | None:
+        """memberlist has no Members call: its view is what its delegate reported, replayed from the log
+        (member_joined: alive, also when a dead member comes back; member_failed: dead). None when the node is
+        not running, like a detector that does not answer."""
+        from swimfd.pb import swim_pb2 as pb
+
+        node = self.nodes[k]
+        if not node.running():
+            return None
+        # The log spans every life of the node; only the latest counts. Its events can precede its own
+        # node_started line (members join it while memberlist.Create returns), so lives split by start time.
+        view = {node.node_id: pb.ALIVE}
+        for ev in node.events():
+            name = ev.get("event")
+            if name in ("member_joined", "member_failed") and float(ev.get("ts", 0.0)) >= node.started_at:
+                view[str(ev.get("member"))] = pb.ALIVE if name == "member_joined" else pb.DEAD
+        return view
 
     def addrs(self, k: int, timeout: float = 2.0) -> dict[str, str] | None:
         """id -> the address node k records for that member, or None when it does not answer."""

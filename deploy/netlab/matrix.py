@@ -16,13 +16,20 @@ from pathlib import Path
 
 from netlab import cells
 from netlab.cells import CellResult
-from netlab.lab import PYSERVER, Lab
+from netlab.lab import MEMBERLIST, PYSERVER, Lab
+from swimfd.core.config import MODES
+
+LAB_MODES: tuple[str, ...] = (*MODES, MEMBERLIST)
 
 
 @dataclass(frozen=True)
 class Cell:
     name: str
     run: Callable[[Lab], CellResult]
+    memberlist: bool = False  # memberlist runs it too: the cells whose faults are on the wire, and a crash
+
+    def applies_to(self, mode: str) -> bool:
+        return mode != MEMBERLIST or self.memberlist
 
 
 def matrix_cells(n: int) -> list[Cell]:
@@ -30,16 +37,16 @@ def matrix_cells(n: int) -> list[Cell]:
     rest = set(range(n // 2 + 1, n + 1))
     top = lambda count: list(range(n - count + 1, n + 1))  # noqa: E731 (the highest ids)
     return [
-        Cell("crash-1", lambda lab: cells.crash(lab, top(1))),
+        Cell("crash-1", lambda lab: cells.crash(lab, top(1)), memberlist=True),
         Cell("crash-30%", lambda lab: cells.crash(lab, top(max(1, math.floor(0.3 * n + 0.5))))),
         Cell("crash-50%", lambda lab: cells.crash(lab, top(n // 2))),
-        Cell("vanish", lambda lab: cells.vanish(lab, n)),
+        Cell("vanish", lambda lab: cells.vanish(lab, n), memberlist=True),
         Cell("pause", lambda lab: cells.pause(lab, n)),
-        Cell("partition", lambda lab: cells.partition(lab, [half, rest])),
+        Cell("partition", lambda lab: cells.partition(lab, [half, rest]), memberlist=True),
         Cell("partition-heal-at-once", lambda lab: cells.partition(lab, [half, rest], settle_s=0.0)),
-        Cell("one-way", lambda lab: cells.one_way(lab, 1, 2)),
-        Cell("loss-10%", lambda lab: cells.loss(lab, 0.10)),
-        Cell("loss-30%", lambda lab: cells.loss(lab, 0.30)),
+        Cell("one-way", lambda lab: cells.one_way(lab, 1, 2), memberlist=True),
+        Cell("loss-10%", lambda lab: cells.loss(lab, 0.10), memberlist=True),
+        Cell("loss-30%", lambda lab: cells.loss(lab, 0.30), memberlist=True),
         Cell("restart-same-id", lambda lab: cells.restart_same_id(lab, n)),
         Cell("restart-new-address", lambda lab: cells.restart_same_id(lab, n, move=True)),
         Cell("churn", lambda lab: cells.churn(lab, per_round=min(3, (n - 1) // 2))),
@@ -57,11 +64,17 @@ def _load(r: CellResult) -> str:
     return f"{load[0]:.0f}-{load[1]:.0f}" if load else "-"
 
 
+def _leader(r: CellResult) -> str:
+    """The leader every live member agreed on, as id@term ("-": no election, e.g. memberlist)."""
+    leader = r.notes.get("leader")
+    return f"{leader['id']}@{leader['term']}" if leader else "-"
+
+
 def table(results: Sequence[CellResult]) -> str:
     rows = [
         "| cell | mode | detected | latency first / all (s) | bound (s) | false positives "
-        "| converged (s / bound) | load | pass |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| converged (s / bound) | leader | load | pass |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         detected = f"{r.detected}/{r.expected}" if r.expected else "-"
@@ -72,7 +85,7 @@ def table(results: Sequence[CellResult]) -> str:
             conv = f"{'yes' if r.converged else 'NO'} ({_fmt(r.converge_s)} / {_fmt(r.converge_bound_s)})"
         rows.append(
             f"| {r.cell} | {r.mode} | {detected} | {latency} | {_fmt(r.bound_s)} | {len(r.false_positives)} "
-            f"| {conv} | {_load(r)} | {'pass' if r.passed else 'FAIL'} |"
+            f"| {conv} | {_leader(r)} | {_load(r)} | {'pass' if r.passed else 'FAIL'} |"
         )
     return "\n".join(rows)
 
@@ -85,7 +98,7 @@ def run_matrix(
     chosen = [c for c in matrix_cells(n) if names is None or c.name in names]
     results: list[CellResult] = []
     for cell in chosen:
-        for mode in modes:
+        for mode in (m for m in modes if cell.applies_to(m)):
             t = time.monotonic()
             load_before = os.getloadavg()[0]
             try:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netlab.lab import START_TIMEOUT, Lab, LabNode, wait_until
+from netlab.lab import LAB_CONFIG, START_TIMEOUT, Lab, LabNode, wait_until
 from swimfd.bench.procstat import TreeMonitor, children
 from swimfd.pb import swim_pb2 as pb
 
@@ -39,6 +39,7 @@ class SoakResult:
     run_id: str
     command: str
     started_utc: str
+    config: dict[str, Any] = field(default_factory=dict)
     formed: bool = False
     formation_s: float | None = None  # from the first start to every view showing all N alive
     formation_timeout_s: float = 0.0
@@ -112,17 +113,37 @@ def _stats_before(node: LabNode, ts: float) -> dict[str, Any]:
     }
 
 
+def soak_config(profile: str) -> dict[str, Any]:
+    """The soak's protocol configuration, election off (it measures membership alone: the election's
+    n(n-1)/2 start-up messages stay out of it). "lab": the matrix's fast timings (probe every 0.5 s);
+    "default": swimfd's defaults (memberlist's LAN profile, probe every 1 s), what a deployment runs."""
+    if profile == "lab":
+        return {**LAB_CONFIG, "election": False}
+    if profile == "default":
+        return {"cluster": LAB_CONFIG["cluster"], "election": False}
+    raise ValueError(f"soak config profile must be lab or default, got {profile!r}")
+
+
 def run_soak(
-    n: int, minutes: float, loss: float, mode: str, out: Path, command: str, pyserver: Path | None = None
+    n: int,
+    minutes: float,
+    loss: float,
+    mode: str,
+    out: Path,
+    command: str,
+    pyserver: Path | None = None,
+    profile: str = "lab",
 ) -> SoakResult:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     minutes = min(max(minutes, 0.05), MAX_MINUTES)
     workdir = out / stamp
-    kwargs: dict[str, Any] = {"mode": mode}
+    kwargs: dict[str, Any] = {"mode": mode, "config": soak_config(profile)}
     if pyserver is not None:
         kwargs["pyserver"] = pyserver
     with Lab(n, workdir, **kwargs) as lab:
-        result = SoakResult(n, mode, loss, minutes, lab.run_id, command, time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        result = SoakResult(
+            n, mode, loss, minutes, lab.run_id, command, time.strftime("%Y-%m-%dT%H:%M:%SZ"), dict(lab.config)
+        )
         t_start = time.time()
         lab.start_all(timeout=max(START_TIMEOUT, 2.0 * n))
         monitor = TreeMonitor()
@@ -252,6 +273,8 @@ def markdown(r: SoakResult) -> str:
         f"# Soak {r.started_utc}: {r.n} members, {r.mode}, {r.loss:.0%} loss, {r.minutes:g} min",
         "",
         f"Command: `{r.command}` (run {r.run_id}). Passed: {r.passed}.",
+        "",
+        f"Configuration (everything else default): `{json.dumps(r.config, sort_keys=True)}`",
         "",
         "| figure | value |",
         "|---|---|",

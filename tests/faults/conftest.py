@@ -12,7 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "deploy"))
 
-from netlab.lab import GO_DISS, Lab  # noqa: E402 (deploy/ is not a package root)
+from netlab.lab import GO_DISS, ML_NODE, Lab  # noqa: E402 (deploy/ is not a package root)
 from netlab.shell import preflight  # noqa: E402
 
 
@@ -46,3 +46,9 @@ def make_lab(lab_host: None, tmp_path: Path) -> Iterator[Callable[..., Lab]]:
 def go_diss() -> None:
     if not GO_DISS.exists():
         pytest.skip("bin/go-diss is not built (run `make build`)")
+
+
+@pytest.fixture
+def ml_node() -> None:
+    if not ML_NODE.exists():
+        pytest.skip("bin/ml-node is not built (run `make ml-node`; `make test` builds it)")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from netlab import cells
-from netlab.lab import Lab
+from netlab.lab import MEMBERLIST, Lab
 
 pytestmark = pytest.mark.faults
 
@@ -69,3 +69,19 @@ def test_members_join_while_the_first_seed_is_down_and_the_seed_rejoins(
     assert result.notes["joined_s"] is not None
     assert any(ev.get("seed") == lab.nodes[2].addr for k in (4, 5) for ev in lab.nodes[k].events("joined"))
     check(result)
+
+
+def test_memberlist_runs_in_the_same_lab_and_its_crash_is_detected(make_lab: Callable[..., Lab], ml_node: None) -> None:
+    lab = make_lab(N, MEMBERLIST)
+    result = cells.crash(lab, victims=[N])
+    # memberlist's DefaultLANConfig is swimfd's default SWIM configuration: its bound comes from those values.
+    assert result.bound_s == 40.0
+    assert result.expected == N - 1
+    check(result)
+    # Its view is replayed from its delegate's log: the survivors hold the victim dead, everyone else alive.
+    view = lab.view(1)
+    assert view is not None and {k: view[str(k)] for k in range(1, N + 1)} == {
+        **{k: cells.pb.ALIVE for k in range(1, N)},
+        N: cells.pb.DEAD,
+    }
+    assert "leader" not in result.notes  # memberlist has no election

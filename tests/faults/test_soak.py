@@ -25,6 +25,18 @@ def test_a_tiny_soak_forms_records_figures_and_cleans_up(lab_host: None, go_diss
         assert m["detector_rss_mb"] is not None and m["detector_rss_mb"] > m["go_diss_rss_mb"] > 0
     assert r.lag["stats_samples"] > 0 and r.load
     (js,) = tmp_path.glob("*.json")
-    assert json.loads(js.read_text())["passed"] is True
-    assert js.with_suffix(".md").exists()
+    doc = json.loads(js.read_text())
+    assert doc["passed"] is True
+    # The configuration is recorded: the lab's timings, with the election off.
+    assert doc["config"]["probe_interval"] == 0.5 and doc["config"]["election"] is False
+    assert '"election": false' in js.with_suffix(".md").read_text()
     assert leftovers(RunNames(r.run_id, 1)) == []
+
+
+def test_the_soak_config_profiles_and_a_bad_one() -> None:
+    from netlab.soak import soak_config
+
+    assert soak_config("default") == {"cluster": "netlab", "election": False}
+    assert soak_config("lab")["probe_interval"] == 0.5 and soak_config("lab")["election"] is False
+    with pytest.raises(ValueError, match="lab or default"):
+        soak_config("fast")
