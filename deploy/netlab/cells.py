@@ -384,13 +384,12 @@ def churn(lab: Lab, per_round: int = 3, every_s: float = 10.0, for_s: float = 60
     result.notes.update(
         rounds=rounds, restarted=sorted(restarted), restarts=sum(lab.nodes[k].starts - 1 for k in lab.nodes)
     )
-    time.sleep(max(0.0, t0 + for_s - time.time()))
     result.converge_bound_s = round(bounds.churn_bound(cfg, lab.n), 3)
     everyone = sorted(lab.nodes)
-    ok = wait_until(
-        lambda: _all_alive(lab, everyone, everyone), result.converge_bound_s - (time.time() - last), poll=0.25
-    )
+    left = result.converge_bound_s - (time.time() - last)
+    ok = wait_until(lambda: _all_alive(lab, everyone, everyone), left, poll=0.25)
     _record_convergence(lab, result, ok, last)
+    time.sleep(max(0.0, t0 + for_s - time.time()))  # the rest of the window still counts for false positives
     # A verdict is about the life (incarnation) it names; lives begin at their node_started incarnation.
     current = {k: max(int(ev.get("incarnation", 0)) for ev in lab.nodes[k].events("node_started")) for k in everyone}
     dead_lives = 0
