@@ -163,6 +163,22 @@ def _wait_detected(lab: Lab, pairs: set[tuple[int, int]], since: float, bound: f
     return _failed(lab, observers, subjects, since)
 
 
+def _fail_and_detect(
+    lab: Lab, result: CellResult, victims: Sequence[int], fault: Callable[[int], None]
+) -> tuple[set[tuple[int, int]], dict[tuple[int, int], float], float]:
+    """Apply ``fault`` to each victim, wait (within result.bound_s) until every survivor logged each failed,
+    and record the detections: (the expected pairs, their first member_failed ts, when the fault began)."""
+    survivors = set(lab.nodes) - set(victims)
+    pairs = {(s, v) for s in survivors for v in victims}
+    t0 = time.time()
+    for v in victims:
+        fault(v)
+    assert result.bound_s is not None
+    seen = _wait_detected(lab, pairs, t0, result.bound_s)
+    _record_detection(result, pairs, seen, t0)
+    return pairs, seen, t0
+
+
 # --------------------------------------------------------------------- cells
 
 
@@ -174,12 +190,7 @@ def crash(lab: Lab, victims: Sequence[int]) -> CellResult:
     if not warm_up(lab, result):
         return result
     survivors = set(lab.nodes) - set(victims)
-    pairs = {(s, v) for s in survivors for v in victims}
-    t0 = time.time()
-    for v in victims:
-        lab.crash(v)
-    seen = _wait_detected(lab, pairs, t0, result.bound_s)
-    _record_detection(result, pairs, seen, t0)
+    pairs, _, t0 = _fail_and_detect(lab, result, victims, lab.crash)
     result.false_positives = _false_positives(lab, pairs, math.inf, t0)
     # A survivor that logged member_failed holds the victim DEAD at once; allow two periods for the view.
     result.converge_bound_s = round(2 * cfg.probe_interval, 3)
@@ -199,12 +210,7 @@ def pause(lab: Lab, victim: int) -> CellResult:
     result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
     if not warm_up(lab, result):
         return result
-    survivors = set(lab.nodes) - {victim}
-    pairs = {(s, victim) for s in survivors}
-    t0 = time.time()
-    lab.pause(victim)
-    seen = _wait_detected(lab, pairs, t0, result.bound_s)
-    _record_detection(result, pairs, seen, t0)
+    _, seen, t0 = _fail_and_detect(lab, result, [victim], lab.pause)
     t1 = time.time()
     lab.resume(victim)
     result.notes["paused_s"] = round(t1 - t0, 3)
@@ -327,12 +333,7 @@ def restart_same_id(lab: Lab, victim: int, move: bool = False) -> CellResult:
     result.bound_s = round(bounds.crash_bound(cfg, lab.n), 3)
     if not warm_up(lab, result):
         return result
-    survivors = set(lab.nodes) - {victim}
-    pairs = {(s, victim) for s in survivors}
-    t0 = time.time()
-    lab.crash(victim)
-    seen = _wait_detected(lab, pairs, t0, result.bound_s)
-    _record_detection(result, pairs, seen, t0)
+    pairs, _, t0 = _fail_and_detect(lab, result, [victim], lab.crash)
     if move:
         lab.move(victim)
     t1 = time.time()
@@ -468,12 +469,7 @@ def godiss_killed(lab: Lab, killed: Sequence[int], victim: int) -> CellResult:
     result.notes["diss_back_s"] = round(time.time() - t0, 3) if back else None
     if not back:
         result.problems.append(f"go-diss not restarted within {restart:.2f}s on {sorted(killed)}")
-    survivors = set(lab.nodes) - {victim}
-    pairs = {(s, victim) for s in survivors}
-    t1 = time.time()
-    lab.crash(victim)
-    seen = _wait_detected(lab, pairs, t1, result.bound_s)
-    _record_detection(result, pairs, seen, t1)
+    pairs, _, _ = _fail_and_detect(lab, result, [victim], lab.crash)
     result.false_positives = _false_positives(lab, pairs, math.inf, t0)
     return _one_leader(lab, result)
 

@@ -402,7 +402,7 @@ class Lab:
         veth = self.names.ns_veth(k)
         run(["ip", "-n", node.netns, "addr", "del", f"{old}/24", "dev", veth])
         run(["ip", "-n", node.netns, "addr", "add", f"{new}/24", "dev", veth])
-        node.addr = f"{new}:{DETECTOR_PORT}"
+        node.addr = f"{new}:{self.port}"
         self._note("move", node=k, old=old, new=new)
 
     def link_up(self, k: int) -> None:
