@@ -73,7 +73,7 @@ def test_startup_grace_holds_only_members_never_acked_and_only_until_it_ends() -
 
 
 def test_a_member_silent_since_start_is_probed_but_not_suspected_during_the_grace() -> None:
-    node = _node(("b",), CFG.replace(startup_grace=5.0))
+    node = _node(("b",), CFG.replace(startup_grace=5.0, probe_recheck=False))  # the recheck: test_core_prober
     pings = _run(node, 4.9)
     assert len(pings) >= 3  # probed every period...
     assert node.member("b").state == pb.ALIVE  # ...but not suspected
@@ -82,7 +82,7 @@ def test_a_member_silent_since_start_is_probed_but_not_suspected_during_the_grac
 
 
 def test_default_grace_is_suspicion_mult_probe_periods() -> None:
-    node = _node(("b",), CFG.replace(startup_grace=None))  # 4 x 1 s
+    node = _node(("b",), CFG.replace(startup_grace=None, probe_recheck=False))  # 4 x 1 s
     _run(node, 3.9)
     assert node.member("b").state == pb.ALIVE
     _run(node, 6.0)

@@ -294,7 +294,8 @@ def test_second_hand_suspicion_is_confirmed_only_with_first_hand_evidence(answer
 
 def test_new_local_suspicion_is_sent_to_the_suspect_at_once() -> None:
     # b never answered since start, so the start-up grace (swimfd.core.backpressure) would hold the suspicion.
-    node = _node(peers=("b",), cfg=CFG.replace(startup_grace=0.0))
+    # Without the recheck (swimfd.core.prober; tested there) the first failed probe suspects.
+    node = _node(peers=("b",), cfg=CFG.replace(startup_grace=0.0, probe_recheck=False))
     pings: list[tuple[float, pb.Envelope]] = []
     while (t := node.next_deadline()) <= 3.0:
         pings += [(t, m.envelope) for m in node.tick(t).messages if m.envelope.WhichOneof("body") == "ping"]

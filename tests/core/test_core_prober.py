@@ -61,7 +61,7 @@ def test_newcomer_is_probed_within_the_current_or_next_pass() -> None:
 
 
 def test_failed_probe_sends_ping_reqs_then_fails_at_period_end() -> None:
-    p, health = _prober(5, indirect_checks=3)
+    p, health = _prober(5, indirect_checks=3, probe_recheck=False)
     step = p.tick(0.0)
     [ping] = [s for s in step.sends if s.kind == "ping"]
     assert p.next_deadline() == pytest.approx(0.5)  # probe timeout
@@ -74,6 +74,55 @@ def test_failed_probe_sends_ping_reqs_then_fails_at_period_end() -> None:
     step = p.tick(1.0)
     assert step.failed == [ping.to]
     assert health.score == 2  # one point per missing nack
+
+
+def _run_until_failed(p: Prober, start: float, end: float) -> tuple[list[str], list[str]]:
+    """Tick every 0.1 s; the targets pinged and the targets reported failed."""
+    pinged: list[str] = []
+    failed: list[str] = []
+    t = start
+    while t <= end + 1e-9:
+        step = p.tick(round(t, 1))
+        pinged += [s.to for s in step.sends if s.kind == "ping"]
+        failed += step.failed
+        t += 0.1
+    return pinged, failed
+
+
+def test_a_failed_round_robin_probe_is_rechecked_at_once_before_the_target_fails() -> None:
+    p, health = _prober(5, indirect_checks=3)
+    [ping] = [s for s in p.tick(0.0).sends if s.kind == "ping"]
+    p.tick(0.5)
+    step = p.tick(1.0)
+    assert step.failed == []  # one lost round is not yet a suspicion
+    pings = [s for s in step.sends if s.kind == "ping"]
+    assert ping.to in [s.to for s in pings] and len(pings) == 2  # the recheck, and the next period's probe
+    recheck = next(s for s in pings if s.to == ping.to)
+    assert recheck.body.seq != ping.body.seq
+    _, failed = _run_until_failed(p, 1.1, 1.0 + health.scale(1.0))
+    assert failed.count(ping.to) == 1  # the second silent round fails it
+
+
+def test_a_recheck_that_is_answered_clears_the_target() -> None:
+    p, _ = _prober(5, indirect_checks=3)
+    [ping] = [s for s in p.tick(0.0).sends if s.kind == "ping"]
+    p.tick(0.5)
+    step = p.tick(1.0)
+    recheck = next(s for s in step.sends if s.kind == "ping" and s.to == ping.to)
+    assert p.on_ack(recheck.body.seq, 1.2).acked == [ping.to]
+    _, failed = _run_until_failed(p, 1.3, 6.0)
+    assert ping.to not in failed
+
+
+def test_out_of_turn_probes_are_not_rechecked() -> None:
+    """A requested probe (a suspicion we heard, a stale heartbeat) already has other evidence."""
+    p, _ = _prober(5, indirect_checks=3)
+    p.tick(0.0)
+    target = next(m for m in p.order if m != p.in_flight_target())
+    p.request_probe(target)
+    assert [s.to for s in p.tick(0.1).sends if s.kind == "ping"] == [target]
+    _, failed = _run_until_failed(p, 0.2, 1.1)
+    assert target in failed
 
 
 def test_ack_via_proxy_counts_and_lowers_health() -> None:

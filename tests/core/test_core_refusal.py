@@ -50,7 +50,7 @@ def test_a_timeout_or_a_disabled_quorum_changes_nothing() -> None:
     p, _ = _prober()
     [ping] = [s for s in p.tick(0.0).sends if s.kind == "ping"]
     assert p.on_send_failed(ping.to, refused=False).sends == []
-    off, _ = _prober(refusal_quorum=0)
+    off, _ = _prober(refusal_quorum=0, probe_recheck=False)
     [ping] = [s for s in off.tick(0.0).sends if s.kind == "ping"]
     assert off.on_send_failed(ping.to, refused=True).sends == []
     off.tick(0.5)

@@ -39,7 +39,7 @@ def test_a_refusing_crash_is_confirmed_a_grace_after_the_suspicion_and_a_silent_
         assert (sim.refused > 0) == refuse
         assert _wrong(sim) == []
     assert gaps[True] <= cfg.refusal_grace_s + 0.05
-    assert gaps[False] >= suspicion_min_max(cfg, 30)[0]
+    assert gaps[False] >= suspicion_min_max(cfg, 30)[0] - 1e-9  # the Min itself, up to float rounding
 
 
 def test_crash_refuses_by_default_and_crash_refuses_false_makes_every_crash_silent() -> None:
@@ -96,9 +96,9 @@ def test_a_broadcast_refutation_reaches_every_accuser_within_one_notice_delay() 
     assert slow > spread
 
 
-def _silent_crash_first_p50(alerts: bool) -> float:
+def _silent_crash_first_p50(alerts: bool, seed: int) -> float:
     cfg = Config(election=False, broadcast_suspicions=alerts)
-    sim = Simulator(10, cfg, seed=1, network=Network(loss=0.05, seed=1), dissemination=True, crash_refuses=False)
+    sim = Simulator(10, cfg, seed=seed, network=Network(loss=0.05, seed=seed), dissemination=True, crash_refuses=False)
     for m in ("2", "5", "8"):
         sim.crash(m, at=WARMUP)
     sim.run(WARMUP + 60.0)
@@ -108,5 +108,9 @@ def _silent_crash_first_p50(alerts: bool) -> float:
 
 
 def test_alerted_observers_bring_a_silent_crash_to_the_minimum_timeout_sooner() -> None:
-    """n = 10, Min 4 s: with SUSPECTED alerts the observers' own failed probes confirm at once."""
-    assert _silent_crash_first_p50(alerts=True) < _silent_crash_first_p50(alerts=False)
+    """n = 10, Min 4 s: with SUSPECTED alerts the observers' own failed probes confirm at once.
+    Three crashes per run are few, so the medians of four seeded runs are summed."""
+    seeds = range(1, 5)
+    with_alerts = sum(_silent_crash_first_p50(True, s) for s in seeds)
+    without = sum(_silent_crash_first_p50(False, s) for s in seeds)
+    assert with_alerts < without

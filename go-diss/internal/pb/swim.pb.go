@@ -496,9 +496,12 @@ func (x *Update) GetDetector() string {
 
 // Direct probe. When sent by a ping-req proxy, origin names the requester.
 type Ping struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"` // id the sender believes it is pinging
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Seq    uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Target string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"` // id the sender believes it is pinging
+	// XOR digest of the sender's DEAD and LEFT records (anti-entropy, pyserver/swimfd/core/antientropy.py):
+	// a receiver whose digest differs puts some of its tombstones on the ack.
+	Tombstones    uint64 `protobuf:"fixed64,3,opt,name=tombstones,proto3" json:"tombstones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,6 +548,13 @@ func (x *Ping) GetTarget() string {
 		return x.Target
 	}
 	return ""
+}
+
+func (x *Ping) GetTombstones() uint64 {
+	if x != nil {
+		return x.Tombstones
+	}
+	return 0
 }
 
 type Ack struct {
@@ -2355,10 +2365,13 @@ const file_swim_proto_rawDesc = "" +
 	"\x06Update\x12)\n" +
 	"\x06member\x18\x01 \x01(\v2\x11.swimfd.v1.MemberR\x06member\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x1a\n" +
-	"\bdetector\x18\x03 \x01(\tR\bdetector\"0\n" +
+	"\bdetector\x18\x03 \x01(\tR\bdetector\"P\n" +
 	"\x04Ping\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x16\n" +
-	"\x06target\x18\x02 \x01(\tR\x06target\"1\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1e\n" +
+	"\n" +
+	"tombstones\x18\x03 \x01(\x06R\n" +
+	"tombstones\"1\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\"T\n" +

@@ -59,6 +59,7 @@ class Config:
     suspicion_max_timeout_mult: int = 6  # Max suspicion = this * Min
     retransmit_mult: int = 4  # an update is sent mult * ceil(log10(n + 1)) times
     awareness_max_multiplier: int = 8  # local health score ranges over [0, max - 1]
+    probe_recheck: bool = True  # a failed round-robin probe is repeated at once before the target is suspected
     nack_fraction: float = 0.8  # proxy sends a nack at this fraction of probe_timeout
     max_piggyback: int = 16  # updates piggybacked on one message
     dead_probe_interval: float = 30.0  # re-probe known-dead members this often, so healed partitions merge
@@ -230,7 +231,7 @@ def validate(c: Config) -> None:
             isinstance(c.refusal_grace, int | float) and math.isfinite(c.refusal_grace) and c.refusal_grace > 0,
             f"refusal_grace: must be a positive number of seconds, got {c.refusal_grace!r}",
         )
-    for name in ("broadcast_refutations", "broadcast_suspicions"):
+    for name in ("broadcast_refutations", "broadcast_suspicions", "probe_recheck"):
         _require(isinstance(getattr(c, name), bool), f"{name}: must be true or false, got {getattr(c, name)!r}")
     if c.hybrid_stale_after is not None:
         _require(

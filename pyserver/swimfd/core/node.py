@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import Message
 
 from swimfd.core import reports
+from swimfd.core.antientropy import Tombstones
 from swimfd.core.backpressure import AccusationBudget, StartupGrace, startup_grace
 from swimfd.core.config import PROTOCOL_VERSION, Config, check_labels, labels_from
 from swimfd.core.election import Election, ElectionStep
@@ -136,6 +137,7 @@ class Node:
         self._self_update_queued_for = -math.inf
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
         self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
+        self._graves = Tombstones()  # the same members, digested for anti-entropy (swimfd.core.antientropy)
         self._next_sweep = math.inf  # earliest time a tombstone expires
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
         self._plausible = Plausibility(config.max_incarnation_step, me.incarnation, now)
@@ -274,8 +276,10 @@ class Node:
                 if rec.id != self._id:
                     self._hb.track(rec.id, rec.incarnation, now)
         for rec in view.values():
-            if rec.state == DEAD and rec.id != self._id:
-                self._prober.add_dead(rec.id)
+            if rec.state in (DEAD, LEFT) and rec.id != self._id:
+                self._graves.set(rec.id, rec.incarnation, rec.state)
+                if rec.state == DEAD:
+                    self._prober.add_dead(rec.id)
         return self._bootstrapped(now, out)
 
     def _bootstrapped(self, now: float, out: Output) -> Output:
@@ -358,7 +362,8 @@ class Node:
             ping = envelope.ping
             # A ping meant for a previous owner of this address is dropped, not answered.
             if not ping.target or ping.target == self._id:
-                self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out)
+                catch_up = self._catch_up(ping.tombstones, now)
+                self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out, extra=catch_up)
         elif body == "ack":
             self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
             if self._hybrid is not None:
@@ -646,9 +651,12 @@ class Node:
                 self._hb.forget(mid)
         if new in LIVE_STATES:
             self._tombstones.pop(mid, None)
-        elif mid not in self._tombstones:
-            self._tombstones[mid] = now
-            self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
+            self._graves.discard(mid)
+        else:
+            self._graves.set(mid, rec.incarnation, new)
+            if mid not in self._tombstones:
+                self._tombstones[mid] = now
+                self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
         if new == SUSPECT:
             self._suspicions.start(mid, rec.incarnation, from_id, self._members.live_count, now)
         else:
@@ -775,6 +783,7 @@ class Node:
     def _forget(self, rec: Record, now: float, out: Output) -> None:
         mid = rec.id
         self._members.remove(mid)
+        self._graves.discard(mid)
         self._prober.remove_dead(mid)
         self._queue.drop(mid)
         self._told_dead.pop(mid, None)
@@ -838,7 +847,32 @@ class Node:
         h.sender_addr = self._self.addr
         return h
 
-    def _send(self, to: str, addr: str, field: str, body: Message, out: Output, ping_req: bool = False) -> None:
+    def _catch_up(self, their_digest: int, now: float) -> list[pb.Update]:
+        """Tombstones for a pinger whose digest differs from ours (swimfd.core.antientropy). Those
+        already riding our broadcast queue are left to it, and those older than half the tombstone
+        TTL are not taught again: members forget a tombstone at different times, and teaching it back
+        to one that has forgotten it would keep it alive forever."""
+        graves = self._graves
+        if their_digest == graves.digest or not len(graves):
+            return []
+        young = now - self._cfg.tombstone_ttl / 2
+        out = []
+        for mid in graves.sample(self._rng, max(1, self._cfg.max_piggyback // 4)):
+            rec = self._members.get(mid)
+            if rec is not None and mid not in self._queue and self._tombstones.get(mid, -math.inf) > young:
+                out.append(_update(rec, self._id))
+        return out
+
+    def _send(
+        self,
+        to: str,
+        addr: str,
+        field: str,
+        body: Message,
+        out: Output,
+        ping_req: bool = False,
+        extra: list[pb.Update] | None = None,
+    ) -> None:
         rec = self._members.get(to)
         if not addr:
             if rec is None or not rec.addr:
@@ -850,6 +884,8 @@ class Node:
             target = self._members.get(env.ping_req.target)
             if target is not None:
                 env.ping_req.target_addr = target.addr
+        elif field == "ping":
+            env.ping.tombstones = self._graves.digest
         budget = self._cfg.max_piggyback
         skip = ""
         if rec is not None and rec.state in (SUSPECT, DEAD) and budget > 0:
@@ -857,6 +893,9 @@ class Node:
             env.updates.append(_update(rec, self._id))
             budget -= 1
             skip = to
+        if extra and budget > 0:
+            env.updates.extend(extra[:budget])
+            budget -= min(budget, len(extra))
         if budget > 0 and len(self._queue):
             limit = retransmit_limit(self._cfg.retransmit_mult, self._members.live_count)
             env.updates.extend(self._queue.take(budget, limit, skip))

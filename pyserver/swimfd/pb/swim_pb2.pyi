@@ -106,12 +106,14 @@ class Update(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., detector: _Optional[str] = ..., **kwargs) -> None: ...
 
 class Ping(_message.Message):
-    __slots__ = ("seq", "target")
+    __slots__ = ("seq", "target", "tombstones")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     target: str
-    def __init__(self, seq: _Optional[int] = ..., target: _Optional[str] = ...) -> None: ...
+    tombstones: int
+    def __init__(self, seq: _Optional[int] = ..., target: _Optional[str] = ..., tombstones: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("seq", "subject")
