@@ -59,12 +59,18 @@ class SoakResult:
     per_member: dict[str, dict[str, float | None]] = field(default_factory=dict)
     load: list[tuple[float, float, float, float]] = field(default_factory=list)  # (t since start, 1/5/15 min)
     lag: dict[str, Any] = field(default_factory=dict)
+    # Detector sends over the whole run (each node's last transport_stats line, summed): sent, failed,
+    # and the failures by gRPC status (failed_deadline, failed_unavailable, failed_other, connect_refused).
+    sends: dict[str, int] = field(default_factory=dict)
     views_not_all_alive_at_end: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.formed and self.false_positives == 0 and not self.problems
+
+
+SEND_KEYS = ("msgs_sent", "send_failures", "failed_deadline", "failed_unavailable", "failed_other", "connect_refused")
 
 
 def _summary(values: list[float]) -> dict[str, float | None]:
@@ -217,9 +223,14 @@ def _tally(lab: Lab, result: SoakResult, monitor: TreeMonitor, t_start: float, t
     lags: list[float] = []
     healths: list[int] = []
     lagging = 0
+    send_keys = SEND_KEYS
+    result.sends = dict.fromkeys(send_keys, 0)
     for k in sorted(lab.nodes):
         node = lab.nodes[k]
         events = node.events()
+        last_stats = next((ev for ev in reversed(events) if ev.get("event") == "transport_stats"), {})
+        for key in send_keys:
+            result.sends[key] += int(last_stats.get(key, 0))
         for ev in events:
             name, ts = ev.get("event"), float(ev.get("ts", 0.0))
             if name == "member_failed":
@@ -294,6 +305,7 @@ def markdown(r: SoakResult) -> str:
         + (f"{mean:.1f} / {peak:.1f}" if mean is not None and peak is not None else "-")
         + " |",
         f"| event-loop lag per 5 s stats line (median/p99/max) | {_mmm(r.lag.get('max_loop_lag_s', {}), p99=True)} |",
+        f"| detector sends failed (deadline / unavailable / other; refused) | {_sends(r.sends)} |",
         f"| local health: max / non-zero samples / lagging lines | {r.lag.get('health_max')} / "
         f"{r.lag.get('health_nonzero_samples')} of {r.lag.get('stats_samples')} / "
         f"{r.lag.get('local_health_lagging_lines')} |",
@@ -307,6 +319,15 @@ def markdown(r: SoakResult) -> str:
             lines.append(f"- +{f['t']}s {f['observer']}->{f['subject']} before={f['before']} after={f['after']}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _sends(s: dict[str, int]) -> str:
+    if not s.get("msgs_sent"):
+        return "-"
+    return (
+        f"{s['send_failures']:,} of {s['msgs_sent']:,} ({s['send_failures'] / s['msgs_sent']:.1%}): "
+        f"{s['failed_deadline']:,} / {s['failed_unavailable']:,} / {s['failed_other']:,}; {s['connect_refused']:,}"
+    )
 
 
 def _mmm(s: dict[str, Any], p99: bool = False) -> str:

@@ -99,8 +99,16 @@ def test_a_failed_round_robin_probe_is_rechecked_at_once_before_the_target_fails
     assert ping.to in [s.to for s in pings] and len(pings) == 2  # the recheck, and the next period's probe
     recheck = next(s for s in pings if s.to == ping.to)
     assert recheck.body.seq != ping.body.seq
-    _, failed = _run_until_failed(p, 1.1, 1.0 + health.scale(1.0))
-    assert failed.count(ping.to) == 1  # the second silent round fails it
+    failed: list[str] = []
+    t = 1.1
+    since: dict[str, float] = {}
+    while t <= 1.0 + health.scale(1.0) + 1e-9:
+        step = p.tick(round(t, 1))
+        failed += step.failed
+        since.update(step.failed_since)
+        t += 0.1
+    assert failed.count(ping.to) == 1  # the second silent round fails it...
+    assert since[ping.to] == 1.0  # ... reported with the time the first round failed
 
 
 def test_a_recheck_that_is_answered_clears_the_target() -> None:

@@ -97,7 +97,10 @@ def _first_gap(router: Router, victim: str) -> tuple[float, float]:
     failed = sorted((e.at, o) for o, e in router.events if e.member == victim and e.name == "member_failed")
     assert failed, "nobody declared the victim failed"
     at, observer = failed[0]
-    suspected = [e.at for e in router.seen(observer, "member_suspected", victim)]
+    # A suspicion raised after a recheck counts from the first failed probe (failed_for_s earlier).
+    suspected = [
+        e.at - float(e.extra.get("failed_for_s", 0.0)) for e in router.seen(observer, "member_suspected", victim)
+    ]
     return at, at - suspected[0]
 
 

@@ -94,6 +94,24 @@ def test_own_suspicion_is_confirmed_at_its_deadline() -> None:
     assert s.expire(100.0) == SuspicionStep()  # decided once
 
 
+def test_an_own_suspicion_counts_from_the_evidence_a_recheck_confirmed() -> None:
+    s, _, _ = _suspicions()
+    s.start("x", 2, origin="me", live_count=N, now=11.0)  # raised when the recheck failed...
+    s.backdate("x", 2, since=10.0)  # ...one period after the first failed probe
+    assert s.next_deadline() == pytest.approx(14.0)
+    s.backdate("x", 2, since=12.0)  # never later
+    s.backdate("x", 1, since=5.0)  # nor for another incarnation
+    assert s.next_deadline() == pytest.approx(14.0)
+    assert s.expire(14.0).confirmed == [Confirmed("x", 2, "swim")]
+
+
+def test_only_our_own_suspicion_is_backdated() -> None:
+    s, _, _ = _suspicions()
+    s.start("x", 2, origin="b", live_count=N, now=11.0)  # heard from b
+    s.backdate("x", 2, since=10.0)
+    assert s.next_deadline() == pytest.approx(15.0)
+
+
 def test_confirmations_shorten_the_timer_and_count_once() -> None:
     s, _, _ = _suspicions()
     s.start("x", 2, origin="me", live_count=100, now=0.0)  # Min 8 s, Max 48 s, K = 2

@@ -24,12 +24,16 @@ def test_a_tiny_soak_forms_records_figures_and_cleans_up(lab_host: None, go_diss
         assert m["go_diss_rss_mb"] is not None and m["go_diss_rss_mb"] > 0
         assert m["detector_rss_mb"] is not None and m["detector_rss_mb"] > m["go_diss_rss_mb"] > 0
     assert r.lag["stats_samples"] > 0 and r.load
+    # Sends are tallied, and failures by gRPC status never exceed the failures counted.
+    by_status = r.sends["failed_deadline"] + r.sends["failed_unavailable"] + r.sends["failed_other"]
+    assert r.sends["msgs_sent"] > 0 and r.sends["send_failures"] >= by_status
     (js,) = tmp_path.glob("*.json")
     doc = json.loads(js.read_text())
     assert doc["passed"] is True
     # The configuration is recorded: the lab's timings, with the election off.
     assert doc["config"]["probe_interval"] == 0.5 and doc["config"]["election"] is False
     assert '"election": false' in js.with_suffix(".md").read_text()
+    assert "detector sends failed" in js.with_suffix(".md").read_text()
     assert leftovers(RunNames(r.run_id, 1)) == []
 
 

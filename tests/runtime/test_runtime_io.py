@@ -282,8 +282,9 @@ def test_a_stalled_peer_never_stalls_the_tick_loop() -> None:
             # While the first Deliver is still unanswered, the node keeps ticking and sending.
             await until(lambda: len(core(rt).ticks) >= ticks_then + 3)
             assert not peer.release.is_set()
-            # ... and each stuck call ends at its deadline instead of piling up.
+            # ... and each stuck call ends at its deadline instead of piling up, counted as such.
             await until(lambda: rt.transport.stats.send_failures >= 1)
+            assert rt.transport.stats.failed_deadline >= 1
         finally:
             peer.release.set()
             await rt.stop()
@@ -471,6 +472,7 @@ def test_a_peer_that_answered_and_then_died_is_reported_refused_to_the_core() ->
             # Node "3" never listened: its failures are silence, never reported as refusals.
             assert all(to != "3" for to, _ in core(a).send_failures)
             assert a.transport.stats.send_failures > a.transport.stats.connect_refused
+            assert a.transport.stats.failed_unavailable >= a.transport.stats.connect_refused  # refusals are UNAVAILABLE
         finally:
             await a.stop()
 

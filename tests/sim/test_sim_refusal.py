@@ -18,7 +18,13 @@ def _first_failed(sim: Simulator, member: str) -> tuple[str, float] | None:
 
 
 def _gap(sim: Simulator, observer: str, member: str, failed_at: float) -> float:
-    suspected = [e.at for o, e in sim.events if o == observer and e.member == member and e.name == "member_suspected"]
+    """From the evidence of the observer's suspicion (its first failed probe, when a recheck
+    confirmed it: the event's failed_for_s) to its member_failed."""
+    suspected = [
+        e.at - float(e.extra.get("failed_for_s", 0.0))
+        for o, e in sim.events
+        if o == observer and e.member == member and e.name == "member_suspected"
+    ]
     return failed_at - max(t for t in suspected if t <= failed_at)
 
 

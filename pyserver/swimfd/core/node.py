@@ -685,8 +685,9 @@ class Node:
             ev.append(self._event(EventName.MEMBER_LEFT, rec, now, source))
 
     # ================================================================ suspicion
-    def _suspect(self, mid: str, now: float, out: Output, refused: bool = False) -> None:
-        """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member."""
+    def _suspect(self, mid: str, now: float, out: Output, refused: bool = False, since: float | None = None) -> None:
+        """Our own probe failed (or, in hybrid, the heartbeat expired): suspect the member. ``since``:
+        the evidence is older than now (a recheck confirmed it), and our timer counts from then."""
         rec = self._members.get(mid)
         if rec is None or rec.state not in LIVE_STATES:
             return
@@ -694,6 +695,12 @@ class Node:
         self._apply(
             pb.Member(id=mid, addr=rec.addr, incarnation=rec.incarnation), SUSPECT, self._id, "", now, Source.LOCAL, out
         )
+        if since is not None:
+            self._suspicions.backdate(mid, rec.incarnation, since)
+            for ev in reversed(out.events):
+                if ev.member == mid and ev.name == EventName.MEMBER_SUSPECTED:
+                    ev.extra["failed_for_s"] = round(now - since, 3)
+                    break
         if was == ALIVE and self._cfg.broadcast_suspicions and self._prober.enabled:
             # Our own probe failed: go-diss has every member probe it too (once per member and incarnation:
             # only a member we held ALIVE at this incarnation is raised here).
@@ -723,7 +730,7 @@ class Node:
                 continue  # never answered since we started: probed in turn, not suspected yet (backpressure)
             if self._outlived(mid, step):
                 continue
-            self._suspect(mid, now, out)
+            self._suspect(mid, now, out, since=step.failed_since.get(mid))
         for mid in step.refused:
             if self._outlived(mid, step):
                 continue

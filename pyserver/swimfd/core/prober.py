@@ -62,6 +62,9 @@ class ProberStep:
     # The incarnation each failed or refused target held when its probe was sent: the evidence is
     # about that life only (a member restarted meanwhile must not pay for its previous one).
     incarnations: dict[str, int] = field(default_factory=dict)
+    # A failed target whose recheck failed too: when its first probe failed. The suspicion counts from
+    # then, so the recheck delays what the cluster hears, not when this node's own timer runs out.
+    failed_since: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -78,7 +81,7 @@ class _Probe:
     refused: bool = False  # our own ping was refused at connect
     refusals: int = 0  # nacks that said the proxy's ping was refused
     incarnation: int = 0  # the target's incarnation when the probe was sent
-    recheck: bool = False  # the out-of-turn second probe of a target that failed its round-robin probe
+    recheck_of: float | None = None  # a recheck: when the round-robin probe it repeats failed
 
 
 @dataclass(slots=True)
@@ -121,7 +124,7 @@ class Prober:
         self._urgent_seq: int | None = None
         self._urgent: deque[str] = deque()
         self._urgent_set: set[str] = set()
-        self._rechecks: set[str] = set()  # targets whose next urgent probe is a recheck
+        self._rechecks: dict[str, float] = {}  # target -> when its round-robin probe failed; next probe rechecks
         self._proxies: dict[int, _ProxyProbe] = {}
         self._next_period = now
         self._dead: list[str] = []
@@ -274,9 +277,8 @@ class Prober:
             end_at=now + self._health.scale(self._cfg.probe_interval),
             urgent=urgent,
             incarnation=self._incarnation_of(target) if self._incarnation_of is not None else 0,
-            recheck=target in self._rechecks,
+            recheck_of=self._rechecks.pop(target, None),
         )
-        self._rechecks.discard(target)
         self._probes[seq] = probe
         if urgent:
             self._urgent_seq = seq
@@ -301,11 +303,11 @@ class Prober:
         self._health.apply(LocalHealth.failed_probe_delta(probe.expected_nacks, probe.nacks))
         if not self._live(probe.target):  # it may have died or left meanwhile
             return
-        if self._cfg.probe_recheck and not probe.urgent and not probe.recheck:
-            # One failed round under independent loss is common (about 1 in 1,500 probes at 5% loss);
+        if self._cfg.probe_recheck and not probe.urgent and probe.recheck_of is None:
+            # One failed round under independent loss is common (about 1 in 1,600 probes at 5% loss);
             # two in a row are not. Probing again at once, before any suspicion is gossiped, keeps a
             # lost round from costing the whole cluster a suspicion and its refutation.
-            self._rechecks.add(probe.target)
+            self._rechecks[probe.target] = now
             if probe.target in self._urgent_set:
                 self._urgent.remove(probe.target)
             self._urgent.appendleft(probe.target)  # ahead of other out-of-turn probes
@@ -313,6 +315,8 @@ class Prober:
             return
         step.failed.append(probe.target)
         step.incarnations[probe.target] = probe.incarnation
+        if probe.recheck_of is not None:
+            step.failed_since[probe.target] = probe.recheck_of
 
     def tick(self, now: float) -> ProberStep:
         """Advance timers; urgent probes requested since the last call start now."""

@@ -162,6 +162,15 @@ class Suspicions:
         self._live[member_id] = s
         self._schedule(s)
 
+    def backdate(self, member_id: str, incarnation: int, since: float) -> None:
+        """Our own suspicion of ``member_id`` rests on evidence from ``since`` (a failed probe that a
+        recheck confirmed, swimfd.core.prober): its timer counts from then."""
+        s = self._live.get(member_id)
+        if s is None or s.incarnation != incarnation or s.origin != self._id or since >= s.start:
+            return
+        s.start = since
+        self._schedule(s)
+
     def confirm(self, member_id: str, incarnation: int, from_id: str) -> bool:
         """Lifeguard: ``from_id`` independently suspects the same incarnation. True when it counted
         (a new, distinct confirmer), so the owner gossips the confirmation on."""

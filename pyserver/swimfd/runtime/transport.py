@@ -71,6 +71,10 @@ class TransportStats:
     bytes_recv: int = 0
     send_failures: int = 0
     connect_refused: int = 0  # of those, connection refused by a peer that answered before
+    # ... and by gRPC status, so a failure rate can be read as timeouts or broken connections
+    failed_deadline: int = 0  # DEADLINE_EXCEEDED: no reply within the call's deadline
+    failed_unavailable: int = 0  # UNAVAILABLE: no connection (refused, reset, reconnect backoff)
+    failed_other: int = 0  # any other status
     dropped_out: int = 0  # fault injection, outgoing
     dropped_in: int = 0  # fault injection, incoming
     rejected_in: int = 0  # refused by header/identity/size checks
@@ -239,12 +243,19 @@ class Transport:
             reply: pb.DeliverReply = await stub.Deliver(out, timeout=timeout or self.rpc_timeout)
         except grpc.aio.AioRpcError as e:
             self.stats.send_failures += 1
+            code = e.code()
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                self.stats.failed_deadline += 1
+            elif code == grpc.StatusCode.UNAVAILABLE:
+                self.stats.failed_unavailable += 1
+            else:
+                self.stats.failed_other += 1
             details = e.details() or ""
             # Refusal is evidence only where a process listened before: a peer not started yet refuses too.
             refused = is_refusal(e.code(), details) and self.channels.has_answered(addr)
             if refused:
                 self.stats.connect_refused += 1
-            raise TransportError(addr, e.code().name, details, refused) from e
+            raise TransportError(addr, code.name, details, refused) from e
         self.channels.mark_answered(addr)
         accepted: list[pb.Envelope] = []
         for env in reply.replies:
