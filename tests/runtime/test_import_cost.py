@@ -1,5 +1,5 @@
-"""What a detector loads only when it needs it: numpy (heartbeat gossip, about 20 MB of RSS), and aiohttp and
-prometheus_client (serving /metrics, about 12 MB)."""
+"""What a detector loads only when it needs it: numpy (heartbeat gossip, about 20 MB of RSS), aiohttp and
+prometheus_client (serving /metrics, about 12 MB), and cryptography (reading certificate files, about 9 MB)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ node.bootstrap([pb.Member(id="2", addr="127.0.0.1:2")], 0.0)
 node.tick(5.0)
 for extra in sys.argv[2:]:
     importlib.import_module(extra)
-print(json.dumps({m: m in sys.modules for m in ("numpy", "aiohttp", "prometheus_client")}))
+print(json.dumps({m: m in sys.modules for m in ("numpy", "aiohttp", "prometheus_client", "cryptography")}))
 """
 
 
@@ -54,7 +54,12 @@ def test_heartbeat_modes_load_numpy_when_the_gossiper_is_built(mode: str) -> Non
 
 
 def test_a_detector_without_metrics_addr_does_not_load_the_metrics_libraries() -> None:
-    assert loaded("swim") == {"numpy": False, "aiohttp": False, "prometheus_client": False}
+    assert loaded("swim") == {"numpy": False, "aiohttp": False, "prometheus_client": False, "cryptography": False}
     # What Runtime.start imports with --metrics-addr loads both, so the check above can fail.
     with_metrics = loaded("swim", "swimfd.runtime.metrics_export", "swimfd.runtime.metrics_http")
-    assert with_metrics == {"numpy": False, "aiohttp": True, "prometheus_client": True}
+    assert with_metrics == {"numpy": False, "aiohttp": True, "prometheus_client": True, "cryptography": False}
+
+
+def test_only_reading_certificate_files_loads_cryptography() -> None:
+    assert loaded("swim", "swimfd.runtime.tls", "swimfd.runtime.server")["cryptography"] is False
+    assert loaded("swim", "swimfd.commands.certs")["cryptography"] is True  # so the check above can fail

@@ -116,3 +116,19 @@ def test_loading_refuses_a_certificate_for_another_member(tmp_path: Path) -> Non
 def test_loading_names_the_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TLSError, match=r"node-1\.pem"):
         TLSMaterial.load(TLSFiles.in_dir(tmp_path, "1"))
+
+
+def test_the_peer_member_id_needs_one_verified_certificate_naming_one_member() -> None:
+    # grpc's auth context as a TLS server sees it (grpcio 1.85): the URIs BoringSSL read from the peer's certificate.
+    def ctx(*uris: bytes, pems: int = 1) -> dict[str, list[bytes]]:
+        return {"x509_pem_cert": [b"pem"] * pems, "peer_uri": list(uris)}
+
+    assert peer_member_id(ctx(b"urn:swimfd:member:4")) == "4"
+    assert peer_member_id(ctx(b"urn:swimfd:client:watch", b"urn:swimfd:member:4")) == "4"
+    assert peer_member_id(ctx(b"urn:swimfd:member:4", pems=0)) is None  # plaintext: no certificate
+    assert peer_member_id(ctx(b"urn:swimfd:member:4", b"urn:swimfd:member:5")) is None
+    assert peer_member_id(ctx(b"urn:swimfd:client:watch")) is None
+    assert peer_member_id(ctx(b"urn:swimfd:member:a:b")) is None
+    assert peer_member_id(ctx(b"urn:swimfd:member:\xc3\xa9")) is None
+    assert peer_member_id(ctx()) is None
+    assert peer_member_id({}) is None

@@ -11,12 +11,19 @@ none is written here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# ``cryptography`` (about 9 MB resident) is imported only where a certificate file is parsed: a node
+# without TLS never loads it, and a peer's member id comes from the URIs grpc (BoringSSL) extracted
+# from the certificate it verified, not from parsing that certificate again on every call.
 
 MEMBER_URI_PREFIX = "urn:swimfd:member:"
 # Observers (swimfd members/health/monitor) carry a certificate naming no member: they may read, never act.
@@ -42,11 +49,18 @@ def member_uri(member_id: str) -> str:
 
 def member_id_of(cert: x509.Certificate) -> str | None:
     """The member id a certificate names, or None when it names none (or more than one)."""
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
     try:
         san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
         return None
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+    return member_id_in(san.get_values_for_type(x509.UniformResourceIdentifier))
+
+
+def member_id_in(uris: Iterable[str]) -> str | None:
+    """The member id named by a certificate's URI subject alternative names, or None (none, or more than one)."""
     ids = [u[len(MEMBER_URI_PREFIX) :] for u in uris if u.startswith(MEMBER_URI_PREFIX)]
     ids = [i for i in ids if i and _plain_id(i)]
     return ids[0] if len(ids) == 1 else None
@@ -88,6 +102,8 @@ class TLSMaterial:
     @classmethod
     def load(cls, files: TLSFiles, expect_id: str | None = None, member: bool = True) -> TLSMaterial:
         """Read and check the files; ``member=False`` accepts a certificate naming no member (observers)."""
+        from cryptography import x509
+
         cert_pem, key_pem, ca_pem = (_read(p, what) for p, what in _named(files))
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
@@ -159,10 +175,12 @@ def peer_member_id(auth_context: dict[str, list[bytes]]) -> str | None:
     pems = auth_context.get("x509_pem_cert") or []
     if len(pems) != 1:
         return None
+    # grpc lists the URI subject alternative names of the certificate it verified as ``peer_uri``.
     try:
-        return member_id_of(x509.load_pem_x509_certificate(pems[0]))
-    except ValueError:
+        uris = [uri.decode("ascii") for uri in auth_context.get("peer_uri") or []]
+    except UnicodeDecodeError:  # a URI name is an IA5String (ASCII); anything else names no member
         return None
+    return member_id_in(uris)
 
 
 def _named(files: TLSFiles) -> list[tuple[Path, str]]:
