@@ -1,13 +1,16 @@
-"""Tombstone anti-entropy (swimfd.core.antientropy): digests on pings, catch-up tombstones on acks."""
+"""Tombstone anti-entropy (swimfd.core.antientropy): digests on pings, tombstones on acks, probes on receipt."""
 
 from __future__ import annotations
 
 import random
 
+import pytest
+
 from swimfd.core.antientropy import Tombstones, tombstone_hash
 from swimfd.core.config import Config
 from swimfd.core.events import EventName
 from swimfd.core.node import Node
+from swimfd.core.wire import ProtocolError
 from swimfd.pb import swim_pb2 as pb
 from swimfd.sim.engine import Simulator
 from swimfd.sim.network import Network
@@ -79,19 +82,71 @@ def test_sample_is_distinct_and_bounded() -> None:
     assert sorted(t.sample(random.Random(5), 50)) == sorted(f"m{i}" for i in range(20))
 
 
-def test_a_pinger_that_missed_a_death_gets_it_on_the_ack() -> None:
+def _ack_to(out, to: str) -> pb.Envelope:
+    [ack] = [m.envelope for m in out.messages if m.to == to and m.envelope.WhichOneof("body") == "ack"]
+    return ack
+
+
+def _pings_to(out, to: str) -> list[pb.Envelope]:
+    return [m.envelope for m in out.messages if m.to == to and m.envelope.WhichOneof("body") == "ping"]
+
+
+def test_a_pinger_that_missed_a_death_gets_the_tombstone_on_the_ack_and_probes_the_member() -> None:
     a = _node("a", ("b", "c", "d"))
     a.receive(_dead("d", sender="c"), now=1.0)  # a learns d died; b never did
-    # Let a's broadcast queue run dry, so only the anti-entropy can carry the news.
-    _answer_until(a, 2.0, 40.0)
-    out = a.receive(_ping("b", digest=0), now=40.0)
-    [ack] = [m.envelope for m in out.messages if m.to == "b" and m.envelope.WhichOneof("body") == "ack"]
-    assert [(u.member.id, u.member.state) for u in ack.updates if u.member.state == pb.DEAD] == [("d", pb.DEAD)]
+    _answer_until(a, 2.0, 40.0)  # a's broadcast queue runs dry: only the anti-entropy can carry the news
+    ack = _ack_to(a.receive(_ping("b", digest=0), now=40.0), "b")
+    assert [(u.member.id, u.member.state) for u in ack.ack.tombstones] == [("d", pb.DEAD)]
+    assert all(u.member.state != pb.DEAD for u in ack.updates)  # not gossip: b must check for itself
 
     b = _node("b", ("a", "c", "d"))
+    ack.header.sender, ack.ack.seq = "a", 1  # an ack to no probe of b's: only its tombstones matter
     res = b.receive(ack, now=40.1)
-    assert b.member("d").state == pb.DEAD
-    assert EventName.MEMBER_FAILED in [e.name for e in res.events]
+    assert b.member("d").state == pb.ALIVE and res.events == []  # not believed...
+    pings = [env for t in (40.2, 40.3) for env in _pings_to(b.tick(t), "d")]
+    assert pings  # ... but probed at once, out of turn
+    # d is gone: the probe and its recheck-free urgent round fail, and b's own evidence decides.
+    names: list[EventName] = []
+    t = 40.4
+    while t < 80.0 and EventName.MEMBER_FAILED not in names:
+        names += [e.name for e in b.tick(t).events if e.member == "d"]
+        t = round(t + 0.1, 1)
+    assert names[0] == EventName.MEMBER_SUSPECTED and EventName.MEMBER_FAILED in names
+
+
+def test_a_tombstone_about_a_member_that_answers_changes_nothing() -> None:
+    """After a partition heals, the other side's tombstones name members we have just heard from."""
+    b = _node("b", ("a", "c", "d"))
+    ack = pb.Envelope(header=pb.Header(version=1, cluster="swimfd", sender="a", sender_addr="a:1"))
+    ack.ack.seq = 1
+    u = ack.ack.tombstones.add(member=_member("d", 0, pb.DEAD))
+    setattr(u, "from", "a")
+    b.receive(ack, now=5.0)
+    [ping] = [env for env in _pings_to(b.tick(5.1), "d")]
+    reply = pb.Envelope(header=pb.Header(version=1, cluster="swimfd", sender="d", sender_addr="d:1"))
+    reply.ack.seq = ping.ping.seq
+    res = b.receive(reply, now=5.2)
+    assert b.member("d").state == pb.ALIVE and not [e for e in res.events if e.member == "d"]
+
+
+def test_a_tombstone_about_ourselves_is_refuted() -> None:
+    b = _node("b", ("a", "c", "d"))
+    ack = pb.Envelope(header=pb.Header(version=1, cluster="swimfd", sender="a", sender_addr="a:1"))
+    ack.ack.seq = 1
+    ack.ack.tombstones.add(member=_member("b", 0, pb.DEAD))
+    b.receive(ack, now=5.0)
+    assert b.member("b").incarnation == 1  # a newer life outbids the verdict
+
+
+def test_an_ack_with_too_many_tombstones_is_refused() -> None:
+    b = _node("b", ("a", "c", "d"))
+    ack = pb.Envelope(header=pb.Header(version=1, cluster="swimfd", sender="a", sender_addr="a:1"))
+    ack.ack.seq = 1
+    for i in range(CFG.max_piggyback + 1):
+        ack.ack.tombstones.add(member=_member(f"x{i}", 0, pb.DEAD))
+    with pytest.raises(ProtocolError, match="tombstones"):
+        b.receive(ack, now=5.0)
+    assert len(b.members_alive()) == 4
 
 
 def test_agreeing_digests_add_nothing_to_the_ack() -> None:
@@ -99,9 +154,8 @@ def test_agreeing_digests_add_nothing_to_the_ack() -> None:
     a.receive(_dead("d", sender="c"), now=1.0)
     _answer_until(a, 2.0, 40.0)
     digest = tombstone_hash("d", 0, pb.DEAD)
-    out = a.receive(_ping("b", digest=digest), now=40.0)
-    [ack] = [m.envelope for m in out.messages if m.to == "b" and m.envelope.WhichOneof("body") == "ack"]
-    assert all(u.member.state != pb.DEAD for u in ack.updates)
+    ack = _ack_to(a.receive(_ping("b", digest=digest), now=40.0), "b")
+    assert len(ack.ack.tombstones) == 0
 
 
 def test_pings_carry_the_senders_digest() -> None:
@@ -117,9 +171,8 @@ def test_tombstones_older_than_half_the_ttl_are_not_taught_again() -> None:
     a = _node("a", ("b", "c", "d"), cfg)
     a.receive(_dead("d", sender="c"), now=1.0)
     _answer_until(a, 2.0, 60.0)
-    out = a.receive(_ping("b", digest=0), now=60.0)  # 59 s old: more than half of 100 s
-    [ack] = [m.envelope for m in out.messages if m.to == "b" and m.envelope.WhichOneof("body") == "ack"]
-    assert all(u.member.state != pb.DEAD for u in ack.updates)
+    ack = _ack_to(a.receive(_ping("b", digest=0), now=60.0), "b")  # 59 s old: more than half of 100 s
+    assert len(ack.ack.tombstones) == 0
 
 
 def test_every_survivor_learns_every_crash_at_five_percent_loss() -> None:

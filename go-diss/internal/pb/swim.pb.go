@@ -500,7 +500,7 @@ type Ping struct {
 	Seq    uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
 	Target string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"` // id the sender believes it is pinging
 	// XOR digest of the sender's DEAD and LEFT records (anti-entropy, pyserver/swimfd/core/antientropy.py):
-	// a receiver whose digest differs puts some of its tombstones on the ack.
+	// a receiver whose digest differs lists some of its tombstones in the ack.
 	Tombstones    uint64 `protobuf:"fixed64,3,opt,name=tombstones,proto3" json:"tombstones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -558,9 +558,12 @@ func (x *Ping) GetTombstones() uint64 {
 }
 
 type Ack struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Subject       string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"` // the member whose liveness this ack proves
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Seq     uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Subject string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"` // the member whose liveness this ack proves
+	// The sender's tombstones, when the ping's digest differed from its own (anti-entropy): the pinger
+	// probes each member it still holds live rather than believing a second-hand verdict.
+	Tombstones    []*Update `protobuf:"bytes,3,rep,name=tombstones,proto3" json:"tombstones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,6 +610,13 @@ func (x *Ack) GetSubject() string {
 		return x.Subject
 	}
 	return ""
+}
+
+func (x *Ack) GetTombstones() []*Update {
+	if x != nil {
+		return x.Tombstones
+	}
+	return nil
 }
 
 // Ask a proxy to probe target on the sender's behalf.
@@ -2371,10 +2381,13 @@ const file_swim_proto_rawDesc = "" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1e\n" +
 	"\n" +
 	"tombstones\x18\x03 \x01(\x06R\n" +
-	"tombstones\"1\n" +
+	"tombstones\"d\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject\"T\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x121\n" +
+	"\n" +
+	"tombstones\x18\x03 \x03(\v2\x11.swimfd.v1.UpdateR\n" +
+	"tombstones\"T\n" +
 	"\aPingReq\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1f\n" +
@@ -2605,77 +2618,78 @@ var file_swim_proto_depIdxs = []int32{
 	2,  // 0: swimfd.v1.Member.state:type_name -> swimfd.v1.MemberState
 	35, // 1: swimfd.v1.Member.labels:type_name -> swimfd.v1.Member.LabelsEntry
 	5,  // 2: swimfd.v1.Update.member:type_name -> swimfd.v1.Member
-	12, // 3: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
-	5,  // 4: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
-	12, // 5: swimfd.v1.GotIt.responder:type_name -> swimfd.v1.ElectionIdentity
-	12, // 6: swimfd.v1.IAmLeader.leader:type_name -> swimfd.v1.ElectionIdentity
-	4,  // 7: swimfd.v1.Envelope.header:type_name -> swimfd.v1.Header
-	6,  // 8: swimfd.v1.Envelope.updates:type_name -> swimfd.v1.Update
-	7,  // 9: swimfd.v1.Envelope.ping:type_name -> swimfd.v1.Ping
-	8,  // 10: swimfd.v1.Envelope.ack:type_name -> swimfd.v1.Ack
-	9,  // 11: swimfd.v1.Envelope.ping_req:type_name -> swimfd.v1.PingReq
-	10, // 12: swimfd.v1.Envelope.nack:type_name -> swimfd.v1.Nack
-	11, // 13: swimfd.v1.Envelope.gossip:type_name -> swimfd.v1.HeartbeatGossip
-	13, // 14: swimfd.v1.Envelope.elect:type_name -> swimfd.v1.Elect
-	14, // 15: swimfd.v1.Envelope.got_it:type_name -> swimfd.v1.GotIt
-	15, // 16: swimfd.v1.Envelope.i_am_leader:type_name -> swimfd.v1.IAmLeader
-	16, // 17: swimfd.v1.Envelope.leader_probe:type_name -> swimfd.v1.LeaderProbe
-	17, // 18: swimfd.v1.DeliverReply.replies:type_name -> swimfd.v1.Envelope
-	4,  // 19: swimfd.v1.JoinRequest.header:type_name -> swimfd.v1.Header
-	5,  // 20: swimfd.v1.JoinRequest.member:type_name -> swimfd.v1.Member
-	4,  // 21: swimfd.v1.JoinReply.header:type_name -> swimfd.v1.Header
-	5,  // 22: swimfd.v1.JoinReply.members:type_name -> swimfd.v1.Member
-	4,  // 23: swimfd.v1.LeaveRequest.header:type_name -> swimfd.v1.Header
-	5,  // 24: swimfd.v1.LeaveRequest.member:type_name -> swimfd.v1.Member
-	4,  // 25: swimfd.v1.LeaveReply.header:type_name -> swimfd.v1.Header
-	4,  // 26: swimfd.v1.FailureReport.header:type_name -> swimfd.v1.Header
-	3,  // 27: swimfd.v1.FailureReport.kind:type_name -> swimfd.v1.NoticeKind
-	6,  // 28: swimfd.v1.FailureReport.update:type_name -> swimfd.v1.Update
-	4,  // 29: swimfd.v1.ReportAck.header:type_name -> swimfd.v1.Header
-	4,  // 30: swimfd.v1.Notice.header:type_name -> swimfd.v1.Header
-	3,  // 31: swimfd.v1.Notice.kind:type_name -> swimfd.v1.NoticeKind
-	6,  // 32: swimfd.v1.Notice.update:type_name -> swimfd.v1.Update
-	4,  // 33: swimfd.v1.NoticeAck.header:type_name -> swimfd.v1.Header
-	4,  // 34: swimfd.v1.MembersRequest.header:type_name -> swimfd.v1.Header
-	5,  // 35: swimfd.v1.MembershipView.member:type_name -> swimfd.v1.Member
-	12, // 36: swimfd.v1.LeaderInfo.leader:type_name -> swimfd.v1.ElectionIdentity
-	4,  // 37: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
-	28, // 38: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
-	29, // 39: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
-	4,  // 40: swimfd.v1.WatchRequest.header:type_name -> swimfd.v1.Header
-	36, // 41: swimfd.v1.WatchEvent.extra:type_name -> swimfd.v1.WatchEvent.ExtraEntry
-	30, // 42: swimfd.v1.WatchEvent.snapshot:type_name -> swimfd.v1.MembersReply
-	4,  // 43: swimfd.v1.SetLabelsRequest.header:type_name -> swimfd.v1.Header
-	37, // 44: swimfd.v1.SetLabelsRequest.set:type_name -> swimfd.v1.SetLabelsRequest.SetEntry
-	4,  // 45: swimfd.v1.SetLabelsReply.header:type_name -> swimfd.v1.Header
-	5,  // 46: swimfd.v1.SetLabelsReply.member:type_name -> swimfd.v1.Member
-	17, // 47: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
-	19, // 48: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 49: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
-	25, // 50: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
-	27, // 51: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
-	31, // 52: swimfd.v1.FailureDetector.Watch:input_type -> swimfd.v1.WatchRequest
-	33, // 53: swimfd.v1.FailureDetector.SetLabels:input_type -> swimfd.v1.SetLabelsRequest
-	23, // 54: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
-	25, // 55: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
-	19, // 56: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
-	21, // 57: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
-	18, // 58: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
-	20, // 59: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
-	22, // 60: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
-	26, // 61: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
-	30, // 62: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
-	32, // 63: swimfd.v1.FailureDetector.Watch:output_type -> swimfd.v1.WatchEvent
-	34, // 64: swimfd.v1.FailureDetector.SetLabels:output_type -> swimfd.v1.SetLabelsReply
-	24, // 65: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
-	26, // 66: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
-	20, // 67: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
-	22, // 68: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
-	58, // [58:69] is the sub-list for method output_type
-	47, // [47:58] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	6,  // 3: swimfd.v1.Ack.tombstones:type_name -> swimfd.v1.Update
+	12, // 4: swimfd.v1.Elect.candidate:type_name -> swimfd.v1.ElectionIdentity
+	5,  // 5: swimfd.v1.Elect.members:type_name -> swimfd.v1.Member
+	12, // 6: swimfd.v1.GotIt.responder:type_name -> swimfd.v1.ElectionIdentity
+	12, // 7: swimfd.v1.IAmLeader.leader:type_name -> swimfd.v1.ElectionIdentity
+	4,  // 8: swimfd.v1.Envelope.header:type_name -> swimfd.v1.Header
+	6,  // 9: swimfd.v1.Envelope.updates:type_name -> swimfd.v1.Update
+	7,  // 10: swimfd.v1.Envelope.ping:type_name -> swimfd.v1.Ping
+	8,  // 11: swimfd.v1.Envelope.ack:type_name -> swimfd.v1.Ack
+	9,  // 12: swimfd.v1.Envelope.ping_req:type_name -> swimfd.v1.PingReq
+	10, // 13: swimfd.v1.Envelope.nack:type_name -> swimfd.v1.Nack
+	11, // 14: swimfd.v1.Envelope.gossip:type_name -> swimfd.v1.HeartbeatGossip
+	13, // 15: swimfd.v1.Envelope.elect:type_name -> swimfd.v1.Elect
+	14, // 16: swimfd.v1.Envelope.got_it:type_name -> swimfd.v1.GotIt
+	15, // 17: swimfd.v1.Envelope.i_am_leader:type_name -> swimfd.v1.IAmLeader
+	16, // 18: swimfd.v1.Envelope.leader_probe:type_name -> swimfd.v1.LeaderProbe
+	17, // 19: swimfd.v1.DeliverReply.replies:type_name -> swimfd.v1.Envelope
+	4,  // 20: swimfd.v1.JoinRequest.header:type_name -> swimfd.v1.Header
+	5,  // 21: swimfd.v1.JoinRequest.member:type_name -> swimfd.v1.Member
+	4,  // 22: swimfd.v1.JoinReply.header:type_name -> swimfd.v1.Header
+	5,  // 23: swimfd.v1.JoinReply.members:type_name -> swimfd.v1.Member
+	4,  // 24: swimfd.v1.LeaveRequest.header:type_name -> swimfd.v1.Header
+	5,  // 25: swimfd.v1.LeaveRequest.member:type_name -> swimfd.v1.Member
+	4,  // 26: swimfd.v1.LeaveReply.header:type_name -> swimfd.v1.Header
+	4,  // 27: swimfd.v1.FailureReport.header:type_name -> swimfd.v1.Header
+	3,  // 28: swimfd.v1.FailureReport.kind:type_name -> swimfd.v1.NoticeKind
+	6,  // 29: swimfd.v1.FailureReport.update:type_name -> swimfd.v1.Update
+	4,  // 30: swimfd.v1.ReportAck.header:type_name -> swimfd.v1.Header
+	4,  // 31: swimfd.v1.Notice.header:type_name -> swimfd.v1.Header
+	3,  // 32: swimfd.v1.Notice.kind:type_name -> swimfd.v1.NoticeKind
+	6,  // 33: swimfd.v1.Notice.update:type_name -> swimfd.v1.Update
+	4,  // 34: swimfd.v1.NoticeAck.header:type_name -> swimfd.v1.Header
+	4,  // 35: swimfd.v1.MembersRequest.header:type_name -> swimfd.v1.Header
+	5,  // 36: swimfd.v1.MembershipView.member:type_name -> swimfd.v1.Member
+	12, // 37: swimfd.v1.LeaderInfo.leader:type_name -> swimfd.v1.ElectionIdentity
+	4,  // 38: swimfd.v1.MembersReply.header:type_name -> swimfd.v1.Header
+	28, // 39: swimfd.v1.MembersReply.members:type_name -> swimfd.v1.MembershipView
+	29, // 40: swimfd.v1.MembersReply.leader:type_name -> swimfd.v1.LeaderInfo
+	4,  // 41: swimfd.v1.WatchRequest.header:type_name -> swimfd.v1.Header
+	36, // 42: swimfd.v1.WatchEvent.extra:type_name -> swimfd.v1.WatchEvent.ExtraEntry
+	30, // 43: swimfd.v1.WatchEvent.snapshot:type_name -> swimfd.v1.MembersReply
+	4,  // 44: swimfd.v1.SetLabelsRequest.header:type_name -> swimfd.v1.Header
+	37, // 45: swimfd.v1.SetLabelsRequest.set:type_name -> swimfd.v1.SetLabelsRequest.SetEntry
+	4,  // 46: swimfd.v1.SetLabelsReply.header:type_name -> swimfd.v1.Header
+	5,  // 47: swimfd.v1.SetLabelsReply.member:type_name -> swimfd.v1.Member
+	17, // 48: swimfd.v1.FailureDetector.Deliver:input_type -> swimfd.v1.Envelope
+	19, // 49: swimfd.v1.FailureDetector.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 50: swimfd.v1.FailureDetector.Leave:input_type -> swimfd.v1.LeaveRequest
+	25, // 51: swimfd.v1.FailureDetector.Notify:input_type -> swimfd.v1.Notice
+	27, // 52: swimfd.v1.FailureDetector.Members:input_type -> swimfd.v1.MembersRequest
+	31, // 53: swimfd.v1.FailureDetector.Watch:input_type -> swimfd.v1.WatchRequest
+	33, // 54: swimfd.v1.FailureDetector.SetLabels:input_type -> swimfd.v1.SetLabelsRequest
+	23, // 55: swimfd.v1.Dissemination.Report:input_type -> swimfd.v1.FailureReport
+	25, // 56: swimfd.v1.Dissemination.Notify:input_type -> swimfd.v1.Notice
+	19, // 57: swimfd.v1.Dissemination.Join:input_type -> swimfd.v1.JoinRequest
+	21, // 58: swimfd.v1.Dissemination.Leave:input_type -> swimfd.v1.LeaveRequest
+	18, // 59: swimfd.v1.FailureDetector.Deliver:output_type -> swimfd.v1.DeliverReply
+	20, // 60: swimfd.v1.FailureDetector.Join:output_type -> swimfd.v1.JoinReply
+	22, // 61: swimfd.v1.FailureDetector.Leave:output_type -> swimfd.v1.LeaveReply
+	26, // 62: swimfd.v1.FailureDetector.Notify:output_type -> swimfd.v1.NoticeAck
+	30, // 63: swimfd.v1.FailureDetector.Members:output_type -> swimfd.v1.MembersReply
+	32, // 64: swimfd.v1.FailureDetector.Watch:output_type -> swimfd.v1.WatchEvent
+	34, // 65: swimfd.v1.FailureDetector.SetLabels:output_type -> swimfd.v1.SetLabelsReply
+	24, // 66: swimfd.v1.Dissemination.Report:output_type -> swimfd.v1.ReportAck
+	26, // 67: swimfd.v1.Dissemination.Notify:output_type -> swimfd.v1.NoticeAck
+	20, // 68: swimfd.v1.Dissemination.Join:output_type -> swimfd.v1.JoinReply
+	22, // 69: swimfd.v1.Dissemination.Leave:output_type -> swimfd.v1.LeaveReply
+	59, // [59:70] is the sub-list for method output_type
+	48, // [48:59] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_swim_proto_init() }

@@ -362,10 +362,11 @@ class Node:
             ping = envelope.ping
             # A ping meant for a previous owner of this address is dropped, not answered.
             if not ping.target or ping.target == self._id:
-                catch_up = self._catch_up(ping.tombstones, now)
-                self._send(sender, sender_addr, "ack", pb.Ack(seq=ping.seq, subject=self._id), out, extra=catch_up)
+                ack = pb.Ack(seq=ping.seq, subject=self._id, tombstones=self._catch_up(ping.tombstones, now))
+                self._send(sender, sender_addr, "ack", ack, out)
         elif body == "ack":
             self._prober_step(self._prober.on_ack(envelope.ack.seq, now), now, out)
+            self._check_tombstones(envelope.ack.tombstones, now, out)
             if self._hybrid is not None:
                 self._prober_step(self._prober.tick(now), now, out)  # the next queued early probe may start
         elif body == "nack":
@@ -854,11 +855,28 @@ class Node:
         h.sender_addr = self._self.addr
         return h
 
+    def _check_tombstones(self, tombstones: Iterable[pb.Update], now: float, out: Output) -> None:
+        """Anti-entropy (swimfd.core.antientropy): a member the acking node holds DEAD or LEFT and we
+        still hold live is probed out of turn, not believed: after a partition heals, the other
+        side's tombstones are verdicts about members we have just heard from. A real death then
+        fails our probe (refused at once on a live host), and our own evidence decides. A tombstone
+        about ourselves is refuted like any accusation."""
+        for upd in tombstones:
+            mid = upd.member.id
+            if upd.member.state not in (DEAD, LEFT):
+                continue
+            if mid == self._id:
+                self._about_me(upd.member, _asserted_state(upd), now, out)
+                continue
+            rec = self._members.get(mid)
+            if rec is not None and rec.state in LIVE_STATES and upd.member.incarnation >= rec.incarnation:
+                self._prober.request_probe(mid)
+
     def _catch_up(self, their_digest: int, now: float) -> list[pb.Update]:
         """Tombstones for a pinger whose digest differs from ours (swimfd.core.antientropy). Those
         already riding our broadcast queue are left to it, and those older than half the tombstone
-        TTL are not taught again: members forget a tombstone at different times, and teaching it back
-        to one that has forgotten it would keep it alive forever."""
+        TTL are not sent again: members forget a tombstone at different times, and one that has
+        just forgotten it would probe a long-dead member for nothing."""
         graves = self._graves
         if their_digest == graves.digest or not len(graves):
             return []
@@ -878,7 +896,6 @@ class Node:
         body: Message,
         out: Output,
         ping_req: bool = False,
-        extra: list[pb.Update] | None = None,
     ) -> None:
         rec = self._members.get(to)
         if not addr:
@@ -900,9 +917,6 @@ class Node:
             env.updates.append(_update(rec, self._id))
             budget -= 1
             skip = to
-        if extra and budget > 0:
-            env.updates.extend(extra[:budget])
-            budget -= min(budget, len(extra))
         if budget > 0 and len(self._queue):
             limit = retransmit_limit(self._cfg.retransmit_mult, self._members.live_count)
             env.updates.extend(self._queue.take(budget, limit, skip))

@@ -75,6 +75,12 @@ def validate_envelope(env: pb.Envelope, cfg: Config, election: bool) -> str:
             raise ProtocolError(f"update about {upd.member.id!r} has unknown state {upd.member.state}")
     if body == "ping_req" and not env.ping_req.target:
         raise ProtocolError("ping_req has no target")
+    if body == "ack":
+        if len(env.ack.tombstones) > cfg.max_piggyback:
+            raise ProtocolError(f"ack lists {len(env.ack.tombstones)} tombstones (at most {cfg.max_piggyback})")
+        for upd in env.ack.tombstones:
+            check_member(upd.member, "ack tombstone")
+            check_labels(upd.member, cfg, "ack tombstone")
     if body in ELECTION_BODIES and election:
         try:
             validate_election(env.header.sender, env)

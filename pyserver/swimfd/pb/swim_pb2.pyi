@@ -116,12 +116,14 @@ class Ping(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., target: _Optional[str] = ..., tombstones: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
-    __slots__ = ("seq", "subject")
+    __slots__ = ("seq", "subject", "tombstones")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
     seq: int
     subject: str
-    def __init__(self, seq: _Optional[int] = ..., subject: _Optional[str] = ...) -> None: ...
+    tombstones: _containers.RepeatedCompositeFieldContainer[Update]
+    def __init__(self, seq: _Optional[int] = ..., subject: _Optional[str] = ..., tombstones: _Optional[_Iterable[_Union[Update, _Mapping]]] = ...) -> None: ...
 
 class PingReq(_message.Message):
     __slots__ = ("seq", "target", "target_addr")
