@@ -7,10 +7,12 @@ other member had learned in two seconds, and held the dead member for the rest o
 memberlist repairs such gaps with a periodic full-state push-pull, whose cost grows with n.
 
 Here every ping carries a 64-bit digest of the sender's tombstones (DEAD and LEFT records, by
-id, incarnation and state). A receiver whose own digest differs puts a few of its tombstones,
-picked at random, on the ack; the pinger merges them like any gossip and spreads what was news
-to it. Digests agree in a steady cluster, so the cost is one word per ping (none while there
-are no tombstones) and catch-up updates only while views differ.
+id, incarnation and state). A receiver whose own digest differs lists a few of its tombstones,
+picked at random, in the ack (``Ack.tombstones``). The pinger does not believe them: it probes
+each member it still holds live, out of turn, and its own evidence decides, because after a
+partition heals the other side's tombstones name members that are alive (docs/scaling.md).
+Digests agree in a steady cluster, so the cost is one word per ping (none while there are no
+tombstones) and tombstones on acks only while views differ.
 """
 
 from __future__ import annotations

@@ -105,6 +105,8 @@ from swimfd.core.wire import (
 )
 from swimfd.pb import swim_pb2 as pb
 
+MAX_UNCHECKED_TOMBSTONES = 256  # tombstones awaiting our own probe; more are probed but not kept
+
 if TYPE_CHECKING:
     from swimfd.core.heartbeat.gossiper import HeartbeatGossiper, HeartbeatStep
 
@@ -138,6 +140,8 @@ class Node:
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
         self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
         self._graves = Tombstones()  # the same members, digested for anti-entropy (swimfd.core.antientropy)
+        # Tombstones heard in acks about members we still hold live, until our own probe of them decides.
+        self._unchecked: dict[str, pb.Update] = {}
         self._next_sweep = math.inf  # earliest time a tombstone expires
         self._header = pb.Header(version=PROTOCOL_VERSION, cluster=config.cluster, sender=me.id, sender_addr=me.addr)
         self._plausible = Plausibility(config.max_incarnation_step, me.incarnation, now)
@@ -655,6 +659,7 @@ class Node:
             self._graves.discard(mid)
         else:
             self._graves.set(mid, rec.incarnation, new)
+            self._unchecked.pop(mid, None)
             if mid not in self._tombstones:
                 self._tombstones[mid] = now
                 self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
@@ -725,6 +730,8 @@ class Node:
 
     # ================================================================ components
     def _prober_step(self, step: ProberStep, now: float, out: Output) -> None:
+        if self._unchecked:
+            self._settle_tombstones(step, now, out)
         for mid in step.failed:  # first, so that pings built below already carry the new suspicion
             rec = self._members.get(mid)
             if rec is not None and self._startup.holds(rec.last_ack, now):
@@ -745,6 +752,19 @@ class Node:
             rec = self._members.own(mid)
             if rec is not None:
                 rec.last_ack = now
+
+    def _settle_tombstones(self, step: ProberStep, now: float, out: Output) -> None:
+        """Our probe decided a tombstone heard in an ack: an answer drops it; a failure or a refusal
+        is first-hand evidence that agrees with it, so the verdict is taken (the other members
+        hold it already; a suspicion of our own would find nobody left to confirm it)."""
+        for mid in step.acked:
+            self._unchecked.pop(mid, None)
+        for mid in (*step.failed, *step.refused):
+            upd = self._unchecked.pop(mid, None)
+            if upd is not None and not self._outlived(mid, step):
+                self._apply(
+                    upd.member, _asserted_state(upd), getattr(upd, "from"), upd.detector, now, Source.GOSSIP, out
+                )
 
     def _incarnation_of(self, mid: str) -> int:
         rec = self._members.get(mid)
@@ -858,9 +878,9 @@ class Node:
     def _check_tombstones(self, tombstones: Iterable[pb.Update], now: float, out: Output) -> None:
         """Anti-entropy (swimfd.core.antientropy): a member the acking node holds DEAD or LEFT and we
         still hold live is probed out of turn, not believed: after a partition heals, the other
-        side's tombstones are verdicts about members we have just heard from. A real death then
-        fails our probe (refused at once on a live host), and our own evidence decides. A tombstone
-        about ourselves is refuted like any accusation."""
+        side's tombstones are verdicts about members we have just heard from. If our probe fails
+        too, the verdict is taken (_settle_tombstones); if it is answered, it is dropped. A
+        tombstone about ourselves is refuted like any accusation."""
         for upd in tombstones:
             mid = upd.member.id
             if upd.member.state not in (DEAD, LEFT):
@@ -870,6 +890,8 @@ class Node:
                 continue
             rec = self._members.get(mid)
             if rec is not None and rec.state in LIVE_STATES and upd.member.incarnation >= rec.incarnation:
+                if mid in self._unchecked or len(self._unchecked) < MAX_UNCHECKED_TOMBSTONES:
+                    self._unchecked[mid] = upd
                 self._prober.request_probe(mid)
 
     def _catch_up(self, their_digest: int, now: float) -> list[pb.Update]:
