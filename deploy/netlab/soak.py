@@ -223,13 +223,12 @@ def _tally(lab: Lab, result: SoakResult, monitor: TreeMonitor, t_start: float, t
     lags: list[float] = []
     healths: list[int] = []
     lagging = 0
-    send_keys = SEND_KEYS
-    result.sends = dict.fromkeys(send_keys, 0)
+    result.sends = dict.fromkeys(SEND_KEYS, 0)
     for k in sorted(lab.nodes):
         node = lab.nodes[k]
         events = node.events()
         last_stats = next((ev for ev in reversed(events) if ev.get("event") == "transport_stats"), {})
-        for key in send_keys:
+        for key in SEND_KEYS:
             result.sends[key] += int(last_stats.get(key, 0))
         for ev in events:
             name, ts = ev.get("event"), float(ev.get("ts", 0.0))

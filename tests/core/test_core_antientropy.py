@@ -186,3 +186,13 @@ def test_every_survivor_learns_every_crash_at_five_percent_loss() -> None:
     sim.run(60.0)
     r = sim.result()
     assert r["detected_by_all"] == 10 and r["false_positives"] == 0 and r["converged"]
+
+
+def test_a_tombstone_keeps_the_time_it_was_first_dated_until_it_is_discarded() -> None:
+    t = Tombstones()
+    assert t.set("x", 0, pb.DEAD, since=5.0) == 5.0
+    assert t.set("x", 0, pb.LEFT, since=9.0) == 5.0  # DEAD then LEFT: still since it stopped being live
+    assert t.set("base", 0, pb.DEAD) is None  # a static list's tombstone is not dated
+    assert list(t.dated()) == [("x", 5.0)] and t.since("base") is None
+    t.discard("x")
+    assert list(t.dated()) == [] and t.since("x") is None

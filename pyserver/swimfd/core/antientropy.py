@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
 
 
 def tombstone_hash(member_id: str, incarnation: int, state: int) -> int:
@@ -28,13 +29,17 @@ def tombstone_hash(member_id: str, incarnation: int, state: int) -> int:
 
 
 class Tombstones:
-    """The DEAD and LEFT members of one view: their XOR digest, and O(1) random picks."""
+    """The DEAD and LEFT members of one view: their XOR digest, O(1) random picks, and since when
+    each has been so (the node forgets a tombstone ``tombstone_ttl`` after that)."""
 
     def __init__(self) -> None:
         self.digest = 0
         self._hash: dict[str, int] = {}
         self._ids: list[str] = []
         self._index: dict[str, int] = {}
+        # member -> when it became DEAD or LEFT here; absent for the tombstones of a shared static list,
+        # which are never forgotten
+        self._since: dict[str, float] = {}
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -42,8 +47,12 @@ class Tombstones:
     def __contains__(self, member_id: str) -> bool:
         return member_id in self._index
 
-    def set(self, member_id: str, incarnation: int, state: int) -> None:
-        """Record (or re-record, after a newer assertion) a tombstone."""
+    def set(self, member_id: str, incarnation: int, state: int, since: float | None = None) -> float | None:
+        """Record (or re-record, after a newer assertion) a tombstone; returns its date. ``since`` dates
+        it unless it is dated already: a DEAD member that then LEFT keeps the time it first stopped
+        being live."""
+        if since is not None:
+            self._since.setdefault(member_id, since)
         h = tombstone_hash(member_id, incarnation, state)
         old = self._hash.get(member_id)
         if old is None:
@@ -53,8 +62,10 @@ class Tombstones:
             self.digest ^= old
         self._hash[member_id] = h
         self.digest ^= h
+        return self._since.get(member_id)
 
     def discard(self, member_id: str) -> None:
+        self._since.pop(member_id, None)
         h = self._hash.pop(member_id, None)
         if h is None:
             return
@@ -64,6 +75,13 @@ class Tombstones:
         if last != member_id:
             self._ids[i] = last
             self._index[last] = i
+
+    def since(self, member_id: str) -> float | None:
+        return self._since.get(member_id)
+
+    def dated(self) -> Iterator[tuple[str, float]]:
+        """(member, since) for every dated tombstone (a copy: the caller may discard while iterating)."""
+        return iter(list(self._since.items()))
 
     def sample(self, rng: random.Random, k: int) -> list[str]:
         """Up to ``k`` distinct tombstoned ids, chosen at random."""

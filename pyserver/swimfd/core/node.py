@@ -138,8 +138,8 @@ class Node:
         self._self_refutations = 0  # CoreStats: incarnation bumps that refuted an accusation of us
         self._self_update_queued_for = -math.inf
         self._told_dead: dict[str, float] = {}  # member we hold dead -> when we last told it so
-        self._tombstones: dict[str, float] = {}  # DEAD or LEFT member -> since when (forgotten after tombstone_ttl)
-        self._graves = Tombstones()  # the same members, digested for anti-entropy (swimfd.core.antientropy)
+        # DEAD and LEFT members: since when (forgotten after tombstone_ttl), digested for anti-entropy
+        self._graves = Tombstones()
         # Tombstones heard in acks about members we still hold live, until our own probe of them decides.
         self._unchecked: dict[str, pb.Update] = {}
         self._next_sweep = math.inf  # earliest time a tombstone expires
@@ -655,14 +655,11 @@ class Node:
             if self._hb is not None:
                 self._hb.forget(mid)
         if new in LIVE_STATES:
-            self._tombstones.pop(mid, None)
             self._graves.discard(mid)
         else:
-            self._graves.set(mid, rec.incarnation, new)
+            since = self._graves.set(mid, rec.incarnation, new, since=now)
             self._unchecked.pop(mid, None)
-            if mid not in self._tombstones:
-                self._tombstones[mid] = now
-                self._next_sweep = min(self._next_sweep, now + self._cfg.tombstone_ttl)
+            self._next_sweep = min(self._next_sweep, (now if since is None else since) + self._cfg.tombstone_ttl)
         if new == SUSPECT:
             self._suspicions.start(mid, rec.incarnation, from_id, self._members.live_count, now)
         else:
@@ -800,13 +797,14 @@ class Node:
     def _expire_tombstones(self, now: float, out: Output) -> None:
         """Forget DEAD and LEFT members tombstone_ttl after they became so (bounded memory under churn)."""
         ttl = self._cfg.tombstone_ttl
-        for mid, since in list(self._tombstones.items()):
+        for mid, since in self._graves.dated():
             if since + ttl <= now:
-                del self._tombstones[mid]
                 rec = self._members.get(mid)
                 if rec is not None and rec.state not in LIVE_STATES:
-                    self._forget(rec, now, out)
-        self._next_sweep = min(self._tombstones.values(), default=math.inf) + ttl
+                    self._forget(rec, now, out)  # discards the tombstone too
+                else:
+                    self._graves.discard(mid)
+        self._next_sweep = min((since for _, since in self._graves.dated()), default=math.inf) + ttl
 
     def _forget(self, rec: Record, now: float, out: Output) -> None:
         mid = rec.id
@@ -906,19 +904,12 @@ class Node:
         out = []
         for mid in graves.sample(self._rng, max(1, self._cfg.max_piggyback // 4)):
             rec = self._members.get(mid)
-            if rec is not None and mid not in self._queue and self._tombstones.get(mid, -math.inf) > young:
+            since = graves.since(mid)
+            if rec is not None and mid not in self._queue and since is not None and since > young:
                 out.append(_update(rec, self._id))
         return out
 
-    def _send(
-        self,
-        to: str,
-        addr: str,
-        field: str,
-        body: Message,
-        out: Output,
-        ping_req: bool = False,
-    ) -> None:
+    def _send(self, to: str, addr: str, field: str, body: Message, out: Output, ping_req: bool = False) -> None:
         rec = self._members.get(to)
         if not addr:
             if rec is None or not rec.addr:
